@@ -1,0 +1,1 @@
+"""The ``freezegui`` command line (the same core the app and the library use)."""

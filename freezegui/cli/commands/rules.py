@@ -1,0 +1,57 @@
+"""``freezegui rules SPEC --train PAT ... -o FILE``: write a rule file from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from freezegui.cli.common import add_model_args, load_from_args
+from freezegui.core.apply import evaluate_rules
+from freezegui.core.errors import RuleError
+from freezegui.core.rules import Rule, RuleSet, rules_from_selection
+
+
+class _Ordered(argparse.Action):
+    """Keeps --train/--freeze in command-line order (the last matching rule wins)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        items = getattr(namespace, "ordered", None) or []
+        items.append((self.dest, values))
+        namespace.ordered = items
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("rules", help="write a rule file from --train/--freeze patterns (shortest equivalent)")
+    add_model_args(p)
+    p.add_argument("--train", action=_Ordered, metavar="PAT", help="train what PAT matches (repeatable)")
+    p.add_argument("--freeze", action=_Ordered, metavar="PAT", help="freeze what PAT matches (repeatable)")
+    p.add_argument("--default", choices=("freeze", "train"), help="for unmatched parameters (default: freeze if any --train)")
+    p.add_argument("--method", choices=("requires_grad", "lr_zero"), default="requires_grad")
+    p.add_argument("--batchnorm", choices=("frozen_stats", "update_stats"), default="frozen_stats")
+    p.add_argument("--keep-patterns", action="store_true", help="write the patterns as given instead of the shortest list")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    p.set_defaults(run=run, ordered=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    ordered = args.ordered or []
+    if not ordered:
+        raise RuleError("give at least one --train or --freeze pattern")
+    default = args.default or ("freeze" if any(action == "train" for action, _ in ordered) else "train")
+    given = RuleSet(rules=[Rule.make(action, pat) for action, pat in ordered], default=default)
+    model = load_from_args(args)
+    tree, _, report = evaluate_rules(model, given)
+    if report.unmatched:
+        raise RuleError("; ".join(report.problems()) + ". Nothing was written.")
+    out = given if args.keep_patterns else rules_from_selection(tree, report.trainable_mask)
+    out.method, out.batchnorm = args.method, args.batchnorm
+    out.model.spec = args.spec
+    out.model.num_classes = args.num_classes
+    out.model.fingerprint = tree.fingerprint()
+    out.model.parameters = tree.total_params
+    if args.output:
+        out.save(args.output)
+        print(f"wrote {args.output}: {len(out.rules)} rule(s); {report}", file=sys.stderr)
+    else:
+        sys.stdout.write(out.dumps())
+    return 0

@@ -1,0 +1,187 @@
+"""Applying rules to a live model: the one call a training script makes."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from torch import nn
+
+from freezegui.core.counting import Counts
+from freezegui.core.errors import FingerprintWarning, FreezeguiWarning, RuleError
+from freezegui.core.norms import freeze_norm_stats, has_running_stats, release_norm_stats
+from freezegui.core.rules import RuleMatch, RuleSet, rules_from_selection
+from freezegui.core.tree import ModuleTree, build_tree
+
+RulesLike = RuleSet | str | os.PathLike[str] | dict[str, Any]
+
+
+def as_ruleset(rules: RulesLike) -> RuleSet:
+    """Accept a :class:`RuleSet`, a path to a rule file, or the parsed mapping."""
+    if isinstance(rules, RuleSet):
+        return rules
+    if isinstance(rules, dict):
+        import yaml
+
+        return RuleSet.loads(yaml.safe_dump(rules), source="<dict>")
+    if isinstance(rules, (str, os.PathLike)):
+        return RuleSet.load(rules)
+    raise TypeError(f"rules must be a RuleSet, a path or a dict, not {type(rules).__name__}")
+
+
+@dataclass
+class ApplyReport:
+    """What :func:`apply_rules` did: counts, per-rule matches and anything suspicious."""
+
+    counts: Counts
+    matches: list[RuleMatch]
+    method: str
+    frozen_norm_layers: list[str] = field(default_factory=list)
+    fingerprint_expected: str | None = None
+    fingerprint_actual: str | None = None
+    trainable_mask: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def unmatched(self) -> list[RuleMatch]:
+        return [m for m in self.matches if m.params == 0]
+
+    @property
+    def fingerprint_ok(self) -> bool:
+        return self.fingerprint_expected is None or self.fingerprint_expected == self.fingerprint_actual
+
+    @property
+    def trainable(self) -> int:
+        return self.counts.trainable
+
+    @property
+    def frozen(self) -> int:
+        return self.counts.frozen
+
+    @property
+    def total(self) -> int:
+        return self.counts.total
+
+    def problems(self) -> list[str]:
+        """Human-readable list of what is wrong (empty when clean)."""
+        out = [f"rule `{m.rule}`{_at(m.rule.line)} matches no parameter" for m in self.unmatched]
+        if not self.fingerprint_ok:
+            out.append(
+                f"the rule file was made for another architecture (fingerprint {self.fingerprint_expected}, "
+                f"this model {self.fingerprint_actual})"
+            )
+        return out
+
+    def __str__(self) -> str:
+        return str(self.counts)
+
+
+def _at(line: int | None) -> str:
+    return f" (line {line})" if line is not None else ""
+
+
+def evaluate_rules(model_or_tree: nn.Module | ModuleTree, rules: RulesLike) -> tuple[ModuleTree, RuleSet, ApplyReport]:
+    """Evaluate rules without touching the model: the tree, the parsed rules and a report."""
+    tree = model_or_tree if isinstance(model_or_tree, ModuleTree) else build_tree(model_or_tree)
+    rs = as_ruleset(rules)
+    mask, matches = rs.evaluate(tree)
+    counts = Counts(trainable=int(tree.numel[mask].sum()), total=tree.total_params)
+    report = ApplyReport(
+        counts=counts,
+        matches=matches,
+        method=rs.method,
+        fingerprint_expected=rs.model.fingerprint,
+        fingerprint_actual=tree.fingerprint(),
+        trainable_mask=mask,
+    )
+    return tree, rs, report
+
+
+def apply_rules(model: nn.Module, rules: RulesLike, *, strict: bool = True) -> ApplyReport:
+    """Freeze ``model`` as the rules say and return a report.
+
+    With ``method: requires_grad`` frozen parameters get ``requires_grad=False``; with ``lr_zero``
+    every parameter keeps ``requires_grad=True`` and :func:`param_groups` gives frozen ones lr 0.
+    Frozen normalisation layers keep their running statistics unless ``batchnorm: update_stats``.
+    In strict mode a rule that matches nothing raises :class:`RuleError` before anything changes
+    (a typo must not silently train the whole model); otherwise it warns.
+    """
+    tree, rs, report = evaluate_rules(model, rules)
+    problems = [p for p in report.problems() if "matches no parameter" in p]
+    if problems:
+        message = "; ".join(problems)
+        if strict:
+            raise RuleError(message + ". Nothing was changed.", source=rs.source)
+        warnings.warn(message, FreezeguiWarning, stacklevel=2)
+    if not report.fingerprint_ok:
+        warnings.warn(report.problems()[-1], FingerprintWarning, stacklevel=2)
+    mask = report.trainable_mask
+    assert mask is not None
+    for tensor, flag in zip(tree.tensors, mask.tolist()):
+        want = flag or rs.method == "lr_zero"
+        if tensor.requires_grad != want:
+            tensor.requires_grad_(want)
+    report.frozen_norm_layers = apply_norm_policy(model, tree, mask, rs)
+    return report
+
+
+def apply_norm_policy(model: nn.Module, tree: ModuleTree, trainable: np.ndarray, rules: RuleSet) -> list[str]:
+    """Keep frozen norm layers in eval mode (``frozen_stats``); returns their paths."""
+    frozen: list[str] = []
+    for path, module in model.named_modules():
+        if not has_running_stats(module):
+            continue
+        params = [p for p in module.parameters(recurse=False)]
+        if params:
+            node = tree.node(path)
+            is_frozen = not any(trainable[e.info.index] for e in node.params)
+        else:
+            is_frozen = not rules.resolve(path)
+        if is_frozen and rules.batchnorm == "frozen_stats":
+            freeze_norm_stats(module)
+            frozen.append(path)
+        else:
+            release_norm_stats(module)
+    return frozen
+
+
+def param_groups(model: nn.Module, rules: RulesLike, *, lr: float, **opt_kwargs: Any) -> list[dict[str, Any]]:
+    """Optimizer param groups for the ``lr_zero`` method: frozen parameters at lr 0, weight decay 0.
+
+    ``opt_kwargs`` (``weight_decay``, ``betas``...) go to the trainable group. Every parameter
+    appears once (tied tensors too). Use as ``torch.optim.AdamW(param_groups(model, rules, lr=1e-4))``.
+    """
+    tree, _, report = evaluate_rules(model, rules)
+    mask = report.trainable_mask
+    assert mask is not None
+    train = [t for t, f in zip(tree.tensors, mask.tolist()) if f]
+    frozen = [t for t, f in zip(tree.tensors, mask.tolist()) if not f]
+    groups: list[dict[str, Any]] = []
+    if train:
+        groups.append({"params": train, "lr": lr, **opt_kwargs, "name": "trainable"})
+    if frozen:
+        groups.append({"params": frozen, **opt_kwargs, "lr": 0.0, "weight_decay": 0.0, "name": "frozen"})
+    return groups
+
+
+def rules_from_model(model: nn.Module, *, spec: str | None = None, **ruleset_fields: Any) -> RuleSet:
+    """The shortest rule list that reproduces ``model``'s current ``requires_grad`` flags."""
+    tree = build_tree(model)
+    mask = np.fromiter((t.requires_grad for t in tree.tensors), dtype=bool, count=len(tree.tensors))
+    rs = rules_from_selection(tree, mask)
+    rs.model.spec = spec
+    rs.model.fingerprint = tree.fingerprint()
+    rs.model.parameters = tree.total_params
+    for key, value in ruleset_fields.items():
+        setattr(rs, key, value)
+    return rs
+
+
+def iter_frozen(model: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
+    """Named parameters with ``requires_grad=False`` (each tensor once)."""
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            yield name, p

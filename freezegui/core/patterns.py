@@ -1,0 +1,89 @@
+"""Rule patterns over dotted module/parameter paths, matched by whole segments.
+
+``fc`` matches ``fc.weight`` and ``fc.bias`` (a pattern that names a module covers everything under
+it) but never ``fc1.weight`` nor ``head.fc.weight``: patterns are anchored at the model's root and
+compare whole segments, unlike the ``"fc" in name`` test in common tutorials. In a glob pattern ``*``
+matches within one segment (``bn*``, ``layer.1[01]``) and ``**`` matches any number of segments;
+``re:`` introduces a regular expression that must match a whole path.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from freezegui.core.errors import RuleError
+
+
+def _segment_regex(segment: str) -> str:
+    """Translate one glob segment (``*``, ``?``, ``[...]``) into a regex that stays inside the segment."""
+    out: list[str] = []
+    i, n = 0, len(segment)
+    while i < n:
+        c = segment[i]
+        if c == "*":
+            out.append("[^.]*")
+        elif c == "?":
+            out.append("[^.]")
+        elif c == "[":
+            j = segment.find("]", i + 2 if i + 1 < n and segment[i + 1] in "!^" else i + 1)
+            if j == -1:
+                raise ValueError(f"unclosed '[' in {segment!r}")
+            body = segment[i + 1 : j]
+            if body.startswith(("!", "^")):
+                body = "^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """A compiled rule pattern; :meth:`matches` says whether it covers a dotted path."""
+
+    text: str
+    _regex: re.Pattern[str] = field(repr=False, compare=False)
+    _dotted: bool = field(repr=False, compare=False)  # glob regexes run on ``path + "."``
+
+    @classmethod
+    def compile(cls, text: str) -> Pattern:
+        """Compile ``text``; raises :class:`RuleError` (without a source) when it is malformed."""
+        if not isinstance(text, str) or not text.strip():
+            raise RuleError(f"a pattern must be a non-empty string, got {text!r}")
+        text = text.strip()
+        if text.startswith("re:"):
+            body = text[3:]
+            try:
+                regex = re.compile(rf"(?:{body})(?:\..*)?", re.DOTALL)
+            except re.error as exc:
+                raise RuleError(f"bad regular expression {body!r}: {exc}") from None
+            return cls(text, regex, False)
+        segments = text.split(".")
+        if any(s == "" for s in segments):
+            raise RuleError(f"pattern {text!r} has an empty segment (two dots, or a dot at an end)")
+        parts: list[str] = []
+        try:
+            for seg in segments:
+                if seg == "**":
+                    parts.append(r"(?:[^.]+\.)*")
+                elif "**" in seg:
+                    raise ValueError(f"'**' must be a whole segment, not part of {seg!r}")
+                else:
+                    parts.append(_segment_regex(seg) + r"\.")
+            regex = re.compile("".join(parts) + ".*", re.DOTALL)
+        except (ValueError, re.error) as exc:
+            raise RuleError(f"bad pattern {text!r}: {exc}") from None
+        return cls(text, regex, True)
+
+    def matches(self, path: str) -> bool:
+        """True when the pattern names ``path`` itself or a module that contains it."""
+        subject = path + "." if self._dotted else path
+        return self._regex.fullmatch(subject) is not None
+
+    @property
+    def is_literal(self) -> bool:
+        """True for a plain dotted path (no wildcard, no regex): it can name exactly one module."""
+        return not self.text.startswith("re:") and not any(c in self.text for c in "*?[")

@@ -1,0 +1,361 @@
+"""Rule files: the saved freeze selection, as an ordered list of ``freeze:``/``train:`` patterns.
+
+The file is YAML, versioned, and says how to freeze (``requires_grad`` or ``lr_zero``), what to do
+with frozen normalisation layers' running statistics, and which model it was made for (spec and a
+fingerprint of parameter names and shapes) so that applying it to another architecture warns.
+Semantics: every parameter starts at ``default``; rules are read top to bottom and the last one that
+matches a parameter (by any of its names, for tied tensors) decides.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+
+from freezegui.core.atomic import atomic_write_text
+from freezegui.core.errors import RuleError
+from freezegui.core.patterns import Pattern
+from freezegui.core.tree import ModuleNode, ModuleTree
+
+FORMAT_VERSION = 1
+Action = Literal["freeze", "train"]
+Method = Literal["requires_grad", "lr_zero"]
+NormPolicy = Literal["frozen_stats", "update_stats"]
+METHODS: tuple[str, ...] = ("requires_grad", "lr_zero")
+NORM_POLICIES: tuple[str, ...] = ("frozen_stats", "update_stats")
+_TOP_KEYS = {"version", "model", "default", "method", "batchnorm", "rules"}
+_MODEL_KEYS = {"spec", "num_classes", "fingerprint", "parameters", "structure_only"}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One line of the rule list: an action and the pattern it applies to."""
+
+    action: Action
+    pattern: Pattern
+    line: int | None = None
+
+    @classmethod
+    def make(cls, action: Action, pattern: str, line: int | None = None) -> Rule:
+        return cls(action, Pattern.compile(pattern), line)
+
+    @property
+    def trainable(self) -> bool:
+        return self.action == "train"
+
+    def __str__(self) -> str:
+        return f"{self.action}: {self.pattern.text}"
+
+
+@dataclass
+class ModelInfo:
+    """Where a rule file's model came from, and its architecture fingerprint."""
+
+    spec: str | None = None
+    num_classes: int | None = None
+    fingerprint: str | None = None
+    parameters: int | None = None
+    structure_only: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in ("spec", "num_classes", "fingerprint", "parameters"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+
+@dataclass
+class RuleMatch:
+    """How much one rule matched when evaluated on a model."""
+
+    rule: Rule
+    params: int
+    elements: int
+
+
+@dataclass
+class RuleSet:
+    """A parsed rule file (or one built in code)."""
+
+    rules: list[Rule] = field(default_factory=list)
+    default: Action = "train"
+    method: Method = "requires_grad"
+    batchnorm: NormPolicy = "frozen_stats"
+    model: ModelInfo = field(default_factory=ModelInfo)
+    source: str | None = None
+
+    # ---------------------------------------------------------------------------------- evaluation
+    def evaluate(self, tree: ModuleTree) -> tuple[np.ndarray, list[RuleMatch]]:
+        """The trainable mask over ``tree``'s unique parameters, and what each rule matched."""
+        trainable = np.full(len(tree.params), self.default == "train", dtype=bool)
+        matches: list[RuleMatch] = []
+        for rule in self.rules:
+            hit = match_params(tree, rule.pattern)
+            trainable[hit] = rule.trainable
+            matches.append(RuleMatch(rule, int(hit.sum()), int(tree.numel[hit].sum())))
+        return trainable, matches
+
+    def resolve(self, path: str) -> bool:
+        """Whether a module or parameter at ``path`` trains under these rules (last match wins)."""
+        result = self.default == "train"
+        for rule in self.rules:
+            if rule.pattern.matches(path):
+                result = rule.trainable
+        return result
+
+    # ---------------------------------------------------------------------------------- files
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> RuleSet:
+        """Read a rule file; every problem is a :class:`RuleError` naming the file and line."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise RuleError("no such rule file", source=str(p)) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise RuleError(f"cannot read rule file: {exc}", source=str(p)) from None
+        return cls.loads(text, source=str(p))
+
+    @classmethod
+    def loads(cls, text: str, *, source: str | None = "<rules>") -> RuleSet:
+        """Parse rule-file text (see :meth:`load`)."""
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark is not None else None
+            problem = getattr(exc, "problem", None) or str(exc)
+            hint = " (quote patterns that start with '*', e.g. \"**.bn*\")" if "'*'" in str(problem) or "alias" in str(problem) else ""
+            raise RuleError(f"not valid YAML: {problem}{hint}", source=source, line=line) from None
+        if node is None:
+            raise RuleError("the rule file is empty", source=source)
+        return _parse_document(node, source)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"version": FORMAT_VERSION}
+        model = self.model.as_dict()
+        if model:
+            out["model"] = model
+        out["default"] = self.default
+        out["method"] = self.method
+        out["batchnorm"] = self.batchnorm
+        out["rules"] = [{r.action: r.pattern.text} for r in self.rules]
+        return out
+
+    def dumps(self) -> str:
+        header = "# freezegui rule file: every parameter starts at `default`; the last matching rule wins.\n"
+        return header + yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False, width=1000)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write atomically (a temporary file renamed over ``path``)."""
+        atomic_write_text(path, self.dumps())
+
+
+# ------------------------------------------------------------------------------------------ matching
+def match_params(tree: ModuleTree, pattern: Pattern) -> np.ndarray:
+    """Boolean mask over unique parameters matched by ``pattern`` under any of their names.
+
+    Walks modules in preorder and stops descending where a module path matches, since a pattern that
+    names a module covers its whole subtree.
+    """
+    occ_hit = np.zeros(len(tree.occ_param), dtype=bool)
+    nodes = tree.nodes
+    starts = tree.occ_start
+    i = 0
+    while i < len(nodes):
+        node = nodes[i]
+        if i and pattern.matches(node.path):
+            occ_hit[starts[i] : starts[node.end]] = True
+            i = node.end
+            continue
+        base = starts[i]
+        prefix = node.path + "." if node.path else ""
+        for entry in node.params:
+            if pattern.matches(prefix + entry.name):
+                occ_hit[base + entry.row] = True
+        i += 1
+    hit = np.zeros(len(tree.params), dtype=bool)
+    hit[tree.occ_param[occ_hit]] = True
+    return hit
+
+
+# ------------------------------------------------------------------------------------------ export
+def literal_pattern(path: str) -> str:
+    """A pattern that names exactly ``path`` (regex-escaped when a name holds glob characters)."""
+    if any(c in path for c in "*?[]") or path.startswith("re:"):
+        return "re:" + re.escape(path)
+    return path
+
+
+def rules_from_selection(tree: ModuleTree, trainable: np.ndarray, *, prefer: Action = "freeze") -> RuleSet:
+    """The shortest rule list (one rule per module or parameter path) that reproduces ``trainable``.
+
+    Dynamic programming over the tree: for each node and inherited state, the fewest rules needed
+    below it; a rule at a node pays off when most of its subtree differs from what it inherits.
+    """
+    trainable = np.asarray(trainable, dtype=bool)
+    n_train = tree.subtree_sums(trainable, elements=False)
+    n_all = tree.nparams
+    # base[i][t]: rules needed inside a mixed node i (none on i itself) when its subtree starts at t.
+    base = np.zeros((len(tree.nodes), 2), dtype=np.int64)
+    cost = np.zeros((len(tree.nodes), 2), dtype=np.int64)  # cost[i][s]: best, inheriting s
+    for node in reversed(tree.nodes):
+        i = node.index
+        if n_all[i] == 0:
+            continue
+        if n_train[i] in (0, n_all[i]):
+            u = int(n_train[i] == n_all[i])
+            cost[i, u], cost[i, 1 - u] = 0, 1
+            continue
+        for t in (0, 1):
+            own = sum(1 for e in node.params if trainable[e.info.index] != t)
+            base[i, t] = own + sum(int(cost[c.index, t]) for c in node.children)
+        for s in (0, 1):
+            cost[i, s] = min(base[i, s], 1 + base[i, 1 - s])
+    root = tree.root.index
+    pref = int(prefer == "train")
+    default = pref if base[root, pref] <= base[root, 1 - pref] else 1 - pref
+    rules: list[Rule] = []
+
+    def emit(node: ModuleNode, inherited: int) -> None:
+        i = node.index
+        if n_all[i] == 0:
+            return
+        if n_train[i] in (0, n_all[i]):
+            u = int(n_train[i] == n_all[i])
+            if u != inherited:
+                rules.append(Rule.make("train" if u else "freeze", literal_pattern(node.path)))
+            return
+        t = inherited if base[i, inherited] <= 1 + base[i, 1 - inherited] else 1 - inherited
+        if t != inherited:
+            rules.append(Rule.make("train" if t else "freeze", literal_pattern(node.path)))
+        _emit_children(node, t)
+
+    def _emit_children(node: ModuleNode, t: int) -> None:
+        for e in node.params:
+            if int(trainable[e.info.index]) != t:
+                rules.append(Rule.make("train" if not t else "freeze", literal_pattern(e.path)))
+        for c in node.children:
+            emit(c, t)
+
+    _emit_children(tree.root, default)
+    return RuleSet(rules=rules, default="train" if default else "freeze")
+
+
+# ------------------------------------------------------------------------------------------ parsing
+def _parse_document(node: yaml.Node, source: str | None) -> RuleSet:
+    if not isinstance(node, yaml.MappingNode):
+        raise RuleError("a rule file must be a mapping with a `rules:` list", source=source, line=_line(node))
+    items = _mapping(node, source)
+    unknown = [k for k in items if k not in _TOP_KEYS]
+    if unknown:
+        key = unknown[0]
+        raise RuleError(
+            f"unknown key {key!r} (expected one of: {', '.join(sorted(_TOP_KEYS))})",
+            source=source,
+            line=_line(items[key][0]),
+        )
+    rs = RuleSet(source=source)
+    if "version" in items:
+        version = _scalar(items["version"][1], source)
+        if version != FORMAT_VERSION:
+            raise RuleError(
+                f"unsupported rule-file version {version!r}; this freezegui reads version {FORMAT_VERSION}",
+                source=source,
+                line=_line(items["version"][1]),
+            )
+    if "default" in items:
+        rs.default = _choice(items["default"][1], ("freeze", "train"), "default", source)  # type: ignore[assignment]
+    if "method" in items:
+        rs.method = _choice(items["method"][1], METHODS, "method", source)  # type: ignore[assignment]
+    if "batchnorm" in items:
+        rs.batchnorm = _choice(items["batchnorm"][1], NORM_POLICIES, "batchnorm", source)  # type: ignore[assignment]
+    if "model" in items:
+        rs.model = _parse_model(items["model"][1], source)
+    if "rules" in items:
+        rs.rules = _parse_rules(items["rules"][1], source)
+    return rs
+
+
+def _parse_model(node: yaml.Node, source: str | None) -> ModelInfo:
+    if not isinstance(node, yaml.MappingNode):
+        raise RuleError("`model:` must be a mapping", source=source, line=_line(node))
+    items = _mapping(node, source)
+    info = ModelInfo()
+    for key, (knode, vnode) in items.items():
+        if key not in _MODEL_KEYS:
+            raise RuleError(
+                f"unknown key {key!r} under `model:` (expected one of: {', '.join(sorted(_MODEL_KEYS))})",
+                source=source,
+                line=_line(knode),
+            )
+        value = _scalar(vnode, source)
+        if key in ("num_classes", "parameters") and value is not None and not isinstance(value, int):
+            raise RuleError(f"`model.{key}` must be an integer", source=source, line=_line(vnode))
+        setattr(info, key, value)
+    return info
+
+
+def _parse_rules(node: yaml.Node, source: str | None) -> list[Rule]:
+    if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
+        return []
+    if not isinstance(node, yaml.SequenceNode):
+        raise RuleError("`rules:` must be a list of `- freeze: PATTERN` / `- train: PATTERN`", source=source, line=_line(node))
+    rules: list[Rule] = []
+    for item in node.value:
+        line = _line(item)
+        if not isinstance(item, yaml.MappingNode) or len(item.value) != 1:
+            raise RuleError("each rule must be one `freeze: PATTERN` or `train: PATTERN`", source=source, line=line)
+        knode, vnode = item.value[0]
+        action = _scalar(knode, source)
+        if action not in ("freeze", "train"):
+            raise RuleError(f"unknown rule action {action!r}; use `freeze` or `train`", source=source, line=line)
+        patterns = [vnode] if not isinstance(vnode, yaml.SequenceNode) else list(vnode.value)
+        for pnode in patterns:
+            text = _scalar(pnode, source)
+            if not isinstance(text, str):
+                text = str(text) if isinstance(text, int) else text
+            try:
+                rules.append(Rule(action, Pattern.compile(text), _line(pnode)))
+            except RuleError as exc:
+                raise RuleError(str(exc), source=source, line=_line(pnode)) from None
+    return rules
+
+
+def _mapping(node: yaml.MappingNode, source: str | None) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    for knode, vnode in node.value:
+        key = _scalar(knode, source)
+        if key in out:
+            raise RuleError(f"duplicate key {key!r}", source=source, line=_line(knode))
+        out[str(key)] = (knode, vnode)
+    return out
+
+
+def _scalar(node: yaml.Node, source: str | None) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        raise RuleError("expected a single value here", source=source, line=_line(node))
+    loader = yaml.SafeLoader("")
+    try:
+        return loader.construct_object(node, deep=True)
+    finally:
+        loader.dispose()
+
+
+def _choice(node: yaml.Node, options: tuple[str, ...], key: str, source: str | None) -> str:
+    value = _scalar(node, source)
+    if value not in options:
+        raise RuleError(f"`{key}` must be one of {', '.join(options)}; got {value!r}", source=source, line=_line(node))
+    return value
+
+
+def _line(node: yaml.Node) -> int:
+    return node.start_mark.line + 1

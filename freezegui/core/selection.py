@@ -1,0 +1,244 @@
+"""The freeze selection over a module tree: which unique parameters train, with live counts and undo.
+
+This is the state the app edits and the rule exporter reads. It is a boolean per unique parameter
+plus per-node trainable counts kept up to date incrementally: ticking a module sets its subtree with
+array slices and walks only its ancestors (and the other owners of tied tensors), so a click on the
+root of a 100,000-module tree costs milliseconds. The model's ``requires_grad`` flags are written
+only when asked (:meth:`Selection.apply_to_model`), never per click.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+from psygnal import Signal
+
+from freezegui.core.counting import Counts
+from freezegui.core.tree import ModuleNode, ModuleTree, ParamEntry
+
+
+class CheckState(enum.Enum):
+    """What a row's checkbox shows (ticked = trains)."""
+
+    TRAIN = "train"
+    FREEZE = "freeze"
+    PARTIAL = "partial"
+    EMPTY = "empty"  # a module with no parameters in its subtree
+
+
+@dataclass
+class Change:
+    """What a mutation touched, so a view can repaint just that.
+
+    ``subtrees``: every node in these subtrees may have changed; ``nodes``: these single nodes
+    changed; ``full``: anything may have changed.
+    """
+
+    subtrees: list[ModuleNode] = field(default_factory=list)
+    nodes: list[ModuleNode] = field(default_factory=list)
+    full: bool = False
+
+
+@dataclass
+class _Edit:
+    label: str
+    indices: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+
+
+class Selection:
+    """Which parameters train. Counts are unique elements (tied tensors count once)."""
+
+    changed = Signal(object)  # Change, after every mutation (undo/redo included)
+    history_changed = Signal()  # undo/redo availability or the saved marker moved
+
+    def __init__(self, tree: ModuleTree, trainable: np.ndarray | None = None) -> None:
+        self.tree = tree
+        if trainable is None:
+            trainable = np.fromiter((t.requires_grad for t in tree.tensors), dtype=bool, count=len(tree.tensors))
+        self.trainable = np.asarray(trainable, dtype=bool).copy()
+        self._elsize = np.fromiter((p.dtype.itemsize for p in tree.params), dtype=np.int64, count=len(tree.params))
+        self._undo: list[_Edit] = []
+        self._redo: list[_Edit] = []
+        self._saved_depth: int | None = 0
+        self._recount()
+
+    # ---------------------------------------------------------------------------------------- reading
+    def counts(self, node: ModuleNode | None = None) -> Counts:
+        """Counts for ``node``'s subtree (the whole model by default)."""
+        i = (node or self.tree.root).index
+        return Counts(trainable=int(self.node_trainable[i]), total=int(self.tree.total[i]))
+
+    def check_state(self, node: ModuleNode | ParamEntry) -> CheckState:
+        if isinstance(node, ParamEntry):
+            return CheckState.TRAIN if self.trainable[node.info.index] else CheckState.FREEZE
+        i = node.index
+        n = self.tree.nparams[i]
+        if n == 0:
+            return CheckState.EMPTY
+        k = self.node_ntrain[i]
+        return CheckState.TRAIN if k == n else CheckState.FREEZE if k == 0 else CheckState.PARTIAL
+
+    def trainable_names(self) -> list[str]:
+        """Primary names of the trainable parameters, in model order."""
+        return [p.name for p in self.tree.params if self.trainable[p.index]]
+
+    def training_memory_bytes(self) -> int:
+        """Rough memory to train this selection with AdamW: weights + gradients + 2 moments (model dtype)."""
+        weights = int((self.tree.numel * self._elsize).sum())
+        train = int((self.tree.numel * self._elsize)[self.trainable].sum())
+        return weights + 3 * train
+
+    # ---------------------------------------------------------------------------------------- editing
+    def set_subtree(self, node: ModuleNode, trainable: bool, *, label: str | None = None) -> bool:
+        """Train or freeze everything under ``node``. Returns False when nothing changed."""
+        tree = self.tree
+        idx = tree.param_indices(node)
+        changed = idx[self.trainable[idx] != trainable]
+        if tree.ties:
+            changed = np.unique(changed)
+        if changed.size == 0:
+            return False
+        self._push(label or f"{'Train' if trainable else 'Freeze'} {node.path or 'all'}", changed, trainable)
+        self.trainable[changed] = trainable
+        lo, hi = node.index, node.end
+        self.node_trainable[lo:hi] = tree.total[lo:hi] if trainable else 0
+        self.node_ntrain[lo:hi] = tree.nparams[lo:hi] if trainable else 0
+        sign = 1 if trainable else -1
+        d_elems = sign * int(tree.numel[changed].sum())
+        d_count = sign * int(changed.size)
+        ancestors = list(node.ancestors())
+        for a in ancestors:
+            self.node_trainable[a.index] += d_elems
+            self.node_ntrain[a.index] += d_count
+        touched = list(ancestors)
+        if tree.ties:
+            touched += self._update_tie_owners(changed, sign, inside=(lo, hi), done={a.index for a in ancestors})
+        self.changed.emit(Change(subtrees=[node], nodes=touched))
+        return True
+
+    def set_param(self, entry: ParamEntry, trainable: bool) -> bool:
+        """Train or freeze one tensor (all its tied names with it)."""
+        return self.set_state_of(np.array([entry.info.index]), trainable, label=f"{'Train' if trainable else 'Freeze'} {entry.path}")
+
+    def set_state_of(self, indices: np.ndarray, trainable: bool, *, label: str) -> bool:
+        """Set the given parameter indices to one state."""
+        new = self.trainable.copy()
+        new[indices] = trainable
+        return self.set_mask(new, label=label)
+
+    def set_mask(self, trainable: np.ndarray, *, label: str) -> bool:
+        """Replace the whole selection (bulk actions, rule files). Returns False when nothing changed."""
+        trainable = np.asarray(trainable, dtype=bool)
+        diff = np.flatnonzero(trainable != self.trainable)
+        if diff.size == 0:
+            return False
+        self._record(_Edit(label, diff, self.trainable[diff].copy(), trainable[diff].copy()))
+        self._assign(diff, trainable[diff])
+        return True
+
+    def invert(self, node: ModuleNode | None = None) -> bool:
+        """Swap train and freeze under ``node`` (the whole model by default)."""
+        new = self.trainable.copy()
+        idx = np.unique(self.tree.param_indices(node or self.tree.root))
+        new[idx] = ~new[idx]
+        return self.set_mask(new, label="Invert selection")
+
+    # ------------------------------------------------------------------------------------- undo/redo
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    @property
+    def undo_label(self) -> str | None:
+        return self._undo[-1].label if self._undo else None
+
+    @property
+    def redo_label(self) -> str | None:
+        return self._redo[-1].label if self._redo else None
+
+    def undo(self) -> bool:
+        if not self._undo:
+            return False
+        edit = self._undo.pop()
+        self._redo.append(edit)
+        self._assign(edit.indices, edit.before)
+        self.history_changed.emit()
+        return True
+
+    def redo(self) -> bool:
+        if not self._redo:
+            return False
+        edit = self._redo.pop()
+        self._undo.append(edit)
+        self._assign(edit.indices, edit.after)
+        self.history_changed.emit()
+        return True
+
+    @property
+    def is_modified(self) -> bool:
+        """True when the selection differs from the last :meth:`mark_saved` point in history."""
+        return self._saved_depth != len(self._undo)
+
+    def mark_saved(self) -> None:
+        """Remember the current point in history as saved (the title's unsaved marker clears)."""
+        self._saved_depth = len(self._undo)
+        self.history_changed.emit()
+
+    # ---------------------------------------------------------------------------------------- model
+    def apply_to_model(self) -> None:
+        """Write the selection to the model's ``requires_grad`` flags."""
+        for t, flag in zip(self.tree.tensors, self.trainable.tolist()):
+            if t.requires_grad != flag:
+                t.requires_grad_(flag)
+
+    # -------------------------------------------------------------------------------------- internals
+    def _push(self, label: str, changed: np.ndarray, trainable: bool) -> None:
+        after = np.full(changed.size, trainable, dtype=bool)
+        self._record(_Edit(label, changed.copy(), ~after, after))
+
+    def _record(self, edit: _Edit) -> None:
+        if self._saved_depth is not None and self._saved_depth > len(self._undo):
+            self._saved_depth = None  # the saved state lived on the redo branch this edit discards
+        self._undo.append(edit)
+        self._redo.clear()
+        self.history_changed.emit()
+
+    def _assign(self, indices: np.ndarray, values: np.ndarray) -> None:
+        self.trainable[indices] = values
+        self._recount()
+        self.changed.emit(Change(full=True))
+
+    def _recount(self) -> None:
+        self.node_trainable = self.tree.subtree_sums(self.trainable, elements=True)
+        self.node_ntrain = self.tree.subtree_sums(self.trainable, elements=False)
+
+    def _update_tie_owners(self, changed: np.ndarray, sign: int, inside: tuple[int, int], done: set[int]) -> list[ModuleNode]:
+        """Count changed tied tensors in the subtrees of their other owners (outside the edited subtree)."""
+        tree = self.tree
+        lo, hi = inside
+        touched: list[ModuleNode] = []
+        for pidx in changed.tolist():
+            owners = tree.ties.get(pidx)
+            if not owners:
+                continue
+            seen = set(done)
+            numel = int(tree.numel[pidx])
+            for ni in owners:
+                if lo <= ni < hi:
+                    continue
+                node: ModuleNode | None = tree.nodes[ni]
+                while node is not None and node.index not in seen:
+                    seen.add(node.index)
+                    self.node_trainable[node.index] += sign * numel
+                    self.node_ntrain[node.index] += sign
+                    touched.append(node)
+                    node = node.parent
+        return touched
