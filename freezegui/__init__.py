@@ -1,9 +1,9 @@
 """freezegui: choose which layers of a PyTorch model to freeze, and apply the choice in one call.
 
-    import freezegui
-    model = freezegui.load_model("torchvision:resnet18", num_classes=10)
-    report = freezegui.apply_rules(model, "resnet18_head.yaml")
-    print(report)  # trainable 5,130 | frozen 11,176,512 | total 11,181,642 (0.05 %)
+import freezegui
+model = freezegui.load_model("torchvision:resnet18", num_classes=10)
+report = freezegui.apply_rules(model, "resnet18_head.yaml")
+print(report)  # trainable 5,130 | frozen 11,176,512 | total 11,181,642 (0.05 %)
 """
 
 from freezegui.core.apply import ApplyReport, apply_rules, evaluate_rules, param_groups, rules_from_model

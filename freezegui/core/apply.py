@@ -83,7 +83,9 @@ def _at(line: int | None) -> str:
     return f" (line {line})" if line is not None else ""
 
 
-def evaluate_rules(model_or_tree: nn.Module | ModuleTree, rules: RulesLike) -> tuple[ModuleTree, RuleSet, ApplyReport]:
+def evaluate_rules(
+    model_or_tree: nn.Module | ModuleTree, rules: RulesLike
+) -> tuple[ModuleTree, RuleSet, ApplyReport]:
     """Evaluate rules without touching the model: the tree, the parsed rules and a report."""
     tree = model_or_tree if isinstance(model_or_tree, ModuleTree) else build_tree(model_or_tree)
     rs = as_ruleset(rules)

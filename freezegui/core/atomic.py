@@ -11,7 +11,9 @@ from typing import IO
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+def atomic_open(
+    path: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8"
+) -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success it replaces ``path`` in one rename."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

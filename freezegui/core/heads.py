@@ -61,7 +61,15 @@ def replace_head(model: nn.Module, num_classes: int) -> str:
         new: nn.Module = nn.Linear(old.in_features, num_classes, bias=old.bias is not None, **factory)
     else:
         assert isinstance(old, nn.Conv2d)
-        new = nn.Conv2d(old.in_channels, num_classes, old.kernel_size, old.stride, old.padding, bias=old.bias is not None, **factory)
+        new = nn.Conv2d(
+            old.in_channels,
+            num_classes,
+            old.kernel_size,
+            old.stride,
+            old.padding,
+            bias=old.bias is not None,
+            **factory,
+        )
     parent_path, _, name = path.rpartition(".")
     parent = model.get_submodule(parent_path) if parent_path else model
     setattr(parent, name, new)

@@ -14,12 +14,14 @@ together with an architecture spec. Every failure is a :class:`~freezegui.core.e
 from __future__ import annotations
 
 import contextlib
+import difflib
 import importlib
 import importlib.util
 import json
 import os
 import pickle
 import sys
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +120,9 @@ def load_model(
         raise SpecError(f"num_classes must be at least 1, got {num_classes}")
     try:
         if parsed.kind == "torchvision":
-            model = _load_torchvision(parsed.target, structure_only, num_classes, pretrained, download, weights is not None, kwargs)
+            model = _load_torchvision(
+                parsed.target, structure_only, num_classes, pretrained, download, weights is not None, kwargs
+            )
         elif parsed.kind in ("hf", "hf-config"):
             model = _load_hf(parsed, structure_only, num_classes, kwargs)
         elif parsed.kind in ("py", "pyfile"):
@@ -132,7 +136,9 @@ def load_model(
     except FreezeguiError:
         raise
     except MemoryError:
-        raise LoadError(f"out of memory while building {spec}; try structure_only=True (--structure-only)") from None
+        raise LoadError(
+            f"out of memory while building {spec}; try structure_only=True (--structure-only)"
+        ) from None
     except Exception as exc:  # noqa: BLE001 - any failure inside third-party code becomes one clear error
         raise LoadError(f"could not load {spec}: {type(exc).__name__}: {exc}") from exc
     if not isinstance(model, nn.Module):
@@ -153,7 +159,7 @@ def _load_torchvision(
     tv = _require("torchvision", "torchvision:")
     names = tv.models.list_models()
     if name not in names:
-        close = [n for n in names if name.lower() in n or n in name.lower()][:5]
+        close = difflib.get_close_matches(name.lower(), names, n=5, cutoff=0.6)
         hint = f" Did you mean: {', '.join(close)}?" if close else " `freezegui models` lists them."
         raise SpecError(f"torchvision has no model named {name!r}.{hint}")
     if pretrained:
@@ -201,19 +207,29 @@ def _load_hf(spec: Spec, structure_only: bool, num_classes: int | None, kwargs: 
         config = _read_hf_config(transformers, Path(spec.target))
     else:
         try:
-            config = transformers.AutoConfig.from_pretrained(spec.target, trust_remote_code=kwargs.pop("trust_remote_code", False))
+            config = transformers.AutoConfig.from_pretrained(
+                spec.target, trust_remote_code=kwargs.pop("trust_remote_code", False)
+            )
         except (OSError, ValueError) as exc:
-            raise LoadError(f"cannot read the transformers config of {spec.target!r}: {_first_line(exc)}") from None
+            raise LoadError(
+                f"cannot read the transformers config of {spec.target!r}: {_first_line(exc)}"
+            ) from None
     if num_classes is not None:
         config.num_labels = num_classes
     cls = _hf_class(transformers, config, num_classes)
     if structure_only or spec.kind == "hf-config":
         with torch.device("meta") if structure_only else contextlib.nullcontext():
             # Auto classes build through from_config; concrete classes through their constructor.
-            model = cls.from_config(config, **kwargs) if cls.__name__.startswith("Auto") else cls(config, **kwargs)
+            model = (
+                cls.from_config(config, **kwargs)
+                if cls.__name__.startswith("Auto")
+                else cls(config, **kwargs)
+            )
     else:
         try:
-            model = cls.from_pretrained(spec.target, config=config, ignore_mismatched_sizes=num_classes is not None, **kwargs)
+            model = cls.from_pretrained(
+                spec.target, config=config, ignore_mismatched_sizes=num_classes is not None, **kwargs
+            )
         except OSError as exc:
             raise LoadError(f"cannot load the weights of {spec.target!r}: {_first_line(exc)}") from None
     if num_classes is not None:
@@ -239,7 +255,9 @@ def _read_hf_config(transformers: Any, path: Path) -> Any:
     try:
         return transformers.AutoConfig.for_model(model_type, **data)
     except (ValueError, KeyError) as exc:
-        raise LoadError(f"{file}: transformers does not know model_type {model_type!r} ({_first_line(exc)})") from None
+        raise LoadError(
+            f"{file}: transformers does not know model_type {model_type!r} ({_first_line(exc)})"
+        ) from None
 
 
 def _hf_class(transformers: Any, config: Any, num_classes: int | None) -> Any:
@@ -311,9 +329,15 @@ def _load_file(path: Path, trust_pickle: bool) -> nn.Module:
         )
     if _is_torchscript(path):
         try:
-            return torch.jit.load(str(path), map_location="cpu")
+            with (
+                warnings.catch_warnings()
+            ):  # torch 2.14 marks TorchScript deprecated; users still have archives
+                warnings.simplefilter("ignore", FutureWarning)
+                return torch.jit.load(str(path), map_location="cpu")
         except Exception as exc:
-            raise LoadError(f"{path} is a TorchScript archive but failed to load: {_first_line(exc)}") from exc
+            raise LoadError(
+                f"{path} is a TorchScript archive but failed to load: {_first_line(exc)}"
+            ) from exc
     obj = _torch_load(path, trust_pickle)
     if isinstance(obj, nn.Module):
         return obj
@@ -338,7 +362,9 @@ def _torch_load(path: Path, trust_pickle: bool) -> Any:
                 f"({_first_line(exc)})"
             ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise LoadError(f"{path} is not a readable PyTorch checkpoint (corrupt or truncated?): {_first_line(exc)}") from None
+        raise LoadError(
+            f"{path} is not a readable PyTorch checkpoint (corrupt or truncated?): {_first_line(exc)}"
+        ) from None
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
@@ -396,7 +422,9 @@ def _require(module: str, what: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise MissingDependencyError(f"{what} specs need the `{module}` package: pip install {module} ({exc})") from None
+        raise MissingDependencyError(
+            f"{what} specs need the `{module}` package: pip install {module} ({exc})"
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:

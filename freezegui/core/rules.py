@@ -133,7 +133,11 @@ class RuleSet:
             mark = getattr(exc, "problem_mark", None)
             line = mark.line + 1 if mark is not None else None
             problem = getattr(exc, "problem", None) or str(exc)
-            hint = " (quote patterns that start with '*', e.g. \"**.bn*\")" if "'*'" in str(problem) or "alias" in str(problem) else ""
+            hint = (
+                " (quote patterns that start with '*', e.g. \"**.bn*\")"
+                if "'*'" in str(problem) or "alias" in str(problem)
+                else ""
+            )
             raise RuleError(f"not valid YAML: {problem}{hint}", source=source, line=line) from None
         if node is None:
             raise RuleError("the rule file is empty", source=source)
@@ -222,6 +226,9 @@ def rules_from_selection(tree: ModuleTree, trainable: np.ndarray, *, prefer: Act
             cost[i, s] = min(base[i, s], 1 + base[i, 1 - s])
     root = tree.root.index
     pref = int(prefer == "train")
+    if n_train[root] in (0, n_all[root]):  # uniform: the default says it all
+        uniform = int(n_all[root] > 0 and n_train[root] == n_all[root]) if n_all[root] else pref
+        return RuleSet(rules=[], default="train" if uniform else "freeze")
     default = pref if base[root, pref] <= base[root, 1 - pref] else 1 - pref
     rules: list[Rule] = []
 
@@ -308,16 +315,24 @@ def _parse_rules(node: yaml.Node, source: str | None) -> list[Rule]:
     if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
         return []
     if not isinstance(node, yaml.SequenceNode):
-        raise RuleError("`rules:` must be a list of `- freeze: PATTERN` / `- train: PATTERN`", source=source, line=_line(node))
+        raise RuleError(
+            "`rules:` must be a list of `- freeze: PATTERN` / `- train: PATTERN`",
+            source=source,
+            line=_line(node),
+        )
     rules: list[Rule] = []
     for item in node.value:
         line = _line(item)
         if not isinstance(item, yaml.MappingNode) or len(item.value) != 1:
-            raise RuleError("each rule must be one `freeze: PATTERN` or `train: PATTERN`", source=source, line=line)
+            raise RuleError(
+                "each rule must be one `freeze: PATTERN` or `train: PATTERN`", source=source, line=line
+            )
         knode, vnode = item.value[0]
         action = _scalar(knode, source)
         if action not in ("freeze", "train"):
-            raise RuleError(f"unknown rule action {action!r}; use `freeze` or `train`", source=source, line=line)
+            raise RuleError(
+                f"unknown rule action {action!r}; use `freeze` or `train`", source=source, line=line
+            )
         patterns = [vnode] if not isinstance(vnode, yaml.SequenceNode) else list(vnode.value)
         for pnode in patterns:
             text = _scalar(pnode, source)
@@ -353,7 +368,9 @@ def _scalar(node: yaml.Node, source: str | None) -> Any:
 def _choice(node: yaml.Node, options: tuple[str, ...], key: str, source: str | None) -> str:
     value = _scalar(node, source)
     if value not in options:
-        raise RuleError(f"`{key}` must be one of {', '.join(options)}; got {value!r}", source=source, line=_line(node))
+        raise RuleError(
+            f"`{key}` must be one of {', '.join(options)}; got {value!r}", source=source, line=_line(node)
+        )
     return value
 
 

@@ -58,9 +58,13 @@ class Selection:
     def __init__(self, tree: ModuleTree, trainable: np.ndarray | None = None) -> None:
         self.tree = tree
         if trainable is None:
-            trainable = np.fromiter((t.requires_grad for t in tree.tensors), dtype=bool, count=len(tree.tensors))
+            trainable = np.fromiter(
+                (t.requires_grad for t in tree.tensors), dtype=bool, count=len(tree.tensors)
+            )
         self.trainable = np.asarray(trainable, dtype=bool).copy()
-        self._elsize = np.fromiter((p.dtype.itemsize for p in tree.params), dtype=np.int64, count=len(tree.params))
+        self._elsize = np.fromiter(
+            (p.dtype.itemsize for p in tree.params), dtype=np.int64, count=len(tree.params)
+        )
         self._undo: list[_Edit] = []
         self._redo: list[_Edit] = []
         self._saved_depth: int | None = 0
@@ -116,13 +120,19 @@ class Selection:
             self.node_ntrain[a.index] += d_count
         touched = list(ancestors)
         if tree.ties:
-            touched += self._update_tie_owners(changed, sign, inside=(lo, hi), done={a.index for a in ancestors})
+            touched += self._update_tie_owners(
+                changed, sign, inside=(lo, hi), done={a.index for a in ancestors}
+            )
         self.changed.emit(Change(subtrees=[node], nodes=touched))
         return True
 
     def set_param(self, entry: ParamEntry, trainable: bool) -> bool:
         """Train or freeze one tensor (all its tied names with it)."""
-        return self.set_state_of(np.array([entry.info.index]), trainable, label=f"{'Train' if trainable else 'Freeze'} {entry.path}")
+        return self.set_state_of(
+            np.array([entry.info.index]),
+            trainable,
+            label=f"{'Train' if trainable else 'Freeze'} {entry.path}",
+        )
 
     def set_state_of(self, indices: np.ndarray, trainable: bool, *, label: str) -> bool:
         """Set the given parameter indices to one state."""
@@ -220,7 +230,9 @@ class Selection:
         self.node_trainable = self.tree.subtree_sums(self.trainable, elements=True)
         self.node_ntrain = self.tree.subtree_sums(self.trainable, elements=False)
 
-    def _update_tie_owners(self, changed: np.ndarray, sign: int, inside: tuple[int, int], done: set[int]) -> list[ModuleNode]:
+    def _update_tie_owners(
+        self, changed: np.ndarray, sign: int, inside: tuple[int, int], done: set[int]
+    ) -> list[ModuleNode]:
         """Count changed tied tensors in the subtrees of their other owners (outside the edited subtree)."""
         tree = self.tree
         lo, hi = inside

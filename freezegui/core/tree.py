@@ -156,7 +156,9 @@ class ModuleTree:
                     node = node.parent
             hit = {k: v - 1 for k, v in extra.items() if v > 1}
             if hit:
-                overlap.append((np.fromiter(hit.keys(), dtype=np.int64), np.fromiter(hit.values(), dtype=np.int64), pidx))
+                overlap.append(
+                    (np.fromiter(hit.keys(), dtype=np.int64), np.fromiter(hit.values(), dtype=np.int64), pidx)
+                )
         return overlap
 
     def subtree_sums(self, mask: np.ndarray, *, elements: bool) -> np.ndarray:

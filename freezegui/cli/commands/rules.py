@@ -25,10 +25,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_model_args(p)
     p.add_argument("--train", action=_Ordered, metavar="PAT", help="train what PAT matches (repeatable)")
     p.add_argument("--freeze", action=_Ordered, metavar="PAT", help="freeze what PAT matches (repeatable)")
-    p.add_argument("--default", choices=("freeze", "train"), help="for unmatched parameters (default: freeze if any --train)")
+    p.add_argument(
+        "--default",
+        choices=("freeze", "train"),
+        help="for unmatched parameters (default: freeze if any --train)",
+    )
     p.add_argument("--method", choices=("requires_grad", "lr_zero"), default="requires_grad")
     p.add_argument("--batchnorm", choices=("frozen_stats", "update_stats"), default="frozen_stats")
-    p.add_argument("--keep-patterns", action="store_true", help="write the patterns as given instead of the shortest list")
+    p.add_argument(
+        "--keep-patterns",
+        action="store_true",
+        help="write the patterns as given instead of the shortest list",
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     p.set_defaults(run=run, ordered=None)
 

@@ -1,0 +1,135 @@
+"""The CLI: same core, clear errors, exit codes that scripts can rely on."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from freezegui.cli.main import main
+from freezegui.core.rules import RuleSet
+
+LLAMA_70B = {
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": 8192,
+    "num_hidden_layers": 80,
+    "num_attention_heads": 64,
+    "num_key_value_heads": 8,
+    "intermediate_size": 28672,
+    "vocab_size": 128256,
+    "tie_word_embeddings": False,
+}
+
+
+def test_summary_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(
+            [
+                "summary",
+                "torchvision:resnet18",
+                "--num-classes",
+                "10",
+                "--rules",
+                "examples/resnet18_head.yaml",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "fc       Linear" in out.replace("  ", "  ")
+    assert "Trainable: 5,130 (5.13 K)" in out
+    assert "Frozen:    11,176,512" in out
+    assert "Total:     11,181,642 (11.2 M)" in out
+
+
+def test_summary_json_depth(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["summary", "torchvision:resnet18", "--num-classes", "10", "--json", "--depth", "2"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert (data["trainable"], data["frozen"], data["total"]) == (11_181_642, 0, 11_181_642)
+    assert {"layer1.0", "fc"} <= {m["path"] for m in data["modules"]}
+
+
+def test_llama_70b_structure_only(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "config.json").write_text(json.dumps(LLAMA_70B))
+    assert main(["summary", f"hf-config:{tmp_path}", "--structure-only", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["total"] == 70_553_706_496
+
+
+def test_check_clean_and_unclean(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["check", "torchvision:resnet18", "--num-classes", "10", "examples/resnet18_head.yaml"]) == 0
+    assert "OK" in capsys.readouterr().out
+    bad = tmp_path / "typo.yaml"
+    bad.write_text("default: freeze\nrules:\n  - train: fc\n  - train: layer5\n")
+    assert main(["check", "torchvision:resnet18", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "rule `train: layer5` (line 4) matches no parameter" in out
+
+
+def test_check_reports_fingerprint_mismatch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out_file = tmp_path / "r.yaml"
+    assert (
+        main(["rules", "torchvision:resnet18", "--num-classes", "10", "--train", "fc", "-o", str(out_file)])
+        == 0
+    )
+    assert main(["check", "torchvision:resnet34", "--num-classes", "10", str(out_file)]) == 1
+    assert "another architecture" in capsys.readouterr().out
+
+
+def test_rules_command_writes_shortest_file(tmp_path: Path) -> None:
+    out_file = tmp_path / "head.yaml"
+    code = main(
+        [
+            "rules",
+            "torchvision:resnet18",
+            "--num-classes",
+            "10",
+            "--train",
+            "layer4",
+            "--train",
+            "fc",
+            "--freeze",
+            "layer4.0",
+            "-o",
+            str(out_file),
+        ]
+    )
+    assert code == 0
+    rs = RuleSet.load(out_file)
+    assert rs.default == "freeze"
+    assert [str(r) for r in rs.rules] == ["train: layer4.1", "train: fc"]
+    assert rs.model.spec == "torchvision:resnet18" and rs.model.num_classes == 10 and rs.model.fingerprint
+
+
+def test_rules_command_refuses_pattern_matching_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_file = tmp_path / "x.yaml"
+    assert main(["rules", "py:tests.models:MLP", "--train", "fc", "-o", str(out_file)]) == 2
+    assert "matches no parameter" in capsys.readouterr().err
+    assert not out_file.exists()
+
+
+def test_errors_have_no_traceback() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "freezegui", "summary", "py:tests.models:factory_raises"],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert (
+        "freezegui: error: the factory py:tests.models:factory_raises raised RuntimeError: boom"
+        in proc.stderr
+    )
+    assert "Traceback" not in proc.stderr
+
+
+def test_broken_rule_file_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - train: fc\n  - bogus\n")
+    assert main(["check", "torchvision:resnet18", str(bad)]) == 2
+    assert f"{bad}:3: each rule must be one" in capsys.readouterr().err
