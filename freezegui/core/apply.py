@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,10 +179,3 @@ def rules_from_model(model: nn.Module, *, spec: str | None = None, **ruleset_fie
     for key, value in ruleset_fields.items():
         setattr(rs, key, value)
     return rs
-
-
-def iter_frozen(model: nn.Module) -> Iterator[tuple[str, nn.Parameter]]:
-    """Named parameters with ``requires_grad=False`` (each tensor once)."""
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            yield name, p
