@@ -1,0 +1,42 @@
+"""Helpers shared by the interop formats: literal paths from rule lists, and summary lines."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from freezegui.core.counting import format_percent
+from freezegui.core.rules import RuleSet, rules_from_selection
+from freezegui.core.tree import ModuleTree
+
+_UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
+def rule_path(pattern_text: str) -> str:
+    """The dotted path a literal rule pattern (as :func:`rules_from_selection` writes it) names."""
+    if pattern_text.startswith("re:"):
+        return _UNESCAPE.sub(r"\1", pattern_text[3:])  # undo re.escape: it only adds backslashes
+    return pattern_text
+
+
+def shortest_prefix_rules(tree: ModuleTree, trainable: np.ndarray) -> tuple[bool, list[tuple[bool, str]]]:
+    """The default state and an ordered ``(trains, exact path)`` list that reproduces ``trainable``.
+
+    The last path that covers a parameter (``name == p or name.startswith(p + ".")``) decides, as in
+    freezegui rule files; the list is the shortest one :func:`rules_from_selection` finds.
+    """
+    rs: RuleSet = rules_from_selection(tree, np.asarray(trainable, dtype=bool))
+    return rs.default == "train", [(r.trainable, rule_path(r.pattern.text)) for r in rs.rules]
+
+
+def summary_line(tree: ModuleTree, trainable: np.ndarray) -> str:
+    """``5,130 of 11,181,642 parameters train (0.05 %), 2 of 62 tensors``."""
+    mask = np.asarray(trainable, dtype=bool)
+    elems = int(tree.numel[mask].sum())
+    total = tree.total_params
+    frac = elems / total if total else 0.0
+    return (
+        f"{elems:,} of {total:,} parameters train ({format_percent(frac)}), "
+        f"{int(mask.sum())} of {len(tree.params)} tensors"
+    )
