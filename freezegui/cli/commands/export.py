@@ -1,0 +1,89 @@
+"""``freezegui export SPEC RULES --to FORMAT``: the rule file's selection in another tool's format."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from freezegui.cli.common import add_model_args
+from freezegui.core.apply import evaluate_rules
+from freezegui.core.atomic import atomic_write_text
+from freezegui.core.errors import FreezeguiWarning, SpecError
+from freezegui.core.interop.axolotl import to_axolotl
+from freezegui.core.interop.llamafactory import num_layers_of, to_llamafactory
+from freezegui.core.interop.names import to_names
+from freezegui.core.interop.python import to_python
+from freezegui.core.loading import load_model
+
+FORMATS = ("axolotl", "llamafactory", "python", "names")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="write a rule file's selection for axolotl, LLaMA-Factory, plain Python or as a names list",
+    )
+    add_model_args(p)
+    p.add_argument("rules", metavar="RULES", help="rule file")
+    p.add_argument("--to", dest="fmt", required=True, choices=FORMATS, help="output format")
+    p.add_argument(
+        "--method",
+        choices=("requires_grad", "lr_zero"),
+        help="python: requires_grad (method 1) or lr_zero (param groups); default: the rule file's",
+    )
+    p.add_argument(
+        "--num-layers",
+        type=int,
+        metavar="N",
+        help="llamafactory: hidden layer count (default: the model config's num_hidden_layers)",
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    p.set_defaults(run=run)
+
+
+def load_structure(args: argparse.Namespace, spec: str) -> object:
+    """Names and shapes are all an export needs: build on the meta device unless weights are asked for."""
+    weights = getattr(args, "weights", None)
+    pretrained = getattr(args, "pretrained", False)
+    return load_model(
+        spec,
+        structure_only=not (weights or pretrained),
+        num_classes=getattr(args, "num_classes", None),
+        weights=weights,
+        pretrained=pretrained,
+        trust_pickle=getattr(args, "trust_pickle", False),
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    model = load_structure(args, args.spec)
+    tree, rs, report = evaluate_rules(model, args.rules)  # type: ignore[arg-type]
+    for problem in report.problems():
+        print(f"warning: {problem}", file=sys.stderr)
+    mask = report.trainable_mask
+    assert mask is not None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FreezeguiWarning)
+        if args.fmt == "axolotl":
+            text = to_axolotl(tree, mask, spec=args.spec)
+        elif args.fmt == "llamafactory":
+            layers = args.num_layers or num_layers_of(model)  # type: ignore[arg-type]
+            if not layers:
+                raise SpecError(
+                    f"{args.spec} has no transformers config with num_hidden_layers; LLaMA-Factory freeze "
+                    f"tuning selects hidden layers by index (pass --num-layers N if the model has them)"
+                )
+            text = to_llamafactory(tree, mask, layers, spec=args.spec)
+        elif args.fmt == "python":
+            text = to_python(tree, mask, args.method or rs.method, spec=args.spec, batchnorm=rs.batchnorm)
+        else:
+            text = to_names(tree, mask)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    if args.output:
+        atomic_write_text(args.output, text)
+        print(f"wrote {args.output} ({args.fmt}); {report}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0

@@ -1,0 +1,102 @@
+"""``freezegui import FILE --from FORMAT -o RULES``: another tool's freeze settings as a rule file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+from freezegui.cli.commands.export import load_structure
+from freezegui.core.apply import evaluate_rules
+from freezegui.core.errors import FreezeguiWarning, RuleError, SpecError
+from freezegui.core.interop.axolotl import from_axolotl, unmatched_patterns
+from freezegui.core.interop.llamafactory import from_llamafactory, num_layers_of
+from freezegui.core.interop.names import from_names
+from freezegui.core.tree import build_tree
+
+FORMATS = ("axolotl", "llamafactory", "names")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "import",
+        help="turn an axolotl config, LLaMA-Factory freeze arguments or a names list into a rule file",
+    )
+    p.add_argument("file", metavar="FILE", help="axolotl/LLaMA-Factory config (YAML) or names list")
+    p.add_argument("--from", dest="fmt", required=True, choices=FORMATS, help="input format")
+    p.add_argument("-o", "--output", required=True, metavar="RULES", help="rule file to write")
+    p.add_argument(
+        "--model",
+        metavar="SPEC",
+        help="validate against this model (required for llamafactory: layer counts and names)",
+    )
+    p.add_argument(
+        "--num-classes", type=int, metavar="N", help="with --model: replace the head with N outputs"
+    )
+    p.add_argument(
+        "--num-layers", type=int, metavar="N", help="llamafactory: override the hidden layer count"
+    )
+    p.add_argument(
+        "--whole-tensors",
+        action="store_true",
+        help="axolotl: train whole tensors where a pattern has an [a:b] row slice (default: refuse)",
+    )
+    p.add_argument(
+        "--strict", action="store_true", help="with --model: write nothing if a pattern matches nothing"
+    )
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RuleError("no such file", source=str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(f"cannot read: {exc}", source=str(path)) from None
+    source = str(path)
+    if args.fmt == "llamafactory" and not args.model:
+        raise SpecError(
+            "--from llamafactory needs --model SPEC: its layer counts and module names come from the model"
+        )
+    model = load_structure(args, args.model) if args.model else None
+    tree = build_tree(model) if model is not None else None  # type: ignore[arg-type]
+    problems: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FreezeguiWarning)
+        if args.fmt == "axolotl":
+            rs = from_axolotl(text, tree, whole_tensors=args.whole_tensors, source=source)
+            if tree is not None:
+                problems += [
+                    f"pattern {p!r} matches no parameter of {args.model}"
+                    for p in unmatched_patterns(text, tree)
+                ]
+        elif args.fmt == "llamafactory":
+            assert tree is not None
+            layers = args.num_layers or num_layers_of(model)  # type: ignore[arg-type]
+            if not layers:
+                raise SpecError(f"{args.model} has no num_hidden_layers in its config; pass --num-layers N")
+            rs = from_llamafactory(text, tree, layers, source=source)
+        else:
+            rs = from_names(text, tree, source=source)
+    for w in caught:
+        print(f"warning: {w.message}", file=sys.stderr)
+    summary = ""
+    if tree is not None:
+        _, _, report = evaluate_rules(tree, rs)
+        problems += [p for p in report.problems() if "matches no parameter" in p and args.fmt != "axolotl"]
+        rs.model.spec = args.model
+        rs.model.num_classes = args.num_classes
+        rs.model.fingerprint = tree.fingerprint()
+        rs.model.parameters = tree.total_params
+        summary = f"; on {args.model}: {report}"
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if problems and args.strict:
+        print(f"freezegui: {len(problems)} problem(s); nothing was written (--strict)", file=sys.stderr)
+        return 1
+    rs.save(args.output)
+    print(f"wrote {args.output}: {len(rs.rules)} rule(s){summary}", file=sys.stderr)
+    return 0
