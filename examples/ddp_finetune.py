@@ -1,0 +1,83 @@
+"""Fine-tune with a rule file under DistributedDataParallel: freeze first, then wrap.
+
+    torchrun --nproc_per_node 2 examples/ddp_finetune.py --rules examples/resnet18_head.yaml
+
+Runs on CPU with the gloo backend and synthetic 32x32 images, so it works anywhere; on GPUs use
+``--backend nccl`` and move the model to ``cuda:LOCAL_RANK`` before wrapping. The order matters:
+
+1. build the model (same seed on every rank, or load the same weights);
+2. ``freezegui.apply_rules(model, rules)`` -- sets ``requires_grad=False`` and pins frozen BatchNorm
+   layers to eval mode;
+3. wrap in ``DistributedDataParallel`` (it registers gradient hooks only for parameters that require
+   grad at this point, so frozen ones are never all-reduced and need no ``find_unused_parameters``);
+4. build the optimizer from the parameters that still require grad.
+
+Freezing after wrapping breaks DDP (it waits for gradients that never come). FSDP follows the same
+order: apply the rules to the unwrapped model, then wrap (with ``use_orig_params=True`` when a wrapped
+unit mixes frozen and trainable parameters).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+import freezegui
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rules", default=str(Path(__file__).with_name("resnet18_head.yaml")))
+    parser.add_argument("--model", default="torchvision:resnet18")
+    parser.add_argument("--num-classes", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=8, help="per rank")
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--backend", default="gloo")
+    parser.add_argument("--out", metavar="DIR", help="save each rank's final state dict as DIR/rank<N>.pt")
+    args = parser.parse_args()
+
+    dist.init_process_group(args.backend)
+    rank, world = dist.get_rank(), dist.get_world_size()
+    try:
+        torch.manual_seed(0)  # identical initial weights on every rank
+        model = freezegui.load_model(args.model, num_classes=args.num_classes)
+        report = freezegui.apply_rules(model, args.rules)  # 1. freeze ...
+        ddp = DistributedDataParallel(model)  # 2. ... then wrap
+        optimizer = torch.optim.SGD((p for p in ddp.parameters() if p.requires_grad), lr=0.05, momentum=0.9)
+        if rank == 0:
+            print(f"world size {world}; {report}")
+
+        gen = torch.Generator().manual_seed(1000 + rank)  # each rank sees different data
+        ddp.train()  # frozen BatchNorm layers stay in eval mode (running stats untouched)
+        for step in range(1, args.steps + 1):
+            images = torch.randn(args.batch_size, 3, args.image_size, args.image_size, generator=gen)
+            labels = torch.randint(0, args.num_classes, (args.batch_size,), generator=gen)
+            optimizer.zero_grad(set_to_none=True)
+            loss = torch.nn.functional.cross_entropy(ddp(images), labels)
+            loss.backward()  # gradients of trainable parameters are averaged across ranks here
+            optimizer.step()
+            if rank == 0:
+                print(f"step {step}  loss {loss.item():.4f}")
+
+        if args.out:
+            out = Path(args.out)
+            out.mkdir(parents=True, exist_ok=True)
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            torch.save(
+                {"state": state, "trainable": [n for n, p in model.named_parameters() if p.requires_grad]},
+                out / f"rank{rank}.pt",
+            )
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    main()

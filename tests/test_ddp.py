@@ -1,0 +1,85 @@
+"""apply_rules before DistributedDataParallel: two gloo ranks on CPU via torchrun (examples/ddp_finetune.py)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import freezegui
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "examples" / "ddp_finetune.py"
+
+RULES = """\
+version: 1
+default: freeze
+rules:
+- train: layer4.1
+- train: fc
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ddp_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("ddp")
+    rules = tmp / "rules.yaml"
+    rules.write_text(RULES)
+    out = tmp / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+        "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+        str(EXAMPLE), "--rules", str(rules), "--out", str(out), "--steps", "3",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "step 3" in proc.stdout
+    return out, rules
+
+
+def _load(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def test_ranks_agree_and_frozen_weights_are_untouched(ddp_run: tuple[Path, Path]) -> None:
+    out, rules = ddp_run
+    r0, r1 = _load(out / "rank0.pt"), _load(out / "rank1.pt")
+    torch.manual_seed(0)  # the example's initial weights
+    init = freezegui.load_model("torchvision:resnet18", num_classes=10)
+    report = freezegui.apply_rules(init, rules)
+    trainable = {n for n, p in init.named_parameters() if p.requires_grad}
+    assert set(r0["trainable"]) == set(r1["trainable"]) == trainable
+    assert report.trainable > 0 and report.frozen > 0
+
+    init_state = init.state_dict()
+    frozen_norms = set(report.frozen_norm_layers)
+    assert "bn1" in frozen_norms and "layer4.1.bn1" not in frozen_norms
+    changed = 0
+    for name, value in init_state.items():
+        a, b = r0["state"][name], r1["state"][name]
+        module = name.rpartition(".")[0]
+        if name in trainable:
+            # DDP all-reduced the gradients: both ranks took the same steps.
+            assert torch.equal(a, b), name
+            changed += int(not torch.equal(a, value))
+        elif (
+            name.endswith(("running_mean", "running_var", "num_batches_tracked"))
+            and module not in frozen_norms
+        ):
+            continue  # a trainable BatchNorm's statistics follow each rank's own last batch
+        else:
+            # Frozen weights and frozen BatchNorm statistics: bit-identical to the start on both ranks.
+            assert torch.equal(a, value) and torch.equal(b, value), name
+    assert changed >= len(trainable) // 2  # training really happened
