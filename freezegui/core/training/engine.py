@@ -1,0 +1,471 @@
+"""The training engine: a generator of per-step results, shared by the CLI and the app.
+
+``TrainingRun(model, config, rules=...).steps()`` prepares everything (data, freezing, optimizer, the
+frozen-weights snapshot) before the first step, raising :class:`TrainingError` for anything wrong, then
+yields one :class:`StepResult` per step. A stop request (:meth:`TrainingRun.stop`, thread-safe) is
+honoured between steps. However the loop ends (finished, stopped, a NaN loss, a step that raised),
+the generator returns a :class:`TrainingReport` with the frozen-weights proof, also kept as ``run.report``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from freezegui.core.apply import RulesLike, apply_rules, as_ruleset, param_groups
+from freezegui.core.counting import Counts, format_bytes, format_count
+from freezegui.core.errors import FreezeguiError, TrainingError
+from freezegui.core.loading import parse_spec
+from freezegui.core.rules import RuleSet, rules_from_selection
+from freezegui.core.selection import Selection
+from freezegui.core.training.config import TrainingConfig, resolve_device
+from freezegui.core.training.data import TrainingData, make_data
+from freezegui.core.training.proof import FrozenSnapshot, ProofReport
+from freezegui.core.tree import build_tree
+
+COMPLETED, STOPPED, DIVERGED, FAILED = "completed", "stopped", "diverged", "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """One finished step. ``elapsed`` is wall time since the first step began; ``eta`` the time left."""
+
+    step: int
+    steps: int
+    loss: float
+    examples_per_s: float
+    elapsed: float
+    eta: float
+    step_time: float
+
+    @property
+    def fraction(self) -> float:
+        return self.step / self.steps if self.steps else 1.0
+
+
+@dataclass
+class MemoryStats:
+    """Training state in bytes: weights, gradients and optimizer state (activations are not counted).
+
+    ``peak_device_bytes`` is ``torch.cuda.max_memory_allocated`` on CUDA (activations included), else None.
+    """
+
+    params_bytes: int = 0
+    grads_bytes: int = 0
+    optimizer_bytes: int = 0
+    peak_device_bytes: int | None = None
+
+    @property
+    def state_bytes(self) -> int:
+        return self.params_bytes + self.grads_bytes + self.optimizer_bytes
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "state_bytes": self.state_bytes}
+
+
+@dataclass
+class TrainingReport:
+    """How a run ended, what it measured, and the frozen-weights proof."""
+
+    status: str
+    message: str
+    steps_done: int
+    steps_planned: int
+    method: str
+    optimizer: str
+    device: str
+    data: str
+    counts: Counts
+    losses: list[float] = field(default_factory=list)
+    step_times: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+    examples_per_s: float = 0.0
+    proof: ProofReport | None = None
+    memory: MemoryStats = field(default_factory=MemoryStats)
+    config: dict[str, Any] = field(default_factory=dict)
+    saved: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Completed and proven: every frozen tensor bit-identical."""
+        return self.status == COMPLETED and (self.proof is None or self.proof.ok)
+
+    @property
+    def first_loss(self) -> float | None:
+        return self.losses[0] if self.losses else None
+
+    @property
+    def last_loss(self) -> float | None:
+        return self.losses[-1] if self.losses else None
+
+    @property
+    def time_per_step(self) -> float | None:
+        """Median step time, leaving out the first (warm-up) step when there are others."""
+        times = self.step_times[1:] if len(self.step_times) > 1 else self.step_times
+        return statistics.median(times) if times else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "ok": self.ok,
+            "message": self.message,
+            "steps_done": self.steps_done,
+            "steps_planned": self.steps_planned,
+            "method": self.method,
+            "optimizer": self.optimizer,
+            "device": self.device,
+            "data": self.data,
+            "counts": self.counts.as_dict(),
+            "first_loss": self.first_loss,
+            "last_loss": self.last_loss,
+            "losses": self.losses,
+            "elapsed_s": round(self.elapsed, 4),
+            "time_per_step_s": self.time_per_step,
+            "examples_per_s": round(self.examples_per_s, 3),
+            "memory": self.memory.as_dict(),
+            "proof": self.proof.as_dict() if self.proof else None,
+            "config": self.config,
+            "saved": self.saved,
+        }
+
+    def lines(self) -> list[str]:
+        """The report in words (the CLI prints these, the app shows them)."""
+        out = [f"status: {self.status}" + (f" — {self.message}" if self.message else "")]
+        out.append(
+            f"steps: {self.steps_done}/{self.steps_planned} · method {self.method} · optimizer {self.optimizer} "
+            f"· device {self.device}"
+        )
+        out.append(f"data: {self.data}")
+        out.append(
+            f"parameters: trainable {self.counts.trainable:,} ({format_count(self.counts.trainable)}) · "
+            f"frozen {self.counts.frozen:,} ({format_count(self.counts.frozen)})"
+        )
+        if self.losses:
+            out.append(f"loss: {self.losses[0]:.4f} → {self.losses[-1]:.4f}")
+        tps = self.time_per_step
+        if tps is not None:
+            out.append(
+                f"time: {self.elapsed:.2f} s · {tps * 1000:.1f} ms/step · {self.examples_per_s:.1f} examples/s"
+            )
+        mem = self.memory
+        line = (
+            f"training state: {format_bytes(mem.state_bytes)} (weights {format_bytes(mem.params_bytes)}, "
+            f"gradients {format_bytes(mem.grads_bytes)}, optimizer {format_bytes(mem.optimizer_bytes)})"
+        )
+        if mem.peak_device_bytes is not None:
+            line += f" · peak device memory {format_bytes(mem.peak_device_bytes)}"
+        out.append(line)
+        if self.proof is not None:
+            out += self.proof.lines()
+        out += [f"saved: {p}" for p in self.saved]
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
+
+
+class TrainingRun:
+    """One short training session on ``model`` (trained in place; pass a copy to keep the original).
+
+    The freeze selection comes from ``rules`` (a :class:`RuleSet`, a rule file or its mapping) or from
+    ``selection`` (an app :class:`Selection`); with neither, every parameter trains (full fine-tune).
+    ``config.method`` overrides the rules' method. ``spec``/``model_dir`` locate a tokenizer for text data.
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        config: TrainingConfig | None = None,
+        *,
+        rules: RulesLike | None = None,
+        selection: Selection | None = None,
+        spec: str | None = None,
+        model_dir: str | os.PathLike[str] | None = None,
+        stop_event: threading.Event | None = None,
+    ) -> None:
+        self.model = model
+        self.config = config or TrainingConfig()
+        self.spec = spec
+        self.model_dir = Path(model_dir) if model_dir is not None else _model_dir_of(spec)
+        self._stop = stop_event or threading.Event()
+        self._rules_in = rules
+        self._selection = selection
+        self.rules: RuleSet | None = None
+        self.data: TrainingData | None = None
+        self.device: torch.device | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+        self.counts: Counts | None = None
+        self.frozen_norm_layers: list[str] = []
+        self.report: TrainingReport | None = None
+        self._snapshot: FrozenSnapshot | None = None
+        self._prepared = False
+
+    # ------------------------------------------------------------------------------------- control
+    def stop(self) -> None:
+        """Ask the run to end after the current step (safe to call from any thread)."""
+        self._stop.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    # ------------------------------------------------------------------------------------- setup
+    def prepare(self) -> None:
+        """Build data, freeze, make the optimizer and take the snapshot; every problem raises here."""
+        if self._prepared:
+            return
+        cfg = self.config
+        cfg.validate()
+        model = self.model
+        if any(p.is_meta for p in model.parameters()):
+            raise TrainingError(
+                "the model was opened structure-only (meta tensors, no weights); reopen it with weights to train"
+            )
+        rules = self._resolve_rules()
+        self.device = device = resolve_device(cfg.device)
+        torch.manual_seed(cfg.seed)
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        try:
+            model.to(device)
+        except (RuntimeError, torch.OutOfMemoryError) as exc:
+            raise TrainingError(f"cannot move the model to {device}: {str(exc).splitlines()[0]}") from None
+        self.data = make_data(model, cfg, device, model_dir=self.model_dir)
+        if self.data.head_replaced is not None:
+            # The head now has the data's class count: a different architecture than the rules recorded.
+            rules.model.fingerprint = None
+            rules.model.num_classes = self.data.num_classes
+        report = apply_rules(model, rules, strict=True)
+        self.rules = rules
+        self.counts = report.counts
+        self.frozen_norm_layers = report.frozen_norm_layers
+        if report.counts.trainable == 0:
+            raise TrainingError("nothing to train: the selection freezes every parameter")
+        tree = build_tree(model)
+        mask = report.trainable_mask
+        assert mask is not None
+        for p in tree.tensors:
+            p.grad = None
+        self.optimizer = self._make_optimizer(model, rules, tree.tensors, mask)
+        self._snapshot = FrozenSnapshot(model, tree, mask, self.frozen_norm_layers)
+        self._prepared = True
+
+    def _resolve_rules(self) -> RuleSet:
+        if self._rules_in is not None and self._selection is not None:
+            raise TypeError("give rules or selection, not both")
+        if self._selection is not None:
+            sel = self._selection
+            rs = rules_from_selection(sel.tree, sel.trainable)
+        elif self._rules_in is not None:
+            rs = dataclasses.replace(as_ruleset(self._rules_in))
+            rs.model = dataclasses.replace(rs.model)
+        else:
+            rs = RuleSet(default="train")
+        if self.config.method is not None:
+            rs.method = self.config.method  # type: ignore[assignment]
+        return rs
+
+    def _make_optimizer(
+        self, model: nn.Module, rules: RuleSet, tensors: list[torch.Tensor], mask: np.ndarray
+    ) -> torch.optim.Optimizer:
+        cfg = self.config
+        if rules.method == "lr_zero":
+            groups = param_groups(model, rules, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        else:
+            groups = [
+                {
+                    "params": [t for t, f in zip(tensors, mask.tolist()) if f],
+                    "weight_decay": cfg.weight_decay,
+                }
+            ]
+        if cfg.optimizer == "sgd":
+            return torch.optim.SGD(groups, lr=cfg.lr, momentum=cfg.momentum)
+        return torch.optim.AdamW(groups, lr=cfg.lr)
+
+    # ------------------------------------------------------------------------------------- loop
+    def steps(self) -> Generator[StepResult, None, TrainingReport]:
+        """Prepare (raising :class:`TrainingError`), then yield a :class:`StepResult` per step.
+
+        The generator's return value (and ``self.report``) is the :class:`TrainingReport`.
+        """
+        self.prepare()
+        cfg = self.config
+        model, data, opt = self.model, self.data, self.optimizer
+        assert data is not None and opt is not None
+        n, bs = cfg.steps, cfg.batch_size
+        stop = self._stop
+        losses: list[float] = []
+        times: list[float] = []
+        status, message = COMPLETED, ""
+        train_time = 0.0
+        perf = time.perf_counter
+        model.train()
+        t0 = perf()
+        try:
+            for i in range(n):
+                if stop.is_set():
+                    status, message = STOPPED, f"stopped by request after {i} of {n} steps"
+                    break
+                ts = perf()
+                try:
+                    batch = data.batch(i)
+                    opt.zero_grad(set_to_none=True)
+                    loss = data.loss(model, batch)
+                    loss.backward()
+                    value = loss.item()
+                    if not math.isfinite(value):
+                        status = DIVERGED
+                        message = f"the loss became {value} at step {i + 1}; that step was not applied"
+                        break
+                    opt.step()
+                except torch.OutOfMemoryError:
+                    status, message = FAILED, f"out of memory at step {i + 1} (try a smaller batch size)"
+                    break
+                except FreezeguiError as exc:
+                    status, message = FAILED, f"step {i + 1}: {exc}"
+                    break
+                except Exception as exc:  # noqa: BLE001 - any failing step ends the run with its reason
+                    status, message = FAILED, f"step {i + 1} raised {type(exc).__name__}: {_first_line(exc)}"
+                    break
+                now = perf()
+                dt = now - ts
+                train_time += dt
+                losses.append(value)
+                times.append(dt)
+                recent = times[-10:]
+                eta = (n - i - 1) * (sum(recent) / len(recent))
+                yield StepResult(i + 1, n, value, (i + 1) * bs / train_time, now - t0, eta, dt)
+        except GeneratorExit:
+            status, message = STOPPED, f"the caller stopped after {len(losses)} of {n} steps"
+            raise
+        finally:
+            self.report = self._finish(status, message, losses, times, perf() - t0, train_time)
+        return self.report
+
+    def __iter__(self) -> Iterator[StepResult]:
+        return self.steps()
+
+    def run(self, on_step: Callable[[StepResult], Any] | None = None) -> TrainingReport:
+        """Run to the end (or a stop request) and return the report."""
+        gen = self.steps()
+        while True:
+            try:
+                result = next(gen)
+            except StopIteration as done:
+                return done.value
+            if on_step is not None:
+                on_step(result)
+
+    def _finish(
+        self,
+        status: str,
+        message: str,
+        losses: list[float],
+        times: list[float],
+        elapsed: float,
+        train_time: float,
+    ) -> TrainingReport:
+        cfg = self.config
+        assert self.rules is not None and self.counts is not None and self.data is not None
+        proof = self._snapshot.verify() if self._snapshot is not None else None
+        if proof is not None and not proof.ok:
+            problem = "frozen tensors changed during training: " + ", ".join(
+                (proof.frozen_changed + proof.buffers_changed)[:5]
+            )
+            message = f"{message}; {problem}" if message else problem
+        return TrainingReport(
+            status=status,
+            message=message,
+            steps_done=len(losses),
+            steps_planned=cfg.steps,
+            method=self.rules.method,
+            optimizer=cfg.optimizer,
+            device=str(self.device),
+            data=self.data.description,
+            counts=self.counts,
+            losses=losses,
+            step_times=times,
+            elapsed=elapsed,
+            examples_per_s=len(losses) * cfg.batch_size / train_time if train_time > 0 else 0.0,
+            proof=proof,
+            memory=self._memory(),
+            config=cfg.as_dict(),
+        )
+
+    def _memory(self) -> MemoryStats:
+        params = list(self.model.parameters())
+        mem = MemoryStats(
+            params_bytes=sum(p.numel() * p.element_size() for p in params),
+            grads_bytes=sum(p.grad.numel() * p.grad.element_size() for p in params if p.grad is not None),
+        )
+        if self.optimizer is not None:
+            mem.optimizer_bytes = sum(
+                v.numel() * v.element_size()
+                for state in self.optimizer.state.values()
+                for v in state.values()
+                if isinstance(v, torch.Tensor) and v.dim() > 0
+            )
+        if self.device is not None and self.device.type == "cuda":
+            mem.peak_device_bytes = int(torch.cuda.max_memory_allocated(self.device))
+        return mem
+
+    # ------------------------------------------------------------------------------------- saving
+    def save(self, directory: str | os.PathLike[str]) -> list[Path]:
+        """Write the fine-tuned weights (``model.safetensors``) and the rule file beside them, atomically."""
+        from freezegui.core.training.checkpoint import save_checkpoint
+
+        if self.rules is None:
+            raise TrainingError("nothing to save: the run has not started")
+        rules = self.rules
+        if self.spec is not None and rules.model.spec is None:
+            rules.model.spec = self.spec
+        paths = save_checkpoint(self.model, rules, directory, report=self.report)
+        if self.report is not None:
+            self.report.saved = [str(p) for p in paths]
+        return paths
+
+    def release(self) -> None:
+        """Free the snapshot copies and optimizer state (the model stays)."""
+        if self._snapshot is not None:
+            self._snapshot.release()
+        self.optimizer = None
+
+
+def run_training(
+    model: nn.Module, config: TrainingConfig | None = None, **kwargs: Any
+) -> Generator[StepResult, None, TrainingReport]:
+    """``for result in run_training(model, config, rules=...)``: the generator of :class:`TrainingRun`."""
+    return TrainingRun(model, config, **kwargs).steps()
+
+
+def _model_dir_of(spec: str | None) -> Path | None:
+    """The folder of an ``hf:DIR`` / ``hf-config:PATH`` spec (where a tokenizer would be saved)."""
+    if not spec:
+        return None
+    try:
+        parsed = parse_spec(spec)
+    except FreezeguiError:
+        return None
+    if parsed.kind not in ("hf", "hf-config"):
+        return None
+    p = Path(parsed.target)
+    if p.is_file():
+        p = p.parent
+    return p if p.is_dir() else None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
