@@ -1,0 +1,101 @@
+"""The Lightning callback: rules applied before configure_optimizers, frozen BatchNorm kept in eval mode."""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+import pytest
+import torch
+
+from freezegui.core.errors import FreezeguiWarning
+from freezegui.core.rules import RuleSet
+from tests import models
+
+L = pytest.importorskip("lightning")
+
+RULES = """\
+version: 1
+default: freeze
+rules:
+- train: fc
+"""
+
+
+class Module(L.LightningModule):
+    def __init__(self, lr_zero_groups: bool = True) -> None:
+        super().__init__()
+        self.net = models.SmallConvNet()
+        self.lr_zero_groups = lr_zero_groups
+        self.norm_modes: list[bool] = []
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        self.norm_modes.append(self.net.features[1].training)
+        return torch.nn.functional.cross_entropy(self.net(x), y)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD([p for p in self.parameters() if p.requires_grad], lr=0.1)
+
+    def train_dataloader(self):
+        gen = torch.Generator().manual_seed(0)
+        data = torch.utils.data.TensorDataset(
+            torch.randn(8, 3, 8, 8, generator=gen), torch.randint(0, 3, (8,))
+        )
+        return torch.utils.data.DataLoader(data, batch_size=4)
+
+
+def _trainer(tmp_path, callback):
+    return L.Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        callbacks=[callback],
+    )
+
+
+def test_callback_freezes_before_optimizers_and_keeps_bn_eval(tmp_path) -> None:
+    from freezegui.integrations.lightning import FreezeRules
+
+    torch.manual_seed(0)
+    module = Module()
+    before = {k: v.clone() for k, v in module.net.state_dict().items()}
+    callback = FreezeRules(RuleSet.loads(RULES), submodule="net")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Lightning's own hints (few dataloader workers...)
+        warnings.simplefilter("error", FreezeguiWarning)
+        _trainer(tmp_path, callback).fit(module)
+
+    assert callback.report is not None and callback.report.trainable == 8 * 3 + 3
+    assert module.norm_modes == [False] * 4  # 2 epochs x 2 batches, BN always in eval mode
+    after = module.net.state_dict()
+    for key, value in before.items():
+        if key.startswith("fc."):
+            assert not torch.equal(after[key], value), key
+        else:  # frozen weights and BatchNorm running statistics
+            assert torch.equal(after[key], value), key
+
+
+def test_lr_zero_rules_with_a_plain_optimizer_warn(tmp_path) -> None:
+    from freezegui.integrations.lightning import FreezeRules
+
+    class AllParams(Module):
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    callback = FreezeRules(RuleSet.loads(RULES + "method: lr_zero\n"), submodule="net")
+    with pytest.warns(FreezeguiWarning, match="param_groups"):
+        _trainer(tmp_path, callback).fit(AllParams())
+
+
+def test_importing_freezegui_does_not_import_lightning() -> None:
+    import subprocess
+
+    code = "import sys, freezegui, freezegui.integrations; print('lightning' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
