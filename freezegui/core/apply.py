@@ -135,12 +135,9 @@ def apply_norm_policy(model: nn.Module, tree: ModuleTree, trainable: np.ndarray,
     for path, module in model.named_modules():
         if not has_running_stats(module):
             continue
-        params = [p for p in module.parameters(recurse=False)]
-        if params:
-            node = tree.node(path)
-            is_frozen = not any(trainable[e.info.index] for e in node.params)
-        else:
-            is_frozen = not rules.resolve(path)
+        own = tree.direct_param_indices(tree.index_of(path))
+        # A norm layer without affine parameters is frozen when the rules would freeze its path.
+        is_frozen = not trainable[own].any() if own.size else not rules.resolve(path)
         if is_frozen and rules.batchnorm == "frozen_stats":
             freeze_norm_stats(module)
             frozen.append(path)

@@ -167,24 +167,23 @@ class RuleSet:
 def match_params(tree: ModuleTree, pattern: Pattern) -> np.ndarray:
     """Boolean mask over unique parameters matched by ``pattern`` under any of their names.
 
-    Walks modules in preorder and stops descending where a module path matches, since a pattern that
-    names a module covers its whole subtree.
+    Walks module paths in preorder and skips a subtree whose module path matches, since a pattern
+    that names a module covers everything under it. Works on the tree's flat arrays (no nodes made).
     """
     occ_hit = np.zeros(len(tree.occ_param), dtype=bool)
-    nodes = tree.nodes
-    starts = tree.occ_start
-    i = 0
-    while i < len(nodes):
-        node = nodes[i]
-        if i and pattern.matches(node.path):
-            occ_hit[starts[i] : starts[node.end]] = True
-            i = node.end
+    paths, ends, starts, occ_name = tree.paths, tree.node_end, tree.occ_start, tree.occ_name
+    matches = pattern.matches
+    i, n = 0, len(paths)
+    while i < n:
+        path = paths[i]
+        if i and matches(path):
+            occ_hit[starts[i] : starts[ends[i]]] = True
+            i = int(ends[i])
             continue
-        base = starts[i]
-        prefix = node.path + "." if node.path else ""
-        for entry in node.params:
-            if pattern.matches(prefix + entry.name):
-                occ_hit[base + entry.row] = True
+        prefix = path + "." if path else ""
+        for o in range(int(starts[i]), int(starts[i + 1])):
+            if matches(prefix + occ_name[o]):
+                occ_hit[o] = True
         i += 1
     hit = np.zeros(len(tree.params), dtype=bool)
     hit[tree.occ_param[occ_hit]] = True

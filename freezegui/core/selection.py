@@ -63,7 +63,7 @@ class Selection:
             )
         self.trainable = np.asarray(trainable, dtype=bool).copy()
         self._elsize = np.fromiter(
-            (p.dtype.itemsize for p in tree.params), dtype=np.int64, count=len(tree.params)
+            (t.element_size() for t in tree.tensors), dtype=np.int64, count=len(tree.tensors)
         )
         self._undo: list[_Edit] = []
         self._redo: list[_Edit] = []
@@ -88,7 +88,7 @@ class Selection:
 
     def trainable_names(self) -> list[str]:
         """Primary names of the trainable parameters, in model order."""
-        return [p.name for p in self.tree.params if self.trainable[p.index]]
+        return [self.tree.primary_name(j) for j in np.flatnonzero(self.trainable).tolist()]
 
     def training_memory_bytes(self) -> int:
         """Rough memory to train this selection with AdamW: weights + gradients + 2 moments (model dtype)."""

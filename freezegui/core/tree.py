@@ -1,32 +1,38 @@
 """The module tree: one pure-Python node per module, the single model the CLI and the app render.
 
-Nodes are stored in preorder, so a module's subtree is the contiguous range ``[node.index, node.end)``
-and each node's direct parameter occurrences are a contiguous range of the occurrence arrays. That
-layout lets the selection count a subtree or set it wholesale with NumPy slices instead of Python
-walks. Parameters are identified by object identity: a tied tensor (GPT-2's ``wte``/``lm_head``) is
-one :class:`ParamInfo` with two names and two occurrences, and is counted once everywhere.
+Modules are numbered in preorder, so a module's subtree is the contiguous range ``[node.index,
+node.end)`` and each module's direct parameter occurrences are a contiguous range of the occurrence
+arrays. That layout lets the selection count a subtree or set it wholesale with NumPy slices.
+Parameters are identified by object identity: a tied tensor (GPT-2's ``wte``/``lm_head``) is one
+:class:`ParamInfo` with two names and two occurrences, and is counted once everywhere.
+
+Building walks the model once into flat lists; the :class:`ModuleNode` objects a view needs are made
+on first access (a node's children all at once), so opening a 100,000-module model costs about two
+bare ``named_modules()`` walks and only the rows someone looks at become Python objects.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from typing import overload
 
 import numpy as np
 import torch
 from torch import nn
 
 
-@dataclass(eq=False, slots=True)
 class ParamInfo:
     """One unique parameter tensor, however many names it has."""
 
-    index: int
-    names: list[str]
-    shape: tuple[int, ...]
-    dtype: torch.dtype
-    numel: int
+    __slots__ = ("index", "names", "tensor", "numel")
+
+    def __init__(self, index: int, names: list[str], tensor: torch.Tensor, numel: int) -> None:
+        self.index = index
+        self.names = names
+        self.tensor = tensor
+        self.numel = numel
 
     @property
     def name(self) -> str:
@@ -34,8 +40,19 @@ class ParamInfo:
         return self.names[0]
 
     @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.tensor.shape)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.tensor.dtype
+
+    @property
     def dtype_name(self) -> str:
-        return str(self.dtype).removeprefix("torch.")
+        return str(self.tensor.dtype).removeprefix("torch.")
+
+    def __repr__(self) -> str:
+        return f"ParamInfo({self.name!r}, shape={self.shape}, numel={self.numel})"
 
 
 class ParamEntry:
@@ -59,27 +76,74 @@ class ParamEntry:
         own = self.path
         return [n for n in self.info.names if n != own]
 
+    def __repr__(self) -> str:
+        return f"ParamEntry({self.path!r})"
+
 
 class ModuleNode:
     """One module. Rows under it are its direct parameters first, then its child modules."""
 
-    __slots__ = ("name", "path", "type_name", "parent", "children", "params", "row", "index", "end", "depth")
+    __slots__ = ("tree", "index", "end", "name", "path", "parent", "row", "depth", "_children", "_params")
 
-    def __init__(self, name: str, path: str, type_name: str, parent: ModuleNode | None, row: int, depth: int):
-        self.name = name
-        self.path = path
-        self.type_name = type_name
+    def __init__(self, tree: ModuleTree, index: int, parent: ModuleNode | None, row: int) -> None:
+        self.tree = tree
+        self.index = index
+        self.end = tree._end[index]
+        self.name = tree.names[index]
         self.parent = parent
-        self.children: list[ModuleNode] = []
-        self.params: list[ParamEntry] = []
         self.row = row
-        self.index = 0
-        self.end = 0
-        self.depth = depth
+        if parent is None:
+            self.path, self.depth = "", 0
+        else:
+            self.path = f"{parent.path}.{self.name}" if parent.path else self.name
+            self.depth = parent.depth + 1
+        self._children: list[ModuleNode] | None = None
+        self._params: list[ParamEntry] | None = None
+
+    @property
+    def module(self) -> nn.Module:
+        return self.tree.modules[self.index]
+
+    @property
+    def type_name(self) -> str:
+        return type(self.tree.modules[self.index]).__name__
+
+    @property
+    def params(self) -> list[ParamEntry]:
+        """Direct parameters (with their local names)."""
+        if self._params is None:
+            tree = self.tree
+            lo, hi = tree._occ_start[self.index], tree._occ_start[self.index + 1]
+            params = tree.params
+            self._params = [
+                ParamEntry(tree.occ_name[o], params[tree._occ_param[o]], self, row)
+                for row, o in enumerate(range(lo, hi))
+            ]
+        return self._params
+
+    @property
+    def children(self) -> list[ModuleNode]:
+        """Direct child modules, in registration order."""
+        if self._children is None:
+            tree = self.tree
+            end = tree._end
+            cache = tree._node_cache
+            base = tree._occ_start[self.index + 1] - tree._occ_start[self.index]
+            kids: list[ModuleNode] = []
+            c = self.index + 1
+            while c < self.end:
+                node = ModuleNode(tree, c, self, base + len(kids))
+                cache[c] = node
+                kids.append(node)
+                c = end[c]
+            self._children = kids
+        return self._children
 
     def child_count(self) -> int:
         """Rows under this node in a view: parameters, then modules."""
-        return len(self.params) + len(self.children)
+        tree = self.tree
+        n_params = tree._occ_start[self.index + 1] - tree._occ_start[self.index]
+        return n_params + (len(self.children) if self.end > self.index + 1 else 0)
 
     def child_at(self, row: int) -> ParamEntry | ModuleNode:
         n = len(self.params)
@@ -95,65 +159,205 @@ class ModuleNode:
         return f"ModuleNode({self.path or '<root>'!r}, {self.type_name})"
 
 
-@dataclass(eq=False)
+class _LazyNodes(Sequence[ModuleNode]):
+    """``tree.nodes``: every module in preorder, made into a ModuleNode on first access."""
+
+    def __init__(self, tree: ModuleTree) -> None:
+        self._tree = tree
+
+    def __len__(self) -> int:
+        return len(self._tree.modules)
+
+    @overload
+    def __getitem__(self, i: int) -> ModuleNode: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[ModuleNode]: ...
+    def __getitem__(self, i: int | slice) -> ModuleNode | list[ModuleNode]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        cache = self._tree._node_cache
+        if i < 0:
+            i += len(cache)
+        node = cache[i]
+        if node is None:
+            parent = self[self._tree._parent[i]]
+            parent.children  # noqa: B018 - materialises i and its siblings into the cache
+            node = cache[i]
+            assert node is not None
+        return node
+
+    def __iter__(self) -> Iterator[ModuleNode]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __reversed__(self) -> Iterator[ModuleNode]:
+        nodes = list(self)
+        return reversed(nodes)
+
+
+class _LazyParams(Sequence[ParamInfo]):
+    """``tree.params``: every unique parameter, made into a ParamInfo on first access."""
+
+    def __init__(self, tree: ModuleTree) -> None:
+        self._tree = tree
+        self._cache: list[ParamInfo | None] = [None] * len(tree.tensors)
+
+    def __len__(self) -> int:
+        return len(self._cache)
+
+    @overload
+    def __getitem__(self, i: int) -> ParamInfo: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[ParamInfo]: ...
+    def __getitem__(self, i: int | slice) -> ParamInfo | list[ParamInfo]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self._cache)
+        info = self._cache[i]
+        if info is None:
+            tree = self._tree
+            occs = tree._tie_occ.get(i) or [tree._first_occ[i]]
+            info = ParamInfo(i, [tree.occurrence_path(o) for o in occs], tree.tensors[i], tree._numel_list[i])
+            self._cache[i] = info
+        return info
+
+    def __iter__(self) -> Iterator[ParamInfo]:
+        for i in range(len(self)):
+            yield self[i]
+
+
 class ModuleTree:
-    """A model's modules and unique parameters, with static subtree totals."""
+    """A model's modules and unique parameters, with static subtree totals.
 
-    root: ModuleNode
-    nodes: list[ModuleNode]
-    params: list[ParamInfo]
-    tensors: list[torch.Tensor]
-    occ_param: np.ndarray  # param index of each occurrence, in preorder
-    occ_start: np.ndarray  # occurrence range of node i is [occ_start[i], occ_start[i + 1])
-    node_end: np.ndarray  # node.end for every node
-    numel: np.ndarray  # elements per unique parameter
-    ties: dict[int, list[int]]  # param index -> node indices of its occurrences (only for tied params)
-    total: np.ndarray = field(init=False)  # unique elements in each subtree
-    nparams: np.ndarray = field(init=False)  # unique parameters in each subtree
-    _by_path: dict[str, ModuleNode] | None = field(default=None, init=False)
+    Arrays (NumPy, indexed by module preorder index or unique parameter index): ``node_end``,
+    ``occ_start``/``occ_param`` (direct parameter occurrences per module), ``numel``, ``total``
+    (unique elements per subtree) and ``nparams`` (unique tensors per subtree).
+    """
 
-    def __post_init__(self) -> None:
+    def __init__(
+        self,
+        modules: list[nn.Module],
+        names: list[str],
+        parent: list[int],
+        occ_start: list[int],
+        occ_param: list[int],
+        occ_name: list[str],
+        tensors: list[torch.Tensor],
+        numel: list[int],
+        first_occ: list[int],
+        tie_occ: dict[int, list[int]],
+    ) -> None:
+        self.modules = modules
+        self.names = names
+        self._parent = parent
+        self._occ_start = occ_start
+        self._occ_param = occ_param
+        self.occ_name = occ_name
+        self.tensors = tensors
+        self._numel_list = numel
+        self._first_occ = first_occ
+        self._tie_occ = tie_occ
+        n = len(modules)
+        size = [1] * n
+        for i in range(n - 1, 0, -1):
+            size[parent[i]] += size[i]
+        self._end = [i + s for i, s in enumerate(size)]
+        self.node_end = np.asarray(self._end, dtype=np.int64)
+        self.occ_start = np.asarray(occ_start, dtype=np.int64)
+        self.occ_param = np.asarray(occ_param, dtype=np.int64)
+        self.numel = np.asarray(numel, dtype=np.int64)
+        self._node_cache: list[ModuleNode | None] = [None] * n
+        self._paths: list[str] | None = None
+        self._index_by_path: dict[str, int] | None = None
+        self.nodes: Sequence[ModuleNode] = _LazyNodes(self)
+        self.params: Sequence[ParamInfo] = _LazyParams(self)
+        self.root = ModuleNode(self, 0, None, 0)
+        self._node_cache[0] = self.root
+        self._occ_node = self.occurrence_nodes()
+        self.ties: dict[int, list[int]] = {
+            p: [self._occ_node[o] for o in occs] for p, occs in tie_occ.items()
+        }
         self._tie_overlap = self._compute_tie_overlap()
-        self.total = self.subtree_sums(np.ones(len(self.params), dtype=bool), elements=True)
-        self.nparams = self.subtree_sums(np.ones(len(self.params), dtype=bool), elements=False)
+        everything = np.ones(len(tensors), dtype=bool)
+        self.total = self.subtree_sums(everything, elements=True)
+        self.nparams = self.subtree_sums(everything, elements=False)
 
-    # ----------------------------------------------------------------------------------------------
+    # ------------------------------------------------------------------------------------- lookups
     @property
     def total_params(self) -> int:
         return int(self.numel.sum())
 
+    @property
+    def paths(self) -> list[str]:
+        """Dotted path of every module in preorder ('' for the root), computed once without nodes."""
+        if self._paths is None:
+            names, parent = self.names, self._parent
+            paths = [""] * len(names)
+            for i in range(1, len(names)):
+                pp = paths[parent[i]]
+                paths[i] = f"{pp}.{names[i]}" if pp else names[i]
+            self._paths = paths
+        return self._paths
+
+    def index_of(self, path: str) -> int:
+        """Preorder index of the module at ``path``; KeyError if none."""
+        if self._index_by_path is None:
+            self._index_by_path = {p: i for i, p in enumerate(self.paths)}
+        return self._index_by_path[path]
+
     def node(self, path: str) -> ModuleNode:
         """The module at a dotted path ('' is the root); KeyError if none."""
-        if self._by_path is None:
-            self._by_path = {n.path: n for n in self.nodes}
-        return self._by_path[path]
+        return self.nodes[self.index_of(path)]
+
+    def occurrence_nodes(self) -> list[int]:
+        """Module index of every parameter occurrence."""
+        counts = np.diff(self.occ_start)
+        return np.repeat(np.arange(len(self.modules), dtype=np.int64), counts).tolist()
+
+    def occurrence_path(self, occ: int) -> str:
+        """Full dotted name of one parameter occurrence."""
+        path = self.paths[self._occ_node[occ]]
+        return f"{path}.{self.occ_name[occ]}" if path else self.occ_name[occ]
+
+    def primary_name(self, param: int) -> str:
+        """The first registered name of unique parameter ``param`` (no ParamInfo made)."""
+        return self.occurrence_path(self._first_occ[param])
 
     def param_indices(self, node: ModuleNode) -> np.ndarray:
-        """Indices of the unique parameters in ``node``'s subtree (may repeat for tied ones)."""
+        """Indices of the unique parameters in ``node``'s subtree (tied ones may repeat)."""
         return self.occ_param[self.occ_start[node.index] : self.occ_start[node.end]]
 
+    def direct_param_indices(self, index: int) -> np.ndarray:
+        """Unique parameter indices owned directly by module ``index``."""
+        return self.occ_param[self.occ_start[index] : self.occ_start[index + 1]]
+
     def param_names(self) -> list[str]:
-        """Every parameter name, aliases included, in ``named_parameters(remove_duplicate=False)`` order."""
+        """Every parameter name, aliases included."""
         return [name for p in self.params for name in p.names]
 
     def fingerprint(self) -> str:
         """A short hash of the primary parameter names and shapes: identifies the architecture."""
         h = hashlib.sha256()
-        for p in self.params:
-            h.update(f"{p.name}:{tuple(p.shape)};".encode())
+        path = self.occurrence_path
+        h.update(
+            "".join(f"{path(o)}:{tuple(t.shape)};" for o, t in zip(self._first_occ, self.tensors)).encode()
+        )
         return h.hexdigest()[:16]
 
-    # ----------------------------------------------------------------------------------------------
+    # ------------------------------------------------------------------------------------- counting
     def _compute_tie_overlap(self) -> list[tuple[np.ndarray, np.ndarray, int]]:
-        """For each tied parameter: the nodes whose subtree holds it more than once, and how often extra."""
+        """For each tied parameter: the modules whose subtree holds it more than once, and how often extra."""
         overlap = []
         for pidx, occ_nodes in self.ties.items():
             extra: dict[int, int] = {}
             for ni in occ_nodes:
-                node: ModuleNode | None = self.nodes[ni]
-                while node is not None:
-                    extra[node.index] = extra.get(node.index, 0) + 1
-                    node = node.parent
+                i = ni
+                while True:
+                    extra[i] = extra.get(i, 0) + 1
+                    if i == 0:
+                        break
+                    i = self._parent[i]
             hit = {k: v - 1 for k, v in extra.items() if v > 1}
             if hit:
                 overlap.append(
@@ -162,14 +366,12 @@ class ModuleTree:
         return overlap
 
     def subtree_sums(self, mask: np.ndarray, *, elements: bool) -> np.ndarray:
-        """Per node: elements (or parameter count) of the unique parameters in its subtree where ``mask``."""
+        """Per module: elements (or tensor count) of the unique parameters in its subtree where ``mask``."""
         weight = np.where(mask, self.numel if elements else 1, 0).astype(np.int64)
         occ_w = weight[self.occ_param]
         cs = np.zeros(len(occ_w) + 1, dtype=np.int64)
         np.cumsum(occ_w, out=cs[1:])
-        starts = self.occ_start[:-1]
-        ends = self.occ_start[self.node_end]
-        sums = cs[ends] - cs[starts]
+        sums = cs[self.occ_start[self.node_end]] - cs[self.occ_start[:-1]]
         for nodes, extra, pidx in self._tie_overlap:
             if weight[pidx]:
                 sums[nodes] -= extra * weight[pidx]
@@ -179,64 +381,64 @@ class ModuleTree:
 def build_tree(model: nn.Module) -> ModuleTree:
     """Walk ``model`` once and build its :class:`ModuleTree`.
 
-    A module instance reused at two places appears at both (with its parameters counted once).
+    A module instance reused at two places appears at both (its parameters counted once).
+    The cyclic garbage collector is paused during the walk: with ~10^5 new objects it would
+    otherwise rescan the whole heap many times and dominate the cost.
     """
-    root = ModuleNode("", "", type(model).__name__, None, 0, 0)
-    nodes: list[ModuleNode] = []
-    params: list[ParamInfo] = []
-    tensors: list[torch.Tensor] = []
-    by_id: dict[int, ParamInfo] = {}
-    occ_param: list[int] = []
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _build(model)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+
+
+def _build(model: nn.Module) -> ModuleTree:
+    modules: list[nn.Module] = []
+    names: list[str] = []
+    parent: list[int] = []
     occ_start: list[int] = []
-    first_node: list[int] = []  # node index of each parameter's first occurrence
-    ties: dict[int, list[int]] = {}
-
-    # Explicit stack (preorder); recursion would hit the limit on deep models.
-    stack: list[tuple[ModuleNode, nn.Module]] = [(root, model)]
+    occ_param: list[int] = []
+    occ_name: list[str] = []
+    tensors: list[torch.Tensor] = []
+    numel: list[int] = []
+    first_occ: list[int] = []
+    tie_occ: dict[int, list[int]] = {}
+    by_id: dict[int, int] = {}
+    stack: list[tuple[nn.Module, str, int]] = [(model, "", 0)]  # explicit stack: deep models exceed recursion
+    pop, push = stack.pop, stack.append
     while stack:
-        node, module = stack.pop()
-        node.index = len(nodes)
-        nodes.append(node)
+        module, name, up = pop()
+        i = len(modules)
+        modules.append(module)
+        names.append(name)
+        parent.append(up)
         occ_start.append(len(occ_param))
-        prefix = node.path + "." if node.path else ""
-        for pname, p in module._parameters.items():
-            if p is None:
-                continue
-            info = by_id.get(id(p))
-            full = prefix + pname
-            if info is None:
-                info = ParamInfo(len(params), [full], tuple(p.shape), p.dtype, p.numel())
-                by_id[id(p)] = info
-                params.append(info)
-                tensors.append(p)
-                first_node.append(node.index)
-            else:
-                info.names.append(full)
-                ties.setdefault(info.index, [first_node[info.index]]).append(node.index)
-            node.params.append(ParamEntry(pname, info, node, len(node.params)))
-            occ_param.append(info.index)
-        children = [(name, sub) for name, sub in module._modules.items() if sub is not None]
-        base = len(node.params)
-        depth = node.depth + 1
-        for row, (name, sub) in enumerate(children):
-            child = ModuleNode(name, prefix + name, type(sub).__name__, node, base + row, depth)
-            node.children.append(child)
-        for child, (_, sub) in zip(reversed(node.children), reversed(children)):
-            stack.append((child, sub))
+        own = module._parameters
+        if own:
+            for pname, p in own.items():
+                if p is None:
+                    continue
+                key = id(p)
+                j = by_id.get(key)
+                if j is None:
+                    j = by_id[key] = len(tensors)
+                    tensors.append(p)
+                    numel.append(p.numel())
+                    first_occ.append(len(occ_param))
+                elif j in tie_occ:
+                    tie_occ[j].append(len(occ_param))
+                else:
+                    tie_occ[j] = [first_occ[j], len(occ_param)]
+                occ_param.append(j)
+                occ_name.append(pname)
+        subs = module._modules
+        if subs:
+            for cname, sub in reversed(subs.items()):
+                if sub is not None:
+                    push((sub, cname, i))
     occ_start.append(len(occ_param))
-
-    # Subtree ends: a node's subtree ends where its last descendant's does.
-    for node in reversed(nodes):
-        node.end = node.children[-1].end if node.children else node.index + 1
-    node_end = np.fromiter((n.end for n in nodes), dtype=np.int64, count=len(nodes))
     return ModuleTree(
-        root=root,
-        nodes=nodes,
-        params=params,
-        tensors=tensors,
-        occ_param=np.asarray(occ_param, dtype=np.int64),
-        occ_start=np.asarray(occ_start, dtype=np.int64),
-        node_end=node_end,
-        numel=np.fromiter((p.numel for p in params), dtype=np.int64, count=len(params)),
-        ties=ties,
+        modules, names, parent, occ_start, occ_param, occ_name, tensors, numel, first_occ, tie_occ
     )
