@@ -79,3 +79,26 @@ def factory_raises() -> nn.Module:
 
 def factory_not_a_module() -> object:
     return {"not": "a module"}
+
+
+class NumberedExperts(nn.Module):
+    """Hidden layers whose experts are numbered submodules (``layers.2.mlp.experts.3.weight``), with a
+    transformers-like ``config.num_hidden_layers``: LLaMA-Factory's ``.3.`` substring hits expert 3 of
+    every layer."""
+
+    def __init__(self, num_layers: int = 4, num_experts: int = 4, dim: int = 4) -> None:
+        super().__init__()
+        from types import SimpleNamespace
+
+        self.config = SimpleNamespace(num_hidden_layers=num_layers)
+        self.embed_tokens = nn.Embedding(10, dim)
+        self.layers = nn.ModuleList(_ExpertBlock(dim, num_experts) for _ in range(num_layers))
+        self.norm = nn.LayerNorm(dim)
+
+
+class _ExpertBlock(nn.Module):
+    def __init__(self, dim: int, num_experts: int) -> None:
+        super().__init__()
+        self.attn = nn.Linear(dim, dim)
+        self.mlp = nn.Module()
+        self.mlp.experts = nn.ModuleList(nn.Linear(dim, dim) for _ in range(num_experts))
