@@ -81,6 +81,7 @@ def test_callback_freezes_before_optimizers_and_keeps_bn_eval(tmp_path) -> None:
             assert torch.equal(after[key], value), key
 
 
+@pytest.mark.filterwarnings("ignore:Found .* in eval mode")  # the frozen BatchNorms, on purpose
 def test_lr_zero_rules_with_a_plain_optimizer_warn(tmp_path) -> None:
     from freezegui.integrations.lightning import FreezeRules
 
