@@ -426,6 +426,7 @@ def test_compare_methods_table(convnet) -> None:
     assert m1.memory.grads_bytes == 27 * 4 < m2.memory.grads_bytes == full.memory.grads_bytes == total * 4
     assert m1.memory.state_bytes < m2.memory.state_bytes
     assert full.proof.buffer_tensors == 0  # full fine-tuning updates BatchNorm statistics
+    assert m1.losses == pytest.approx(m2.losses, rel=1e-5)  # the two methods train the same way
     table = format_comparison(results)
     assert "method 1: requires_grad" in table and "method 2: lr_zero" in table
     assert all(torch.equal(v, convnet.state_dict()[k]) for k, v in before.items())  # the original untouched
@@ -477,3 +478,20 @@ def test_generic_model_shapes() -> None:
         TrainingRun(Seg(), _cfg()).prepare()
     report = TrainingRun(models.MLP(), _cfg(steps=2)).run()
     assert report.ok and "vectors 8, 4 classes" in report.data
+
+
+def test_keyboard_interrupt_during_a_step_ends_with_a_report() -> None:
+    class Interrupted(models.MLP):
+        calls = 0
+
+        def forward(self, x):
+            type(self).calls += 1
+            if self.training and type(self).calls == 3:
+                raise KeyboardInterrupt
+            return super().forward(x)
+
+    report = TrainingRun(Interrupted(), _cfg(steps=10), rules=RuleSet.loads(FC2)).run()
+    assert (
+        report.status == STOPPED and report.steps_done == 1 and "interrupted during step 2" in report.message
+    )
+    assert report.proof.ok

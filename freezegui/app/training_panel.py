@@ -181,6 +181,12 @@ class TrainingPanel(QDockWidget):
         )
         self.deviceCombo = _combo("deviceCombo", [("auto", "auto"), *((d, d) for d in available_devices())])
         self.seedSpin = _spin("seedSpin", 0, 2**31 - 1, 0)
+        self.imageSizeSpin = _spin("imageSizeSpin", 0, 4096, 0)
+        self.imageSizeSpin.setSpecialValueText("auto")
+        self.imageSizeSpin.setSuffix(" px")
+        self.imageSizeSpin.setToolTip("Image side; auto: 64 px for synthetic images, 224 px for folders")
+        self.seqLenSpin = _spin("seqLenSpin", 2, 1_000_000, 32)
+        self.seqLenSpin.setSuffix(" tokens")
         self.dataEdit = QLineEdit(SYNTHETIC)
         self.dataEdit.setObjectName("dataEdit")
         self.dataEdit.setToolTip("synthetic, an image folder (ImageFolder layout), or a text file")
@@ -204,6 +210,8 @@ class TrainingPanel(QDockWidget):
         form.addRow("Device", self.deviceCombo)
         form.addRow("Seed", self.seedSpin)
         form.addRow("Data", data_row)
+        form.addRow("Image size", self.imageSizeSpin)
+        form.addRow("Sequence length", self.seqLenSpin)
 
         self.trainButton = QPushButton("Start")
         self.trainButton.setObjectName("trainButton")
@@ -261,6 +269,8 @@ class TrainingPanel(QDockWidget):
             self.methodCombo,
             self.deviceCombo,
             self.seedSpin,
+            self.imageSizeSpin,
+            self.seqLenSpin,
             self.dataEdit,
             browse,
         ]
@@ -317,6 +327,8 @@ class TrainingPanel(QDockWidget):
             device=self.deviceCombo.currentData(),
             seed=self.seedSpin.value(),
             data=self.dataEdit.text().strip() or SYNTHETIC,
+            image_size=self.imageSizeSpin.value() or None,
+            seq_len=self.seqLenSpin.value(),
         )
 
     # ------------------------------------------------------------------------------------- run

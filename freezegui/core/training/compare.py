@@ -125,7 +125,7 @@ def format_comparison(results: list[MethodResult]) -> str:
                 if rep.memory.peak_device_bytes is not None
                 else "n/a",
                 f"{rep.first_loss:.3f}→{rep.last_loss:.3f}" if rep.losses else "-",
-                ("yes" if rep.proof.ok else "NO") if rep.proof else "-",
+                ("yes" if rep.proof.ok else "NO") if rep.proof and rep.proof.frozen_tensors else "-",
             )
         )
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]

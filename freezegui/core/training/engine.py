@@ -330,6 +330,10 @@ class TrainingRun:
                         message = f"the loss became {value} at step {i + 1}; that step was not applied"
                         break
                     opt.step()
+                except KeyboardInterrupt:
+                    # Ctrl+C in the CLI: end with a report; the step may be partly applied (frozen ones not).
+                    status, message = STOPPED, f"interrupted during step {i + 1}"
+                    break
                 except torch.OutOfMemoryError:
                     status, message = FAILED, f"out of memory at step {i + 1} (try a smaller batch size)"
                     break
