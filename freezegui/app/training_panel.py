@@ -210,6 +210,12 @@ class TrainingPanel(QDockWidget):
         form.addRow("Device", self.deviceCombo)
         form.addRow("Seed", self.seedSpin)
         form.addRow("Data", data_row)
+        self.normLabel = QLabel("")
+        self.normLabel.setObjectName("normPolicyLabel")
+        self.normLabel.setToolTip(
+            "Set in the rules: frozen BatchNorm layers keep (or update) their statistics"
+        )
+        form.addRow("BatchNorm", self.normLabel)
         form.addRow("Image size", self.imageSizeSpin)
         form.addRow("Sequence length", self.seqLenSpin)
 
@@ -285,6 +291,15 @@ class TrainingPanel(QDockWidget):
         return getattr(self.window_, "document", None)
 
     def _document_changed(self, *args: Any) -> None:
+        doc = self._document()
+        policy = getattr(doc, "batchnorm", None) if doc is not None else None
+        self.normLabel.setText(
+            {
+                "frozen_stats": "frozen layers keep their statistics",
+                "update_stats": "statistics keep updating",
+            }.get(str(policy), "-")
+            + (f" ({policy}, from the rules)" if policy else "")
+        )
         if not self.is_running:
             self._set_running(False)
 

@@ -96,6 +96,7 @@ def test_object_names_and_a_complete_run(window, qtbot) -> None:
     train, stop, bar, chart = _widgets(win)
     assert win.findChild(TrainingPanel, "trainingPanel") is win.panel
     assert chart.objectName() == "lossChart" and train.isEnabled() and not stop.isEnabled()
+    assert "frozen_stats" in win.panel.normLabel.text()
     before = {k: v.clone() for k, v in win.document.model.state_dict().items()}
     with qtbot.waitSignal(win.panel.runEnded, timeout=60_000) as ended:
         qtbot.mouseClick(train, Qt.MouseButton.LeftButton)
