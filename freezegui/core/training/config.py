@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import torch
@@ -38,7 +38,6 @@ class TrainingConfig:
     image_size: int | None = None
     seq_len: int = 32
     tokenizer: str | None = None  # folder with a tokenizer (defaults to the model's folder)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def validate(self) -> None:
         """Raise :class:`TrainingError` for settings no run can use (before anything is built)."""
@@ -61,10 +60,7 @@ class TrainingConfig:
         resolve_device(self.device)
 
     def as_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        if not out["extra"]:
-            out.pop("extra")
-        return out
+        return asdict(self)
 
 
 def available_devices() -> list[str]:
