@@ -140,7 +140,7 @@ class TrainingPanel(QDockWidget):
     """The "Training" dock of the main window (see the module docstring for the threading design)."""
 
     runStarted = Signal()
-    runEnded = Signal(object)  # TrainingReport, or None when the run could not start
+    runEnded = Signal(object)  # once the worker has ended: the TrainingReport, or None if it could not start
 
     def __init__(self, window: Any) -> None:
         super().__init__("Training", window)
@@ -293,12 +293,12 @@ class TrainingPanel(QDockWidget):
     def _document_changed(self, *args: Any) -> None:
         doc = self._document()
         policy = getattr(doc, "batchnorm", None) if doc is not None else None
-        self.normLabel.setText(
+        self.normLabel.setText(f"{policy} (from the rules)" if policy else "-")
+        self.normLabel.setToolTip(
             {
-                "frozen_stats": "frozen layers keep their statistics",
-                "update_stats": "statistics keep updating",
-            }.get(str(policy), "-")
-            + (f" ({policy}, from the rules)" if policy else "")
+                "frozen_stats": "Frozen BatchNorm layers stay in eval mode: their running statistics do not change",
+                "update_stats": "Frozen BatchNorm layers still update their running statistics in training",
+            }.get(str(policy), "Set in the rules")
         )
         if not self.is_running:
             self._set_running(False)
@@ -410,7 +410,7 @@ class TrainingPanel(QDockWidget):
             return
         thread.request_stop()
         thread.wait()  # the engine ends the run at the next step boundary
-        QApplication.sendPostedEvents()  # deliver its last signals while the widgets still exist
+        QApplication.sendPostedEvents(self)  # deliver its last signals while the widgets still exist
         self._on_thread_done()
 
     def _on_steps(self, results: list[StepResult]) -> None:
@@ -439,7 +439,6 @@ class TrainingPanel(QDockWidget):
                 + ("" if ok else f" — FROZEN TENSORS CHANGED: {', '.join(proof.frozen_changed[:3])}")
             )
             self.proofLabel.setStyleSheet("color: #1a7f37;" if ok else "color: #cf222e; font-weight: bold;")
-        self.runEnded.emit(report)
 
     def _on_failed(self, message: str) -> None:
         self.report = None
@@ -447,7 +446,6 @@ class TrainingPanel(QDockWidget):
         self.statusLabel.setText(message)
         self.reportView.setPlainText(f"The run could not start:\n{message}")
         self._show_error(message)
-        self.runEnded.emit(None)
 
     def _on_thread_done(self) -> None:
         if self._thread is None or self._thread.isRunning():
@@ -456,6 +454,7 @@ class TrainingPanel(QDockWidget):
         self._thread = None
         self._lock(False)
         self._set_running(False)
+        self.runEnded.emit(self.report)  # after the worker is gone and the controls are back
 
     def _lock(self, locked: bool) -> None:
         lock = getattr(self.window_, "set_editing_locked", None)
