@@ -168,3 +168,15 @@ def test_rules_from_model_reproduces_bert_selection(bert_base_meta) -> None:
         "train: pooler",
     ]
     assert rs.default == "freeze"
+
+
+def test_saved_rule_file_has_normal_permissions_and_no_temp_left(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    out = tmp_path / "r.yaml"
+    RuleSet.loads("default: freeze\nrules: [{train: fc}]").save(out)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["r.yaml"]
