@@ -1,0 +1,71 @@
+"""The always-visible totals: trainable / frozen / total, trainable %, and training memory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QWidget
+
+from freezegui.core.counting import format_bytes, format_count, format_percent
+from freezegui.core.selection import Selection
+
+
+class TotalsBar(QFrame):
+    """Labels ``trainableCount``/``frozenCount``/``totalCount`` hold the exact integers ("5,130")."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("totalsBar")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 4, 10, 4)
+        layout.setSpacing(6)
+        self.trainable = self._pair(layout, "Trainable", "trainableCount", "#1b7f3b")
+        self.percent = QLabel("")
+        self.percent.setObjectName("trainablePercent")
+        layout.addWidget(self.percent)
+        layout.addSpacing(18)
+        self.frozen = self._pair(layout, "Frozen", "frozenCount", "#2f5fa7")
+        layout.addSpacing(18)
+        self.total = self._pair(layout, "Total", "totalCount", None)
+        layout.addStretch(1)
+        self.memory = QLabel("")
+        self.memory.setObjectName("trainingMemory")
+        self.memory.setToolTip(
+            "Rough memory to train this selection with AdamW in the model's dtype:\n"
+            "all weights + gradients and two optimizer moments for the trainable ones (activations not included)."
+        )
+        layout.addWidget(self.memory)
+        self.clear()
+
+    @staticmethod
+    def _pair(layout: QHBoxLayout, caption: str, name: str, colour: str | None) -> QLabel:
+        title = QLabel(f"{caption}:")
+        value = QLabel("")
+        value.setObjectName(name)
+        style = "font-weight: 600;" + (f" color: {colour};" if colour else "")
+        value.setStyleSheet(style)
+        layout.addWidget(title)
+        layout.addWidget(value)
+        return value
+
+    def clear(self) -> None:
+        for label in (self.trainable, self.frozen, self.total):
+            label.setText("—")
+        self.percent.setText("")
+        self.memory.setText("")
+
+    def update_from(self, selection: Selection | None, *_: Any) -> None:
+        if selection is None:
+            self.clear()
+            return
+        counts = selection.counts()
+        for label, value in (
+            (self.trainable, counts.trainable),
+            (self.frozen, counts.frozen),
+            (self.total, counts.total),
+        ):
+            label.setText(f"{value:,}")
+            label.setToolTip(f"{format_count(value)} parameters")
+        self.percent.setText(f"({format_percent(counts.trainable_fraction)})")
+        self.memory.setText(f"Training memory ≈ {format_bytes(selection.training_memory_bytes())}")

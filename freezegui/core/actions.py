@@ -1,0 +1,173 @@
+"""Bulk selection actions (quick buttons and search) as pure functions over a tree and selection.
+
+Each returns the new trainable mask (or applies it as one undoable edit), so the app's buttons,
+tests and scripts share the same logic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from torch import nn
+from torch.nn.modules.batchnorm import _NormBase
+
+from freezegui.core.heads import find_head
+from freezegui.core.patterns import Pattern
+from freezegui.core.selection import Selection
+from freezegui.core.tree import ModuleTree
+
+_NORM_TYPES: tuple[type[nn.Module], ...] = (_NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
+if hasattr(nn, "RMSNorm"):
+    _NORM_TYPES += (nn.RMSNorm,)
+_NORM_NAME = re.compile(r".*(Norm|LayerNorm|RMSNorm|BatchNorm\w*)$")
+
+
+def is_norm(module: nn.Module) -> bool:
+    """Normalisation layers, including library classes such as ``LlamaRMSNorm``."""
+    return isinstance(module, _NORM_TYPES) or bool(_NORM_NAME.match(type(module).__name__))
+
+
+def subtree_mask(tree: ModuleTree, indices: list[int] | np.ndarray) -> np.ndarray:
+    """Unique parameters under any of the given modules."""
+    mask = np.zeros(len(tree.params), dtype=bool)
+    for i in indices:
+        lo, hi = tree.occ_start[i], tree.occ_start[tree.node_end[i]]
+        mask[tree.occ_param[lo:hi]] = True
+    return mask
+
+
+def head_index(tree: ModuleTree) -> int | None:
+    """The classification head: the layer ``num_classes`` replaced or a well-known head, else the
+    model's last top-level child with parameters."""
+    path = find_head(tree.modules[0])
+    if path is not None:
+        try:
+            return tree.index_of(path)
+        except KeyError:
+            pass
+    last = None
+    for child in tree.root.children:
+        if tree.nparams[child.index]:
+            last = child.index
+    return last
+
+
+def block_list(tree: ModuleTree) -> int | None:
+    """The model's main repeated block list (BERT's ``encoder.layer``, a Llama's ``model.layers``):
+    the ModuleList/Sequential of at least two same-typed children holding the most parameters."""
+    best, best_total = None, 0
+    for i, module in enumerate(tree.modules):
+        if not isinstance(module, (nn.ModuleList, nn.Sequential)) or len(module) < 2:
+            continue
+        kinds = {type(m) for m in module}
+        if len(kinds) != 1 or int(tree.total[i]) <= best_total:
+            continue
+        best, best_total = i, int(tree.total[i])
+    return best
+
+
+def train_last_blocks_mask(tree: ModuleTree, n: int) -> np.ndarray:
+    """Freeze everything, then train the last ``n`` blocks and everything after them in model order
+    (final norm, pooler, head): BERT's last-2 selection or a Llama's last layers plus ``lm_head``."""
+    blocks_at = block_list(tree)
+    if blocks_at is None:
+        raise ValueError("this model has no repeated block list (no ModuleList/Sequential of same-typed blocks)")
+    children = tree.nodes[blocks_at].children
+    n = max(0, min(n, len(children)))
+    mask = np.zeros(len(tree.params), dtype=bool)
+    if n == 0:
+        return mask
+    first = children[-n].index
+    mask[tree.occ_param[tree.occ_start[first] :]] = True
+    return mask
+
+
+def norm_indices(tree: ModuleTree) -> list[int]:
+    return [i for i, m in enumerate(tree.modules) if is_norm(m)]
+
+
+def type_counts(tree: ModuleTree) -> list[tuple[str, int]]:
+    """Module types that own parameters somewhere below, most frequent first."""
+    counts = Counter(type(m).__name__ for i, m in enumerate(tree.modules) if i and tree.nparams[i])
+    return counts.most_common()
+
+
+def type_indices(tree: ModuleTree, type_name: str) -> list[int]:
+    return [i for i, m in enumerate(tree.modules) if i and type(m).__name__ == type_name]
+
+
+# ------------------------------------------------------------------------------------------ search
+@dataclass
+class SearchResult:
+    """Modules and parameter occurrences a query matched, plus the rows a filtered view shows."""
+
+    query: str
+    modules: list[int]  # modules whose path matches (top-most: their subtrees are covered)
+    occurrences: list[int]  # parameter occurrences matching by name outside matched modules
+    covered: np.ndarray  # bool per module: matched or inside a matched module
+    visible: np.ndarray  # bool per module: covered, or an ancestor of a match
+
+    @property
+    def count(self) -> int:
+        return len(self.modules) + len(self.occurrences)
+
+    def mask(self, tree: ModuleTree) -> np.ndarray:
+        """Unique parameters covered by the matches."""
+        mask = subtree_mask(tree, self.modules)
+        mask[tree.occ_param[self.occurrences]] = True
+        return mask
+
+
+def compile_query(query: str) -> Pattern | str:
+    """``re:...`` and globs (``*``, ``?``, ``[``) become patterns; other text is a substring search."""
+    q = query.strip()
+    if q.startswith("re:") or any(c in q for c in "*?["):
+        return Pattern.compile(q)
+    return q.lower()
+
+
+def search(tree: ModuleTree, query: str) -> SearchResult:
+    """Find modules/parameters by plain text (case-insensitive substring of the path), a whole-segment
+    glob or ``re:``; raises RuleError for a malformed pattern."""
+    matcher = compile_query(query)
+    test = matcher.matches if isinstance(matcher, Pattern) else (lambda p, s=matcher: s in p.lower())
+    paths, ends, starts, occ_name = tree.paths, tree.node_end, tree.occ_start, tree.occ_name
+    n = len(paths)
+    visible = np.zeros(n, dtype=bool)
+    modules: list[int] = []
+    occs: list[int] = []
+    parent = tree._parent
+    i = 1
+    while i < n:
+        path = paths[i]
+        if test(path):
+            modules.append(i)
+            visible[i : ends[i]] = True
+            i = int(ends[i])
+            continue
+        for o in range(int(starts[i]), int(starts[i + 1])):
+            if test(f"{path}.{occ_name[o]}"):
+                occs.append(o)
+        i += 1
+    for o in range(int(starts[0]), int(starts[1])):  # parameters registered on the root itself
+        if test(occ_name[o]):
+            occs.append(o)
+    covered = visible.copy()
+    # Ancestors of every match are shown too.
+    occ_node = tree._occ_node
+    for start in modules + [occ_node[o] for o in occs]:
+        k = start
+        while True:
+            visible[k] = True
+            if k == 0:
+                break
+            k = parent[k]
+    return SearchResult(query=query, modules=modules, occurrences=occs, covered=covered, visible=visible)
+
+
+def apply_mask(selection: Selection, mask: np.ndarray, trainable: bool, *, label: str) -> bool:
+    """Set the parameters in ``mask`` to one state as one undoable edit."""
+    return selection.set_state_of(np.flatnonzero(mask), trainable, label=label)

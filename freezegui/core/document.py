@@ -1,0 +1,95 @@
+"""An open model and its freeze selection: what the app edits and saves, without any Qt."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from freezegui.core.apply import ApplyReport, as_ruleset, evaluate_rules
+from freezegui.core.loading import load_model, parse_spec
+from freezegui.core.rules import RuleSet, rules_from_selection
+from freezegui.core.selection import Selection
+from freezegui.core.tree import ModuleTree, build_tree
+
+
+@dataclass
+class Document:
+    """A loaded model, its module tree and the selection being edited."""
+
+    spec: str
+    model: nn.Module
+    tree: ModuleTree
+    selection: Selection
+    load_kwargs: dict[str, Any] = field(default_factory=dict)
+    rules_path: Path | None = None
+    method: str = "requires_grad"
+    batchnorm: str = "frozen_stats"
+
+    @classmethod
+    def load(cls, spec: str, **load_kwargs: Any) -> Document:
+        """Load ``spec`` (see :func:`freezegui.load_model`) and start from its current flags."""
+        kwargs = {k: v for k, v in load_kwargs.items() if v not in (None, False)}
+        return cls.from_model(load_model(spec, **kwargs), spec, kwargs)
+
+    @classmethod
+    def from_model(cls, model: nn.Module, spec: str = "", load_kwargs: dict[str, Any] | None = None) -> Document:
+        tree = build_tree(model)
+        return cls(spec=spec, model=model, tree=tree, selection=Selection(tree), load_kwargs=dict(load_kwargs or {}))
+
+    @property
+    def display_name(self) -> str:
+        if not self.spec:
+            return type(self.model).__name__
+        try:
+            return parse_spec(self.spec).display_name
+        except Exception:  # noqa: BLE001 - a title must never fail
+            return self.spec
+
+    @property
+    def num_classes(self) -> int | None:
+        return self.load_kwargs.get("num_classes")
+
+    @property
+    def structure_only(self) -> bool:
+        return bool(self.load_kwargs.get("structure_only"))
+
+    # ------------------------------------------------------------------------------------ rules
+    def to_ruleset(self) -> RuleSet:
+        """The shortest rule list for the current selection, with the model's provenance."""
+        rs = rules_from_selection(self.tree, self.selection.trainable)
+        rs.method = self.method  # type: ignore[assignment]
+        rs.batchnorm = self.batchnorm  # type: ignore[assignment]
+        rs.model.spec = self.spec or None
+        rs.model.num_classes = self.num_classes
+        rs.model.fingerprint = self.tree.fingerprint()
+        rs.model.parameters = self.tree.total_params
+        return rs
+
+    def apply_ruleset(self, rules: RuleSet | str | os.PathLike[str], *, label: str = "Apply rules") -> ApplyReport:
+        """Set the selection from rules (undoable). Rules that match nothing are reported, not fatal."""
+        _, rs, report = evaluate_rules(self.tree, as_ruleset(rules))
+        assert report.trainable_mask is not None
+        self.selection.set_mask(report.trainable_mask, label=label)
+        self.method, self.batchnorm = rs.method, rs.batchnorm
+        return report
+
+    def open_rules(self, path: str | os.PathLike[str]) -> ApplyReport:
+        """Apply a rule file and make it the document's file (the selection then counts as saved)."""
+        report = self.apply_ruleset(RuleSet.load(path), label=f"Open {Path(path).name}")
+        self.rules_path = Path(path)
+        self.selection.mark_saved()
+        return report
+
+    def save_rules(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Write the rule file atomically and mark the selection saved."""
+        target = Path(path) if path is not None else self.rules_path
+        if target is None:
+            raise ValueError("no file name to save to")
+        self.to_ruleset().save(target)
+        self.rules_path = target
+        self.selection.mark_saved()
+        return target
