@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 from freezegui.core.document import Document
 from freezegui.core.tree import ModuleNode, ParamEntry
 
-MAX_ROWS = 1000  # a subtree can hold 10^5 tensors; the table shows the first ones
+MAX_ROWS = 200  # a subtree can hold 10^5 tensors; the table shows the first ones
 
 
 class DetailsPane(QWidget):
@@ -44,7 +44,8 @@ class DetailsPane(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Sized once per rebuild: ResizeToContents would re-measure every row on each cell update.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
         layout.addWidget(self.table, 1)
         self.note = QLabel("")
@@ -55,26 +56,42 @@ class DetailsPane(QWidget):
 
     def show_item(self, doc: Document | None, item: ModuleNode | ParamEntry | None) -> None:
         self._doc, self._item = doc, item
-        self.refresh()
+        self._rebuild()
 
     def refresh(self) -> None:
+        """The selection changed: update the title and the Trainable column in place (cheap)."""
         doc, item = self._doc, self._item
+        if doc is None or item is None:
+            return
+        self._set_title()
+        for row, entry in enumerate(self._entries):
+            cell = self.table.item(row, 4)
+            if cell is not None:
+                cell.setText("yes" if doc.selection.trainable[entry.info.index] else "frozen")
+
+    def _set_title(self) -> None:
+        doc, item = self._doc, self._item
+        assert doc is not None and item is not None
+        if isinstance(item, ParamEntry):
+            self.title.setText(f"<b>{item.path}</b> — parameter")
+            return
+        total, trainable = int(doc.tree.total[item.index]), int(doc.selection.node_trainable[item.index])
+        self.title.setText(
+            f"<b>{item.path or doc.display_name}</b> — {item.type_name}<br>{trainable:,} trainable of {total:,} parameters"
+        )
+
+    def _rebuild(self) -> None:
+        doc, item = self._doc, self._item
+        self._entries: list[ParamEntry] = []
         self.table.setRowCount(0)
         self.note.setText("")
         if doc is None or item is None:
             self.title.setText("Select a module to see its parameters.")
             return
-        sel, tree = doc.selection, doc.tree
-        if isinstance(item, ParamEntry):
-            entries = [item]
-            self.title.setText(f"<b>{item.path}</b> — parameter")
-        else:
-            total, trainable = int(tree.total[item.index]), int(sel.node_trainable[item.index])
-            self.title.setText(
-                f"<b>{item.path or doc.display_name}</b> — {item.type_name}<br>"
-                f"{trainable:,} trainable of {total:,} parameters"
-            )
-            entries = self._entries_under(item)
+        sel = doc.selection
+        self._set_title()
+        entries = [item] if isinstance(item, ParamEntry) else self._entries_under(item)
+        self._entries = entries
         self.table.setRowCount(len(entries))
         for row, entry in enumerate(entries):
             info = entry.info
@@ -92,19 +109,18 @@ class DetailsPane(QWidget):
                 if col == 3:
                     cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.table.setItem(row, col, cell)
+        self.table.resizeColumnsToContents()
 
     def _entries_under(self, node: ModuleNode) -> list[ParamEntry]:
+        """The first MAX_ROWS parameter entries under ``node`` in model order (nodes made lazily)."""
         out: list[ParamEntry] = []
         stack = [node]
-        more = 0
-        while stack:
+        while stack and len(out) < MAX_ROWS:
             current = stack.pop()
-            for entry in current.params:
-                if len(out) < MAX_ROWS:
-                    out.append(entry)
-                else:
-                    more += 1
+            out.extend(current.params[: MAX_ROWS - len(out)])
             stack.extend(reversed(current.children))
-        if more:
+        tree = node.tree
+        more = int(tree.occ_start[node.end] - tree.occ_start[node.index]) - len(out)
+        if more > 0:
             self.note.setText(f"… and {more:,} more parameters (showing the first {MAX_ROWS:,}).")
         return out

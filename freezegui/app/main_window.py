@@ -44,6 +44,7 @@ from freezegui.core.atomic import atomic_write_text
 from freezegui.core.document import Document
 from freezegui.core.errors import FreezeguiError
 from freezegui.core.loading import DEFAULT_SPEC
+from freezegui.core.tree import ModuleNode, ParamEntry
 
 try:  # the training dock is optional: the window works without it
     from freezegui.app.training_panel import TrainingPanel
@@ -142,7 +143,8 @@ class MainWindow(QMainWindow):
 
         self.tree_view = ModuleTreeView()
         self.tree_view.setObjectName("moduleTree")
-        self.tree_view.setModel(self.proxy)
+        self.tree_view.setModel(self.tree_model)  # the filter proxy is put in only while searching
+        self.tree_view.selectionModel().currentChanged.connect(self._on_current_changed)
         self.tree_view.setUniformRowHeights(True)  # essential for 10^5 rows
         self.tree_view.setAlternatingRowColors(True)
         self.tree_view.setSelectionMode(QTreeView.SelectionMode.ExtendedSelection)
@@ -157,7 +159,6 @@ class MainWindow(QMainWindow):
             (COL_SHAPE, 140),
         ):
             header.resizeSection(col, width)
-        self.tree_view.selectionModel().currentChanged.connect(self._on_current_changed)
         layout.addWidget(self.tree_view, 1)
         # Details (and the training dock, when present) live in docks on the right, tabbed:
         # the tree keeps the full height, and dock sizes persist with the window state.
@@ -310,16 +311,17 @@ class MainWindow(QMainWindow):
             self._doc.selection.history_changed.disconnect(self._on_history_changed)
         self._doc = doc
         self._search_result = None
-        self.proxy.set_search(None)
+        self._use_filter(None)
         self.tree_model.set_document(doc)
         if doc is not None:
             doc.selection.changed.connect(self._on_selection_changed)
             doc.selection.history_changed.connect(self._on_history_changed)
-            root = self.proxy.index(0, 0)
+            root = self.view_index(doc.tree.root)
             self.tree_view.expand(root)
             self.tree_view.setCurrentIndex(root)
         self.totals.update_from(doc.selection if doc else None)
-        self.details.show_item(doc, doc.tree.root if doc else None)
+        if doc is None:
+            self.details.show_item(None, None)  # otherwise setCurrentIndex above filled it
         if self.search_box.text():
             self._run_search()
         self._update_title()
@@ -577,7 +579,7 @@ class MainWindow(QMainWindow):
         self.search_box.setToolTip("")
         if self._doc is None or not text:
             self._search_result = None
-            self.proxy.set_search(None)
+            self._use_filter(None)
             self.match_label.setText("")
             self._update_actions()
             return
@@ -591,7 +593,7 @@ class MainWindow(QMainWindow):
             self._update_actions()
             return
         self._search_result = result
-        self.proxy.set_search(result)
+        self._use_filter(result)
         self.match_label.setText(f"{result.count:,} match{'es' if result.count != 1 else ''}")
         if result.count and int(result.visible.sum()) <= 2000:
             self.tree_view.expandAll()
@@ -614,6 +616,34 @@ class MainWindow(QMainWindow):
     def freeze_matches(self) -> None:
         self._act_on_matches(False)
 
+    def _use_filter(self, result: actions.SearchResult | None) -> None:
+        """Show the filter proxy only while a search is active: without one the view talks to the
+        adapter directly, so opening and expanding 10^5 rows pays no per-row filter call."""
+        current = self.source_index(self.tree_view.currentIndex())
+        current_item = current.internalPointer() if current.isValid() else None
+        self.proxy.set_search(result)
+        wanted = self.proxy if result is not None else self.tree_model
+        if self.tree_view.model() is not wanted:
+            self.tree_view.setModel(wanted)
+            self.tree_view.selectionModel().currentChanged.connect(self._on_current_changed)
+            if self._doc is not None:
+                self.tree_view.expand(self.view_index(self._doc.tree.root))
+                if current_item is not None and result is None:
+                    index = self.view_index(current_item)
+                    self.tree_view.scrollTo(index)
+                    self.tree_view.setCurrentIndex(index)
+
+    def source_index(self, index: QModelIndex) -> QModelIndex:
+        """An index of the view's model, as an index of the adapter."""
+        if index.isValid() and index.model() is self.proxy:
+            return self.proxy.mapToSource(index)
+        return index
+
+    def view_index(self, item: ModuleNode | ParamEntry) -> QModelIndex:
+        """The view's index of a core node (expanding nothing)."""
+        source = self.tree_model.index_of(item)
+        return self.proxy.mapFromSource(source) if self.tree_view.model() is self.proxy else source
+
     # ===================================================================================== reactions
     def _on_selection_changed(self, *_: Any) -> None:
         assert self._doc is not None
@@ -625,7 +655,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        source = self.proxy.mapToSource(current)
+        source = self.source_index(current)
         self.details.show_item(self._doc, source.internalPointer() if source.isValid() else None)
 
     def _update_title(self) -> None:
@@ -667,7 +697,8 @@ class MainWindow(QMainWindow):
 
     def _collapse(self) -> None:
         self.tree_view.collapseAll()
-        self.tree_view.expand(self.proxy.index(0, 0))
+        if self._doc is not None:
+            self.tree_view.expand(self.view_index(self._doc.tree.root))
 
     # ===================================================================================== dialogs
     def open_model_dialog(self) -> None:
@@ -822,22 +853,16 @@ class MainWindow(QMainWindow):
 
 
 def select_path(window: MainWindow, path: str) -> QModelIndex:
-    """Test/automation helper: the proxy index of the row at a dotted module path (expanding to it)."""
+    """Test/automation helper: make the row at a dotted module path current (expanding to it)."""
     doc = window.document
     assert doc is not None
     node = doc.tree.node(path)
-    chain = [node, *node.ancestors()][::-1]
-    index = QModelIndex()
-    for item in chain:
-        row = item.row if item.parent is not None else 0
-        source = window.tree_model.index(
-            row, 0, window.proxy.mapToSource(index) if index.isValid() else QModelIndex()
-        )
-        index = window.proxy.mapFromSource(source)
-        window.tree_view.expand(index)
-    window.tree_view.selectionModel().setCurrentIndex(
-        index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
-    )
+    for ancestor in reversed(list(node.ancestors())):
+        window.tree_view.expand(window.view_index(ancestor))
+    index = window.view_index(node)
+    flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+    window.tree_view.selectionModel().setCurrentIndex(index, flags)
+    window.tree_view.scrollTo(index)
     return index
 
 

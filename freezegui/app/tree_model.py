@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
@@ -24,6 +25,7 @@ Index = QModelIndex | QPersistentModelIndex
 
 COL_NAME, COL_TYPE, COL_TOTAL, COL_TRAINABLE, COL_SHAPE = range(5)
 HEADERS = ("Module  (✓ = Train)", "Type", "Parameters", "Trainable", "Shape · dtype")
+RANGE_SIGNAL_LIMIT = 500
 _CHANGED_ROLES = [
     Qt.ItemDataRole.DisplayRole,
     Qt.ItemDataRole.CheckStateRole,
@@ -86,6 +88,13 @@ class ModuleTreeModel(QAbstractItemModel):
         if up is None:
             return QModelIndex()
         return self.createIndex(up.row if up.parent is not None else 0, 0, up)
+
+    def index_of(self, item: ModuleNode | ParamEntry) -> QModelIndex:
+        """The column-0 index of a core node."""
+        if self._doc is None:
+            return QModelIndex()
+        row = item.row if item.parent is not None else 0
+        return self.createIndex(row, 0, item)
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         if self._doc is None:
@@ -240,19 +249,34 @@ class ModuleTreeModel(QAbstractItemModel):
             return
         for node in change.nodes:
             self._emit_row(node)
-        cache = self._doc.tree._node_cache
         for top in change.subtrees:
             self._emit_row(top)
-            for node in cache[top.index : top.end]:
-                if node is not None:
-                    self._emit_children(node)
+            self._emit_subtree(top)
 
     def _emit_all(self) -> None:
         assert self._doc is not None
-        self._emit_row(self._doc.tree.root)
-        for node in self._doc.tree._node_cache:
-            if node is not None:
-                self._emit_children(node)
+        root = self._doc.tree.root
+        self._emit_row(root)
+        self._emit_subtree(root)
+
+    def _emit_subtree(self, top: ModuleNode) -> None:
+        """Signal every fetched row under ``top``: one range per parent while that stays cheap.
+
+        Beyond RANGE_SIGNAL_LIMIT parents (a fully expanded 10^5-row tree has ~10^5 of them, and
+        QTreeView does work proportional to the rows a range spans), send one range over ``top``'s
+        rows instead, starting after the name column: views repaint their whole viewport for any
+        multi-row change, and QTreeView skips its per-row child re-check when column 0 is not in it.
+        """
+        tree = top.tree
+        fetched = np.flatnonzero(tree.fetched[top.index : top.end]) + top.index
+        if fetched.size <= RANGE_SIGNAL_LIMIT:
+            cache = tree._node_cache
+            for i in fetched.tolist():
+                node = cache[i]
+                if node is not None:
+                    self._emit_children(node, first_column=0)
+        else:
+            self._emit_children(top, first_column=COL_TYPE)
 
     def _emit_row(self, node: ModuleNode) -> None:
         row = node.row if node.parent is not None else 0
@@ -260,7 +284,7 @@ class ModuleTreeModel(QAbstractItemModel):
         right = self.createIndex(row, len(HEADERS) - 1, node)
         self.dataChanged.emit(left, right, _CHANGED_ROLES)
 
-    def _emit_children(self, node: ModuleNode) -> None:
+    def _emit_children(self, node: ModuleNode, *, first_column: int) -> None:
         """One signal for all of ``node``'s rows that a view may have fetched."""
         n_params = len(node._params) if node._params is not None else 0
         n_kids = len(node._children) if node._children is not None else 0
@@ -268,11 +292,9 @@ class ModuleTreeModel(QAbstractItemModel):
             return
         first = 0 if n_params else len(node.params)
         last = (len(node.params) + n_kids - 1) if n_kids else n_params - 1
-        first_item = node.child_at(first)
-        last_item = node.child_at(last)
         self.dataChanged.emit(
-            self.createIndex(first, 0, first_item),
-            self.createIndex(last, len(HEADERS) - 1, last_item),
+            self.createIndex(first, first_column, node.child_at(first)),
+            self.createIndex(last, len(HEADERS) - 1, node.child_at(last)),
             _CHANGED_ROLES,
         )
 
@@ -293,9 +315,14 @@ class SearchFilterModel(QSortFilterProxyModel):
         self.setDynamicSortFilter(False)  # the filter depends on the search, not on the data
 
     def set_search(self, result: SearchResult | None) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9 replaced invalidateFilter()
+            self.beginFilterChange()
         self._result = result
         self._occ_hits = set(result.occurrences) if result is not None else set()
-        self.invalidateFilter()
+        if hasattr(self, "endFilterChange"):
+            self.endFilterChange()
+        else:  # pragma: no cover - older Qt
+            self.invalidateFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         result = self._result

@@ -58,13 +58,9 @@ class Selection:
     def __init__(self, tree: ModuleTree, trainable: np.ndarray | None = None) -> None:
         self.tree = tree
         if trainable is None:
-            trainable = np.fromiter(
-                (t.requires_grad for t in tree.tensors), dtype=bool, count=len(tree.tensors)
-            )
+            trainable = tree.requires_grad
         self.trainable = np.asarray(trainable, dtype=bool).copy()
-        self._elsize = np.fromiter(
-            (t.element_size() for t in tree.tensors), dtype=np.int64, count=len(tree.tensors)
-        )
+        self._elsize = tree.element_size
         self._undo: list[_Edit] = []
         self._redo: list[_Edit] = []
         self._saved_depth: int | None = 0

@@ -119,6 +119,7 @@ class ModuleNode:
                 ParamEntry(tree.occ_name[o], params[tree._occ_param[o]], self, row)
                 for row, o in enumerate(range(lo, hi))
             ]
+            tree.fetched[self.index] = True
         return self._params
 
     @property
@@ -137,6 +138,7 @@ class ModuleNode:
                 kids.append(node)
                 c = end[c]
             self._children = kids
+            tree.fetched[self.index] = True
         return self._children
 
     def child_count(self) -> int:
@@ -247,6 +249,8 @@ class ModuleTree:
         numel: list[int],
         first_occ: list[int],
         tie_occ: dict[int, list[int]],
+        requires_grad: list[bool],
+        element_size: list[int],
     ) -> None:
         self.modules = modules
         self.names = names
@@ -267,7 +271,12 @@ class ModuleTree:
         self.occ_start = np.asarray(occ_start, dtype=np.int64)
         self.occ_param = np.asarray(occ_param, dtype=np.int64)
         self.numel = np.asarray(numel, dtype=np.int64)
+        # The tensors' requires_grad flags when the tree was built, and their element sizes.
+        self.requires_grad = np.asarray(requires_grad, dtype=bool)
+        self.element_size = np.asarray(element_size, dtype=np.int64)
         self._node_cache: list[ModuleNode | None] = [None] * n
+        # Modules whose rows (children or parameters) have been made: what a view has fetched.
+        self.fetched = np.zeros(n, dtype=bool)
         self._paths: list[str] | None = None
         self._index_by_path: dict[str, int] | None = None
         self.nodes: Sequence[ModuleNode] = _LazyNodes(self)
@@ -403,6 +412,8 @@ def _build(model: nn.Module) -> ModuleTree:
     occ_name: list[str] = []
     tensors: list[torch.Tensor] = []
     numel: list[int] = []
+    grad: list[bool] = []
+    elsize: list[int] = []
     first_occ: list[int] = []
     tie_occ: dict[int, list[int]] = {}
     by_id: dict[int, int] = {}
@@ -426,6 +437,8 @@ def _build(model: nn.Module) -> ModuleTree:
                     j = by_id[key] = len(tensors)
                     tensors.append(p)
                     numel.append(p.numel())
+                    grad.append(p.requires_grad)
+                    elsize.append(p.element_size())
                     first_occ.append(len(occ_param))
                 elif j in tie_occ:
                     tie_occ[j].append(len(occ_param))
@@ -440,5 +453,16 @@ def _build(model: nn.Module) -> ModuleTree:
                     push((sub, cname, i))
     occ_start.append(len(occ_param))
     return ModuleTree(
-        modules, names, parent, occ_start, occ_param, occ_name, tensors, numel, first_occ, tie_occ
+        modules,
+        names,
+        parent,
+        occ_start,
+        occ_param,
+        occ_name,
+        tensors,
+        numel,
+        first_occ,
+        tie_occ,
+        grad,
+        elsize,
     )

@@ -1,0 +1,146 @@
+"""The Qt adapter over the core tree: model-tester clean, tri-state checks, range-wise dataChanged."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QModelIndex, Qt
+
+from freezegui.app.tree_model import (
+    COL_NAME,
+    COL_SHAPE,
+    COL_TOTAL,
+    COL_TRAINABLE,
+    ModuleTreeModel,
+    SearchFilterModel,
+)
+from freezegui.core import actions
+from freezegui.core.document import Document
+from tests import models
+
+CHECK = Qt.ItemDataRole.CheckStateRole
+
+
+def _model(doc: Document) -> ModuleTreeModel:
+    m = ModuleTreeModel()
+    m.set_document(doc)
+    return m
+
+
+def _index(model: ModuleTreeModel, path: str) -> QModelIndex:
+    node = model.document.tree.node(path)
+    chain = [node, *node.ancestors()][::-1]
+    index = QModelIndex()
+    for item in chain:
+        index = model.index(item.row if item.parent is not None else 0, 0, index)
+    return index
+
+
+@pytest.mark.parametrize("factory", [models.SmallConvNet, models.TiedLM, models.MLP])
+def test_model_tester_small(qtmodeltester, factory) -> None:
+    qtmodeltester.check(_model(Document.from_model(factory())))
+
+
+def test_model_tester_resnet_with_filter(qtmodeltester, resnet18_10) -> None:
+    doc = Document.from_model(resnet18_10)
+    source = _model(doc)
+    qtmodeltester.check(source)
+    proxy = SearchFilterModel()
+    proxy.setSourceModel(source)
+    proxy.set_search(actions.search(doc.tree, "layer4.*.bn*"))
+    qtmodeltester.check(proxy)
+
+
+def test_rows_columns_and_numbers(resnet18_10) -> None:
+    m = _model(Document.from_model(resnet18_10))
+    root = m.index(0, 0)
+    assert m.rowCount() == 1 and m.data(root) == "resnet18" or m.data(root) == "ResNet"
+    fc = _index(m, "fc")
+    assert m.data(fc.siblingAtColumn(COL_TOTAL)) == "5.13 K"
+    assert (
+        m.data(fc.siblingAtColumn(COL_TOTAL), Qt.ItemDataRole.ToolTipRole)
+        == "5,130 trainable of 5,130 parameters"
+    )
+    weight = m.index(0, COL_SHAPE, fc)
+    assert m.data(weight) == "10×512 · float32"
+    assert m.headerData(COL_NAME, Qt.Orientation.Horizontal).endswith("= Train)")
+
+
+def test_tristate_and_subtree_toggle(resnet18_10) -> None:
+    m = _model(Document.from_model(resnet18_10))
+    root = m.index(0, 0)
+    assert m.setData(root, Qt.CheckState.Unchecked, CHECK)
+    fc = _index(m, "fc")
+    m.setData(fc, Qt.CheckState.Checked.value, CHECK)  # ints are accepted too
+    assert m.data(root, CHECK) == Qt.CheckState.PartiallyChecked
+    assert m.data(fc, CHECK) == Qt.CheckState.Checked
+    assert m.data(m.index(0, 0, fc), CHECK) == Qt.CheckState.Checked
+    assert m.data(fc.siblingAtColumn(COL_TRAINABLE)) == "5.13 K"
+    assert m.document.selection.counts().trainable == 5_130
+    relu = _index(m, "relu")
+    assert m.data(relu, CHECK) is None  # no parameters: no checkbox
+    assert not (m.flags(relu) & Qt.ItemFlag.ItemIsUserCheckable)
+
+
+def test_tied_parameter_rows_toggle_together() -> None:
+    doc = Document.from_model(models.TiedLM())
+    m = _model(doc)
+    head_w = m.index(0, 0, _index(m, "head"))
+    embed_w = m.index(0, 0, _index(m, "embed"))
+    assert m.data(head_w.siblingAtColumn(1)) == "Parameter (tied)"
+    assert "Tied with: embed.weight" in m.data(head_w, Qt.ItemDataRole.ToolTipRole)
+    m.setData(head_w, Qt.CheckState.Unchecked, CHECK)
+    assert m.data(embed_w, CHECK) == Qt.CheckState.Unchecked
+    assert doc.selection.counts().frozen == 50 * 8
+
+
+def test_locked_model_is_read_only(resnet18_10) -> None:
+    m = _model(Document.from_model(resnet18_10))
+    m.set_locked(True)
+    root = m.index(0, 0)
+    assert not (m.flags(root) & Qt.ItemFlag.ItemIsUserCheckable)
+    assert not m.setData(root, Qt.CheckState.Unchecked, CHECK)
+    assert m.document.selection.counts().frozen == 0
+
+
+def _fetch_all(m: ModuleTreeModel) -> int:
+    """Fetch every row, as a fully expanded view would; returns the row count."""
+    stack, rows = [m.index(0, 0)], 0
+    while stack:
+        parent = stack.pop()
+        for r in range(m.rowCount(parent)):
+            rows += 1
+            stack.append(m.index(r, 0, parent))
+    return rows
+
+
+def test_data_changed_is_one_range_per_fetched_parent(resnet18_10) -> None:
+    doc = Document.from_model(resnet18_10)
+    m = _model(doc)
+    rows = _fetch_all(m)
+    signals = []
+    m.dataChanged.connect(lambda a, b, roles: signals.append((a, b, roles)))
+    m.setData(m.index(0, 0), Qt.CheckState.Unchecked, CHECK)
+    parents = sum(1 for n in doc.tree.nodes if n.child_count())
+    assert len(signals) == parents + 1  # the root's own row, then one range per parent
+    assert rows > 2 * len(signals)
+    assert all(a.parent() == b.parent() and a.row() <= b.row() for a, b, _ in signals)
+    assert all(Qt.ItemDataRole.CheckStateRole in roles for _, _, roles in signals)
+    # Every fetched row is inside some signalled range.
+    covered = {(a.parent().internalPointer(), r) for a, b, _ in signals for r in range(a.row(), b.row() + 1)}
+    assert {(n, e.row) for n in doc.tree.nodes for e in n.params} <= {(p, r) for p, r in covered}
+
+
+def test_huge_changes_send_one_coarse_range(qtbot) -> None:
+    from freezegui.app.tree_model import RANGE_SIGNAL_LIMIT
+
+    doc = Document.from_model(models.wide_model(3_000))
+    m = _model(doc)
+    _fetch_all(m)
+    assert int(doc.tree.fetched.sum()) > RANGE_SIGNAL_LIMIT
+    signals = []
+    m.dataChanged.connect(lambda a, b, roles: signals.append((a, b)))
+    m.setData(m.index(0, 0), Qt.CheckState.Unchecked, CHECK)
+    assert len(signals) == 2  # the root's row, and the rows under it from the Type column on
+    (_, _), (first, last) = signals
+    assert first.column() == 1 and last.row() == m.rowCount(m.index(0, 0)) - 1
+    assert doc.selection.counts().trainable == 0
