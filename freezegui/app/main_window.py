@@ -353,11 +353,11 @@ class MainWindow(QMainWindow):
             self._error("Could not open the model", f"{spec}\n\n{message}")
             self.loadFinished.emit(False)
 
-        worker = create_worker(Document.load, spec, **load_kwargs)
-        worker.returned.connect(on_done)
-        worker.errored.connect(on_error)
-        self._worker = worker  # keep a reference while it runs
-        worker.start()
+        # Connecting `errored` here also stops superqt from re-raising the error in the UI thread.
+        worker = create_worker(
+            Document.load, spec, _connect={"returned": on_done, "errored": on_error}, **load_kwargs
+        )
+        self._worker = worker  # keep a reference while it runs (create_worker started it)
 
     def _set_busy(self, busy: bool, message: str = "") -> None:
         self._loading = busy

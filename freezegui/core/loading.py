@@ -354,6 +354,10 @@ def _torch_load(path: Path, trust_pickle: bool) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
+        if "Unsupported global" not in str(exc):  # not a pickled object: garbage or a truncated file
+            raise LoadError(
+                f"{path} is not a readable PyTorch checkpoint (corrupt or truncated?): {_first_line(exc)}"
+            ) from None
         if not trust_pickle:
             raise LoadError(
                 f"{path} is a pickled Python object (such as a whole nn.Module). Unpickling runs code stored "

@@ -1,0 +1,85 @@
+"""Quick actions and search, as pure core functions (the app's buttons call these)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from freezegui.core import actions
+from freezegui.core.document import Document
+from freezegui.core.errors import RuleError
+from freezegui.core.rules import RuleSet
+from freezegui.core.tree import build_tree
+
+
+def test_bert_block_list_last_blocks_and_search(bert_base_meta) -> None:
+    tree = build_tree(bert_base_meta)
+    assert tree.paths[actions.block_list(tree)] == "encoder.layer"
+    mask = actions.train_last_blocks_mask(tree, 2)
+    assert int(tree.numel[mask].sum()) == 14_766_336  # encoder.layer.10, .11 and the pooler after them
+    result = actions.search(tree, r"re:encoder\.layer\.1[01]|pooler")
+    assert [tree.paths[i] for i in result.modules] == ["encoder.layer.10", "encoder.layer.11", "pooler"]
+    assert np.array_equal(result.mask(tree), mask)
+    assert result.visible[tree.index_of("encoder")] and not result.visible[tree.index_of("embeddings")]
+
+
+def test_llama_block_list_keeps_final_norm_and_head() -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(
+        hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4, vocab_size=100
+    )
+    with torch.device("meta"):
+        model = LlamaForCausalLM(cfg)
+    tree = build_tree(model)
+    assert tree.paths[actions.block_list(tree)] == "model.layers"
+    names = {tree.primary_name(i) for i in np.flatnonzero(actions.train_last_blocks_mask(tree, 1))}
+    assert {"model.norm.weight", "lm_head.weight"} <= names
+    assert not any(n.startswith("model.layers.2.") for n in names)
+    assert len(actions.norm_indices(tree)) == 4 * 2 + 1  # LlamaRMSNorm counts as a norm layer
+
+
+def test_search_plain_text_glob_and_params(resnet18_10) -> None:
+    tree = build_tree(resnet18_10)
+    plain = actions.search(tree, "DOWNSAMPLE")  # case-insensitive substring
+    assert [tree.paths[i] for i in plain.modules] == [
+        "layer2.0.downsample",
+        "layer3.0.downsample",
+        "layer4.0.downsample",
+    ]
+    glob = actions.search(tree, "layer4.*.bn*")
+    assert len(glob.modules) == 4
+    by_name = actions.search(tree, "re:.*\\.bias")
+    assert by_name.modules == [] and len(by_name.occurrences) > 10
+    with pytest.raises(RuleError):
+        actions.search(tree, "layer[")
+
+
+def test_head_and_types(resnet18_10) -> None:
+    tree = build_tree(resnet18_10)
+    assert tree.paths[actions.head_index(tree)] == "fc"
+    assert dict(actions.type_counts(tree))["BatchNorm2d"] == 20
+    assert len(actions.type_indices(tree, "BasicBlock")) == 8
+
+
+def test_document_rules_round_trip(resnet18_10, tmp_path: Path) -> None:
+    doc = Document.from_model(resnet18_10, "torchvision:resnet18", {"num_classes": 10})
+    report = doc.apply_ruleset(RuleSet.loads("default: freeze\nmethod: lr_zero\nrules: [{train: fc}]"))
+    assert report.trainable == 5_130 and doc.method == "lr_zero"
+    assert doc.selection.is_modified
+    path = doc.save_rules(tmp_path / "r.yaml")
+    assert not doc.selection.is_modified
+    saved = RuleSet.load(path)
+    assert (
+        saved.model.spec == "torchvision:resnet18"
+        and saved.model.num_classes == 10
+        and saved.method == "lr_zero"
+    )
+    other = Document.from_model(
+        type(resnet18_10)(block=type(resnet18_10.layer1[0]), layers=[2, 2, 2, 2], num_classes=10)
+    )
+    other.open_rules(path)
+    assert other.selection.counts().trainable == 5_130 and not other.selection.is_modified
