@@ -12,6 +12,7 @@ from freezegui.core.errors import FingerprintWarning, FreezeguiError, FreezeguiW
 from freezegui.core.loading import load_model, parse_spec
 from freezegui.core.rules import Rule, RuleSet
 from freezegui.core.selection import Selection
+from freezegui.core.training import TrainingConfig, TrainingReport, TrainingRun, compare_methods, run_training
 from freezegui.core.tree import ModuleNode, ModuleTree, build_tree
 
 __version__ = "0.1.0"
@@ -28,12 +29,17 @@ __all__ = [
     "RuleError",
     "RuleSet",
     "Selection",
+    "TrainingConfig",
+    "TrainingReport",
+    "TrainingRun",
     "apply_rules",
     "build_tree",
+    "compare_methods",
     "count_parameters",
     "evaluate_rules",
     "load_model",
     "param_groups",
     "parse_spec",
     "rules_from_model",
+    "run_training",
 ]
