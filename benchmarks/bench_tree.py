@@ -1,0 +1,349 @@
+"""The main window on very large trees: build-and-show, expand all, and check-box toggles, in one run.
+
+    python benchmarks/bench_tree.py
+
+Goals (measured against a bare ``named_modules()`` walk of the same model, in the same process):
+
+* 100,000 modules (``tests.models.wide_model``): build and show < 1 s and <= 4x the walk; toggling
+  the root check box on the fully expanded tree (totals and details included, repainted) < 50 ms,
+  with ``dataChanged`` emitted per range of rows, not per row.
+* Llama-3-70B-shaped config, structure only (1,047 modules): toggling one decoder layer <= 16 ms.
+* A mixture-of-experts config: transformers 5 fuses the experts of most MoE models into 3-D
+  parameters (DeepSeek-V3: ~1,200 modules); Switch Transformers still has one module per expert
+  (switch-base-256: ~16,000). A synthetic 20,000-module model is measured as well.
+
+"Build and show" is ``Document.from_model`` + ``MainWindow.set_document`` on a shown window, then
+events are processed until the tree view has painted. Each toggle is ``setData(CheckStateRole)``
+through the Qt model, as a click does, and then events until the repaint.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QSettings, Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+import freezegui  # noqa: E402
+from freezegui.app.main_window import MainWindow, select_path  # noqa: E402
+from freezegui.core.document import Document  # noqa: E402
+from tests.models import wide_model  # noqa: E402
+
+LLAMA_70B = {
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": 8192,
+    "num_hidden_layers": 80,
+    "num_attention_heads": 64,
+    "num_key_value_heads": 8,
+    "intermediate_size": 28672,
+    "vocab_size": 128256,
+    "tie_word_embeddings": False,
+}
+DEEPSEEK_V3 = {  # the published DeepSeek-V3 shape: 61 layers, 256 routed experts (fused in transformers 5)
+    "architectures": ["DeepseekV3ForCausalLM"],
+    "model_type": "deepseek_v3",
+    "hidden_size": 7168,
+    "intermediate_size": 18432,
+    "moe_intermediate_size": 2048,
+    "num_hidden_layers": 61,
+    "first_k_dense_replace": 3,
+    "n_routed_experts": 256,
+    "n_shared_experts": 1,
+    "num_experts_per_tok": 8,
+    "num_attention_heads": 128,
+    "num_key_value_heads": 128,
+    "kv_lora_rank": 512,
+    "q_lora_rank": 1536,
+    "qk_nope_head_dim": 128,
+    "qk_rope_head_dim": 64,
+    "v_head_dim": 128,
+    "vocab_size": 129280,
+    "n_group": 8,
+    "topk_group": 4,
+    "tie_word_embeddings": False,
+}
+SWITCH_BASE_256 = {  # google/switch-base-256: one module per expert (an nn.ModuleDict)
+    "architectures": ["SwitchTransformersForConditionalGeneration"],
+    "model_type": "switch_transformers",
+    "d_model": 768,
+    "d_ff": 3072,
+    "d_kv": 64,
+    "num_layers": 12,
+    "num_decoder_layers": 12,
+    "num_heads": 12,
+    "num_experts": 256,
+    "encoder_sparse_step": 2,
+    "decoder_sparse_step": 2,
+    "vocab_size": 32128,
+    "expert_capacity": 64,
+}
+
+ROWS: list[tuple[str, str, str, str]] = []  # (model, measurement, value, goal)
+
+
+class PaintCounter(QObject):
+    """Counts paint events of the tree's viewport, to wait until a change is on screen."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+class Bench:
+    def __init__(self) -> None:
+        self.app = QApplication.instance() or QApplication([])
+        self.settings_dir = tempfile.TemporaryDirectory()
+        settings = QSettings(str(Path(self.settings_dir.name) / "s.ini"), QSettings.Format.IniFormat)
+        self.window = MainWindow(settings=settings)
+        self.window.resize(1280, 800)
+        self.window.show()
+        self.paints = PaintCounter()
+        self.window.tree_view.viewport().installEventFilter(self.paints)
+        self.app.processEvents()
+
+    def until_painted(self, before: int, timeout: float = 10.0) -> bool:
+        """Process events until the tree viewport has painted after ``before`` paints."""
+        deadline = time.perf_counter() + timeout
+        while self.paints.count <= before and time.perf_counter() < deadline:
+            self.app.processEvents()
+        return self.paints.count > before
+
+    def clear(self) -> None:
+        self.window.set_document(None)
+        self.app.processEvents()
+        gc.collect()
+
+    def build_and_show(self, model: object, spec: str = "") -> float:
+        """Seconds for Document.from_model + set_document + the first paint."""
+        self.clear()
+        before = self.paints.count
+        start = time.perf_counter()
+        doc = Document.from_model(model, spec)  # type: ignore[arg-type]
+        self.window.set_document(doc)
+        self.until_painted(before)
+        return time.perf_counter() - start
+
+    def expand_all(self) -> float:
+        before = self.paints.count
+        start = time.perf_counter()
+        self.window.tree_view.expandAll()
+        self.until_painted(before)
+        return time.perf_counter() - start
+
+    def toggle(self, index: QModelIndex) -> tuple[float, bool]:
+        """One check-box click on a source-model index: frozen <-> trained, then the repaint.
+
+        Returns the seconds until the repaint and whether there was one; without one (the view
+        scheduled nothing: its rows would stay stale on screen) the seconds until events settled."""
+        model = self.window.tree_model
+        state = Qt.CheckState(model.data(index, Qt.ItemDataRole.CheckStateRole))
+        new = Qt.CheckState.Unchecked if state == Qt.CheckState.Checked else Qt.CheckState.Checked
+        before = self.paints.count
+        start = time.perf_counter()
+        model.setData(index, new, Qt.ItemDataRole.CheckStateRole)
+        self.app.processEvents()
+        settled = time.perf_counter() - start
+        painted = self.until_painted(before, timeout=1.0)
+        return (time.perf_counter() - start if painted else settled), painted
+
+    def toggles(self, index: QModelIndex, budget_s: float = 6.0, most: int = 9) -> tuple[float, int, bool]:
+        """Median of several toggles (fewer when each is slow), and whether every one repainted."""
+        runs = [self.toggle(index)]
+        while len(runs) < most and sum(t for t, _ in runs) + runs[0][0] < budget_s:
+            runs.append(self.toggle(index))
+        return statistics.median(t for t, _ in runs), len(runs), all(p for _, p in runs)
+
+    def signals_per_toggle(self, index: QModelIndex) -> int:
+        count = [0]
+
+        def bump(*_: object) -> None:
+            count[0] += 1
+
+        self.window.tree_model.dataChanged.connect(bump)
+        try:
+            self.toggle(index)
+        finally:
+            self.window.tree_model.dataChanged.disconnect(bump)
+        return count[0]
+
+    def root(self) -> QModelIndex:
+        return self.window.tree_model.index(0, 0)
+
+    def source_index(self, path: str) -> QModelIndex:
+        """Expand to ``path`` and make it the current row (as a click on its check box does)."""
+        return self.window.source_index(select_path(self.window, path))
+
+    def select_leaf(self) -> None:
+        """Make a parameter-free leaf current, so the details pane has nothing to refresh."""
+        doc = self.window.document
+        assert doc is not None
+        leaf = next(i for i in range(len(doc.tree.nodes) - 1, 0, -1) if doc.tree.nodes[i].end == i + 1)
+        select_path(self.window, doc.tree.paths[leaf])
+        self.app.processEvents()
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def walk_time(model: Any) -> tuple[float, int]:
+    """Median seconds of 3 bare ``named_modules()`` walks, and the module count."""
+    times = []
+    for _ in range(3):
+        start = time.perf_counter()
+        count = sum(1 for _ in model.named_modules())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), count
+
+
+def row(model: str, what: str, value: str, goal: str = "") -> None:
+    ROWS.append((model, what, value, goal))
+    print(f"  {what:<52} {value:>16}  {goal}", flush=True)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.1f} ms"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def repaint(painted: bool) -> str:
+    """A toggle after which the view scheduled no repaint leaves stale rows on screen: a bug."""
+    return "" if painted else "  NO REPAINT: visible rows stay stale"
+
+
+def expanded_rows(doc: Document) -> int:
+    """Rows of the fully expanded tree: every module and every parameter occurrence."""
+    return len(doc.tree.nodes) + len(doc.tree.occ_param)
+
+
+def bench_wide(bench: Bench, n: int, label: str, *, goals: bool) -> None:
+    print(f"\n{label}", flush=True)
+    build_s, model = timed(lambda: wide_model(n))
+    walk, modules = walk_time(model)
+    row(label, "modules", f"{modules:,}")
+    row(label, "(constructing the nn.Module itself)", f"{build_s:.2f} s")
+    row(label, "bare named_modules() walk (median of 3)", ms(walk))
+    shows = [bench.build_and_show(model) for _ in range(3)]
+    show = statistics.median(shows)
+    ratio = show / walk
+    row(label, "build and show (median of 3)", ms(show), f"goal < 1 s: {verdict(show < 1)}" if goals else "")
+    row(label, "  ratio to the walk", f"{ratio:.1f}x", f"goal <= 4x: {verdict(ratio <= 4)}" if goals else "")
+    doc = bench.window.document
+    assert doc is not None
+    collapsed, k, painted = bench.toggles(bench.root())
+    row(label, f"toggle root, collapsed tree, root current ({k} runs)", ms(collapsed), repaint(painted))
+    row(label, "expandAll", ms(bench.expand_all()))
+    rows = expanded_rows(doc)
+    row(label, "rows in the expanded tree", f"{rows:,}")
+    root_current, k, painted = bench.toggles(bench.root())
+    goal = f"goal < 50 ms: {verdict(root_current < 0.05 and painted)}" if goals else ""
+    row(label, f"toggle root, expanded, root current ({k} runs)", ms(root_current), goal + repaint(painted))
+    bench.select_leaf()
+    leaf_current, k, painted = bench.toggles(bench.root())
+    goal = f"goal < 50 ms: {verdict(leaf_current < 0.05 and painted)}" if goals else ""
+    row(
+        label,
+        f"toggle root, expanded, last leaf current ({k} runs)",
+        ms(leaf_current),
+        goal + repaint(painted),
+    )
+    signals = bench.signals_per_toggle(bench.root())
+    row(label, "dataChanged signals per root toggle (expanded)", f"{signals:,}", f"vs {rows:,} rows")
+    bench.clear()
+
+
+def bench_config(bench: Bench, label: str, config: dict, toggle_path: str, *, goal_ms: float | None) -> None:
+    print(f"\n{label}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "config.json").write_text(json.dumps(config))
+        spec = f"hf-config:{tmp}"
+        load_s, model = timed(lambda: freezegui.load_model(spec, structure_only=True))
+    walk, modules = walk_time(model)
+    params = sum(p.numel() for p in model.parameters())  # type: ignore[attr-defined]
+    row(label, "modules", f"{modules:,}")
+    row(label, "parameters (meta device)", f"{params / 1e9:,.1f} B")
+    row(label, "load_model(structure_only=True)", f"{load_s:.2f} s")
+    row(label, "bare named_modules() walk (median of 3)", ms(walk))
+    show = statistics.median(bench.build_and_show(model, spec) for _ in range(3))
+    row(label, "build and show (median of 3)", ms(show), f"{show / walk:.1f}x the walk")
+    row(label, "expandAll", ms(bench.expand_all()))
+    index = bench.source_index(toggle_path)
+    bench.app.processEvents()
+    one, k, painted = bench.toggles(index)
+    ok = one * 1000 <= (goal_ms or 0) and painted
+    goal = f"goal <= {goal_ms:g} ms: {verdict(ok)}" if goal_ms is not None else ""
+    row(label, f"toggle {toggle_path}, expanded, it is current ({k} runs)", ms(one), goal + repaint(painted))
+    root, k, painted = bench.toggles(bench.root())
+    row(label, f"toggle root, expanded, {toggle_path} current ({k} runs)", ms(root), repaint(painted))
+    signals = bench.signals_per_toggle(bench.root())
+    doc = bench.window.document
+    assert doc is not None
+    row(
+        label,
+        "dataChanged signals per root toggle (expanded)",
+        f"{signals:,}",
+        f"vs {expanded_rows(doc):,} rows",
+    )
+    bench.clear()
+
+
+def main() -> None:
+    start = time.perf_counter()
+    bench = Bench()
+    bench_wide(bench, 100_000, "wide_model(100_000), meta", goals=True)
+    bench_config(bench, "Llama-3-70B config, structure only", LLAMA_70B, "model.layers.40", goal_ms=16)
+    bench_config(
+        bench,
+        "DeepSeek-V3 config (fused experts), structure only",
+        DEEPSEEK_V3,
+        "model.layers.30",
+        goal_ms=None,
+    )
+    bench_config(
+        bench,
+        "Switch-base-256 config (per-expert modules), structure only",
+        SWITCH_BASE_256,
+        "encoder.block.5",
+        goal_ms=None,
+    )
+    bench_wide(bench, 20_000, "wide_model(20_000), meta", goals=False)
+    bench.window.close()
+
+    print(f"\nSummary (total run {time.perf_counter() - start:.0f} s, Qt {QApplication.platformName()})\n")
+    width = max(len(m) for m, *_ in ROWS)
+    what_width = max(len(w) for _, w, *_ in ROWS)
+    last = None
+    for model, what, value, goal in ROWS:
+        name = model if model != last else ""
+        last = model
+        print(f"{name:<{width}}  {what:<{what_width}}  {value:>14}  {goal}")
+
+
+if __name__ == "__main__":
+    main()
