@@ -647,6 +647,8 @@ class MainWindow(QMainWindow):
     # ===================================================================================== reactions
     def _on_selection_changed(self, *_: Any) -> None:
         assert self._doc is not None
+        # The adapter's coarse signal for huge changes may cover no visible row; repaint what is shown.
+        self.tree_view.viewport().update()
         self.totals.update_from(self._doc.selection)
         self.details.refresh()
 
