@@ -74,7 +74,9 @@ def train_last_blocks_mask(tree: ModuleTree, n: int) -> np.ndarray:
     (final norm, pooler, head): BERT's last-2 selection or a Llama's last layers plus ``lm_head``."""
     blocks_at = block_list(tree)
     if blocks_at is None:
-        raise ValueError("this model has no repeated block list (no ModuleList/Sequential of same-typed blocks)")
+        raise ValueError(
+            "this model has no repeated block list (no ModuleList/Sequential of same-typed blocks)"
+        )
     children = tree.nodes[blocks_at].children
     n = max(0, min(n, len(children)))
     mask = np.zeros(len(tree.params), dtype=bool)

@@ -36,9 +36,13 @@ class Document:
         return cls.from_model(load_model(spec, **kwargs), spec, kwargs)
 
     @classmethod
-    def from_model(cls, model: nn.Module, spec: str = "", load_kwargs: dict[str, Any] | None = None) -> Document:
+    def from_model(
+        cls, model: nn.Module, spec: str = "", load_kwargs: dict[str, Any] | None = None
+    ) -> Document:
         tree = build_tree(model)
-        return cls(spec=spec, model=model, tree=tree, selection=Selection(tree), load_kwargs=dict(load_kwargs or {}))
+        return cls(
+            spec=spec, model=model, tree=tree, selection=Selection(tree), load_kwargs=dict(load_kwargs or {})
+        )
 
     @property
     def display_name(self) -> str:
@@ -69,7 +73,9 @@ class Document:
         rs.model.parameters = self.tree.total_params
         return rs
 
-    def apply_ruleset(self, rules: RuleSet | str | os.PathLike[str], *, label: str = "Apply rules") -> ApplyReport:
+    def apply_ruleset(
+        self, rules: RuleSet | str | os.PathLike[str], *, label: str = "Apply rules"
+    ) -> ApplyReport:
         """Set the selection from rules (undoable). Rules that match nothing are reported, not fatal."""
         _, rs, report = evaluate_rules(self.tree, as_ruleset(rules))
         assert report.trainable_mask is not None
