@@ -16,17 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
-CONFIG = {
-    "architectures": ["LlamaForCausalLM"],
-    "model_type": "llama",
-    "hidden_size": 8192,
-    "num_hidden_layers": 80,
-    "num_attention_heads": 64,
-    "num_key_value_heads": 8,
-    "intermediate_size": 28672,
-    "vocab_size": 128256,
-    "tie_word_embeddings": False,
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.models import LLAMA_70B_CONFIG as CONFIG  # noqa: E402
 
 _MEASURE = """
 import resource, sys, time, runpy

@@ -42,19 +42,9 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 import freezegui  # noqa: E402
 from freezegui.app.main_window import MainWindow, select_path  # noqa: E402
 from freezegui.core.document import Document  # noqa: E402
+from tests.models import LLAMA_70B_CONFIG as LLAMA_70B  # noqa: E402
 from tests.models import wide_model  # noqa: E402
 
-LLAMA_70B = {
-    "architectures": ["LlamaForCausalLM"],
-    "model_type": "llama",
-    "hidden_size": 8192,
-    "num_hidden_layers": 80,
-    "num_attention_heads": 64,
-    "num_key_value_heads": 8,
-    "intermediate_size": 28672,
-    "vocab_size": 128256,
-    "tie_word_embeddings": False,
-}
 DEEPSEEK_V3 = {  # the published DeepSeek-V3 shape: 61 layers, 256 routed experts (fused in transformers 5)
     "architectures": ["DeepseekV3ForCausalLM"],
     "model_type": "deepseek_v3",

@@ -5,6 +5,19 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+# A Llama-3-70B-shaped transformers config (for --structure-only tests and benchmarks): 70,553,706,496 parameters.
+LLAMA_70B_CONFIG = {
+    "architectures": ["LlamaForCausalLM"],
+    "model_type": "llama",
+    "hidden_size": 8192,
+    "num_hidden_layers": 80,
+    "num_attention_heads": 64,
+    "num_key_value_heads": 8,
+    "intermediate_size": 28672,
+    "vocab_size": 128256,
+    "tie_word_embeddings": False,
+}
+
 
 class MLP(nn.Module):
     """fc1/fc2 only: a rule `fc` must match nothing here."""

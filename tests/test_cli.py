@@ -11,18 +11,7 @@ import pytest
 
 from freezegui.cli.main import main
 from freezegui.core.rules import RuleSet
-
-LLAMA_70B = {
-    "architectures": ["LlamaForCausalLM"],
-    "model_type": "llama",
-    "hidden_size": 8192,
-    "num_hidden_layers": 80,
-    "num_attention_heads": 64,
-    "num_key_value_heads": 8,
-    "intermediate_size": 28672,
-    "vocab_size": 128256,
-    "tie_word_embeddings": False,
-}
+from tests.models import LLAMA_70B_CONFIG as LLAMA_70B
 
 
 def test_summary_table(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from freezegui.cli.common import add_model_args, load_kwargs
 from freezegui.core.loading import DEFAULT_SPEC
 
 
@@ -14,19 +15,7 @@ def build_parser() -> argparse.ArgumentParser:
         "spec", nargs="?", default=DEFAULT_SPEC, metavar="SPEC", help=f"model spec (default: {DEFAULT_SPEC})"
     )
     parser.add_argument("--rules", metavar="FILE", help="apply this rule file once the model is open")
-    parser.add_argument(
-        "--structure-only", action="store_true", help="build on the meta device: no weights, no memory"
-    )
-    parser.add_argument(
-        "--num-classes", type=int, metavar="N", help="replace the classification head with N outputs"
-    )
-    parser.add_argument("--weights", metavar="FILE", help="state dict to load into the architecture")
-    parser.add_argument(
-        "--pretrained", action="store_true", help="torchvision: pretrained weights from the torch cache"
-    )
-    parser.add_argument(
-        "--trust-pickle", action="store_true", help="allow a pickled nn.Module (runs code from the file)"
-    )
+    add_model_args(parser, spec=False)
     return parser
 
 
@@ -43,13 +32,5 @@ def run_app(argv: list[str]) -> int:
     app.setApplicationDisplayName("freezegui")
     window = MainWindow()
     window.show()
-    window.open_model(
-        args.spec,
-        rules=args.rules,
-        structure_only=args.structure_only,
-        num_classes=args.num_classes,
-        weights=args.weights,
-        pretrained=args.pretrained,
-        trust_pickle=args.trust_pickle,
-    )
+    window.open_model(args.spec, rules=args.rules, **load_kwargs(args))
     return int(app.exec())

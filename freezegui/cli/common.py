@@ -37,13 +37,16 @@ def add_model_args(parser: argparse.ArgumentParser, *, spec: bool = True) -> Non
     )
 
 
+def load_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """The :func:`load_model` keyword arguments that :func:`add_model_args` options give."""
+    return {
+        "structure_only": args.structure_only,
+        "num_classes": args.num_classes,
+        "weights": args.weights,
+        "pretrained": args.pretrained,
+        "trust_pickle": args.trust_pickle,
+    }
+
+
 def load_from_args(args: argparse.Namespace, **extra: Any) -> nn.Module:
-    return load_model(
-        args.spec,
-        structure_only=args.structure_only,
-        num_classes=args.num_classes,
-        weights=args.weights,
-        pretrained=args.pretrained,
-        trust_pickle=args.trust_pickle,
-        **extra,
-    )
+    return load_model(args.spec, **load_kwargs(args), **extra)

@@ -25,6 +25,7 @@ import numpy as np
 import yaml
 
 from freezegui.core.errors import FreezeguiError, FreezeguiWarning, RuleError
+from freezegui.core.interop.common import load_yaml_mapping
 from freezegui.core.rules import Rule, RuleSet, rules_from_selection
 from freezegui.core.tree import ModuleTree
 
@@ -213,17 +214,7 @@ def to_axolotl(tree: ModuleTree, trainable: np.ndarray, *, spec: str | None = No
 # ------------------------------------------------------------------------------------------ import
 def read_axolotl_config(text: str, *, source: str | None = "<axolotl>") -> list[str]:
     """The ``unfrozen_parameters`` list of a whole axolotl config (every other key is ignored)."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RuleError(
-            f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-            source=source,
-            line=mark.line + 1 if mark is not None else None,
-        ) from None
-    if not isinstance(data, dict):
-        raise RuleError("an axolotl config must be a YAML mapping", source=source)
+    data = load_yaml_mapping(text, source=source, what="an axolotl config")
     if KEY not in data:
         raise RuleError(
             f"no `{KEY}` key: this config does not freeze anything (axolotl trains every parameter)",

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import numpy as np
+import yaml
 
 from freezegui.core.counting import format_percent
+from freezegui.core.errors import RuleError
 from freezegui.core.rules import RuleSet, rules_from_selection
 from freezegui.core.tree import ModuleTree
 
@@ -40,3 +43,19 @@ def summary_line(tree: ModuleTree, trainable: np.ndarray) -> str:
         f"{elems:,} of {total:,} parameters train ({format_percent(frac)}), "
         f"{int(mask.sum())} of {len(tree.params)} tensors"
     )
+
+
+def load_yaml_mapping(text: str, *, source: str | None, what: str) -> dict[str, Any]:
+    """Parse a whole tool config; malformed YAML or a non-mapping is a RuleError naming the line."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise RuleError(
+            f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
+            source=source,
+            line=mark.line + 1 if mark is not None else None,
+        ) from None
+    if not isinstance(data, dict):
+        raise RuleError(f"{what} must be a YAML mapping", source=source)
+    return data

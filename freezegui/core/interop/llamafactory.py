@@ -33,6 +33,7 @@ import yaml
 from torch import nn
 
 from freezegui.core.errors import FreezeguiError, FreezeguiWarning, RuleError
+from freezegui.core.interop.common import load_yaml_mapping
 from freezegui.core.rules import RuleSet, rules_from_selection
 from freezegui.core.tree import ModuleNode, ModuleTree
 
@@ -197,17 +198,7 @@ def _explain_extra(tree: ModuleTree, extra: np.ndarray, subs: list[str], limit: 
 # ------------------------------------------------------------------------------ import
 def read_llamafactory_config(text: str, *, source: str | None = "<llamafactory>") -> FreezeArgs:
     """The freeze arguments of a whole LLaMA-Factory config (other keys are ignored)."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RuleError(
-            f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-            source=source,
-            line=mark.line + 1 if mark is not None else None,
-        ) from None
-    if not isinstance(data, dict):
-        raise RuleError("a LLaMA-Factory config must be a YAML mapping", source=source)
+    data = load_yaml_mapping(text, source=source, what="a LLaMA-Factory config")
     kind = data.get("finetuning_type", "lora")
     if kind != "freeze":
         raise RuleError(
