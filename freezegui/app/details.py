@@ -2,27 +2,77 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHeaderView,
-    QLabel,
-    QTableWidget,
-    QTableWidgetItem,
-    QVBoxLayout,
-    QWidget,
-)
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
 from freezegui.core.document import Document
 from freezegui.core.tree import ModuleNode, ParamEntry
 
-MAX_ROWS = 200  # a subtree can hold 10^5 tensors; the table shows the first ones
+MAX_ROWS = 500  # a subtree can hold 10^5 tensors; the table lists the first ones
+COLUMNS = ("Parameter", "Shape", "dtype", "Count", "Trainable", "Tied with")
+COL_TRAINS = 4
+
+
+class ParamTableModel(QAbstractTableModel):
+    """The parameter entries under one module; cells are computed only when a view paints them."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._doc: Document | None = None
+        self._entries: list[ParamEntry] = []
+
+    def set_entries(self, doc: Document | None, entries: list[ParamEntry]) -> None:
+        self.beginResetModel()
+        self._doc, self._entries = doc, entries
+        self.endResetModel()
+
+    def selection_changed(self) -> None:
+        if self._entries:
+            top, bottom = self.index(0, COL_TRAINS), self.index(len(self._entries) - 1, COL_TRAINS)
+            self.dataChanged.emit(top, bottom, [Qt.ItemDataRole.DisplayRole])
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._entries)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
+            return COLUMNS[section]
+        return None
+
+    def data(
+        self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if not index.isValid() or self._doc is None:
+            return None
+        entry = self._entries[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == 3:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return None
+        info = entry.info
+        if col == 0:
+            return entry.path
+        if col == 1:
+            return "×".join(map(str, info.shape)) or "scalar"
+        if col == 2:
+            return info.dtype_name
+        if col == 3:
+            return f"{info.numel:,}"
+        if col == COL_TRAINS:
+            return "yes" if self._doc.selection.trainable[info.index] else "frozen"
+        return ", ".join(entry.aliases)
 
 
 class DetailsPane(QWidget):
     """Reads the core selection; refreshed when the current row or the selection changes."""
-
-    COLUMNS = ("Parameter", "Shape", "dtype", "Count", "Trainable", "Tied with")
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -34,19 +84,21 @@ class DetailsPane(QWidget):
         self.title.setWordWrap(True)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.title)
-        self.table = QTableWidget(0, len(self.COLUMNS))
+        self.model = ParamTableModel(self)
+        self.table = QTableView()
         self.table.setObjectName("detailsTable")
-        self.table.setHorizontalHeaderLabels(self.COLUMNS)
+        self.table.setModel(self.model)
         self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
-        self.table.verticalHeader().setDefaultSectionSize(22)
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
-        # Sized once per rebuild: ResizeToContents would re-measure every row on each cell update.
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
+        for col, width in enumerate((210, 95, 65, 80, 70)):
+            header.resizeSection(col, width)
         layout.addWidget(self.table, 1)
         self.note = QLabel("")
         self.note.setStyleSheet("color: gray;")
@@ -55,19 +107,21 @@ class DetailsPane(QWidget):
         self._item: ModuleNode | ParamEntry | None = None
 
     def show_item(self, doc: Document | None, item: ModuleNode | ParamEntry | None) -> None:
+        """Show ``item``'s parameters (the first MAX_ROWS of its subtree)."""
         self._doc, self._item = doc, item
-        self._rebuild()
-
-    def refresh(self) -> None:
-        """The selection changed: update the title and the Trainable column in place (cheap)."""
-        doc, item = self._doc, self._item
+        self.note.setText("")
         if doc is None or item is None:
+            self.title.setText("Select a module to see its parameters.")
+            self.model.set_entries(None, [])
             return
         self._set_title()
-        for row, entry in enumerate(self._entries):
-            cell = self.table.item(row, 4)
-            if cell is not None:
-                cell.setText("yes" if doc.selection.trainable[entry.info.index] else "frozen")
+        self.model.set_entries(doc, [item] if isinstance(item, ParamEntry) else self._entries_under(item))
+
+    def refresh(self) -> None:
+        """The selection changed: update the title and the Trainable column (cheap)."""
+        if self._doc is not None and self._item is not None:
+            self._set_title()
+            self.model.selection_changed()
 
     def _set_title(self) -> None:
         doc, item = self._doc, self._item
@@ -79,37 +133,6 @@ class DetailsPane(QWidget):
         self.title.setText(
             f"<b>{item.path or doc.display_name}</b> — {item.type_name}<br>{trainable:,} trainable of {total:,} parameters"
         )
-
-    def _rebuild(self) -> None:
-        doc, item = self._doc, self._item
-        self._entries: list[ParamEntry] = []
-        self.table.setRowCount(0)
-        self.note.setText("")
-        if doc is None or item is None:
-            self.title.setText("Select a module to see its parameters.")
-            return
-        sel = doc.selection
-        self._set_title()
-        entries = [item] if isinstance(item, ParamEntry) else self._entries_under(item)
-        self._entries = entries
-        self.table.setRowCount(len(entries))
-        for row, entry in enumerate(entries):
-            info = entry.info
-            trains = bool(sel.trainable[info.index])
-            values = (
-                entry.path,
-                "×".join(map(str, info.shape)) or "scalar",
-                info.dtype_name,
-                f"{info.numel:,}",
-                "yes" if trains else "frozen",
-                ", ".join(entry.aliases),
-            )
-            for col, text in enumerate(values):
-                cell = QTableWidgetItem(text)
-                if col == 3:
-                    cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(row, col, cell)
-        self.table.resizeColumnsToContents()
 
     def _entries_under(self, node: ModuleNode) -> list[ParamEntry]:
         """The first MAX_ROWS parameter entries under ``node`` in model order (nodes made lazily)."""

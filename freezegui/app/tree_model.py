@@ -26,6 +26,8 @@ Index = QModelIndex | QPersistentModelIndex
 COL_NAME, COL_TYPE, COL_TOTAL, COL_TRAINABLE, COL_SHAPE = range(5)
 HEADERS = ("Module  (✓ = Train)", "Type", "Parameters", "Trainable", "Shape · dtype")
 RANGE_SIGNAL_LIMIT = 500
+_PLAIN = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_CHECKABLE = _PLAIN | Qt.ItemFlag.ItemIsUserCheckable
 _CHANGED_ROLES = [
     Qt.ItemDataRole.DisplayRole,
     Qt.ItemDataRole.CheckStateRole,
@@ -139,14 +141,13 @@ class ModuleTreeModel(QAbstractItemModel):
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags
-        flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
         if (
             index.column() == COL_NAME
             and not self._locked
             and self._check_state(index.internalPointer()) is not None
         ):
-            flags |= Qt.ItemFlag.ItemIsUserCheckable
-        return flags
+            return _CHECKABLE
+        return _PLAIN
 
     def _check_state(self, node: ModuleNode | ParamEntry) -> Qt.CheckState | None:
         assert self._doc is not None

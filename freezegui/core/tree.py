@@ -326,7 +326,9 @@ class ModuleTree:
 
     def occurrence_path(self, occ: int) -> str:
         """Full dotted name of one parameter occurrence."""
-        path = self.paths[self._occ_node[occ]]
+        node = self._occ_node[occ]
+        # All paths at once when they exist; otherwise only this node's chain (no 10^5-path pass).
+        path = self._paths[node] if self._paths is not None else self.nodes[node].path
         return f"{path}.{self.occ_name[occ]}" if path else self.occ_name[occ]
 
     def primary_name(self, param: int) -> str:
@@ -411,47 +413,56 @@ def _build(model: nn.Module) -> ModuleTree:
     occ_param: list[int] = []
     occ_name: list[str] = []
     tensors: list[torch.Tensor] = []
-    numel: list[int] = []
-    grad: list[bool] = []
-    elsize: list[int] = []
     first_occ: list[int] = []
     tie_occ: dict[int, list[int]] = {}
     by_id: dict[int, int] = {}
     stack: list[tuple[nn.Module, str, int]] = [(model, "", 0)]  # explicit stack: deep models exceed recursion
+    # Bound methods: this loop runs once per module and parameter of models with 10^5 of them.
     pop, push = stack.pop, stack.append
+    add_module, add_name, add_parent, add_start = (
+        modules.append,
+        names.append,
+        parent.append,
+        occ_start.append,
+    )
+    add_occ, add_occ_name, add_tensor, add_first = (
+        occ_param.append,
+        occ_name.append,
+        tensors.append,
+        first_occ.append,
+    )
+    get_index = by_id.get
     while stack:
         module, name, up = pop()
         i = len(modules)
-        modules.append(module)
-        names.append(name)
-        parent.append(up)
-        occ_start.append(len(occ_param))
+        add_module(module)
+        add_name(name)
+        add_parent(up)
+        add_start(len(occ_param))
         own = module._parameters
         if own:
             for pname, p in own.items():
                 if p is None:
                     continue
-                key = id(p)
-                j = by_id.get(key)
+                j = get_index(id(p))
                 if j is None:
-                    j = by_id[key] = len(tensors)
-                    tensors.append(p)
-                    numel.append(p.numel())
-                    grad.append(p.requires_grad)
-                    elsize.append(p.element_size())
-                    first_occ.append(len(occ_param))
+                    j = by_id[id(p)] = len(tensors)
+                    add_tensor(p)
+                    add_first(len(occ_param))
                 elif j in tie_occ:
                     tie_occ[j].append(len(occ_param))
                 else:
                     tie_occ[j] = [first_occ[j], len(occ_param)]
-                occ_param.append(j)
-                occ_name.append(pname)
+                add_occ(j)
+                add_occ_name(pname)
         subs = module._modules
         if subs:
             for cname, sub in reversed(subs.items()):
                 if sub is not None:
                     push((sub, cname, i))
-    occ_start.append(len(occ_param))
+    add_start(len(occ_param))
+    facts = [(t.numel(), t.requires_grad, t.element_size()) for t in tensors]
+    numel, grad, elsize = (list(col) for col in zip(*facts)) if facts else ([], [], [])
     return ModuleTree(
         modules,
         names,
