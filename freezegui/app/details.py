@@ -97,8 +97,7 @@ class DetailsPane(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        for col, width in enumerate((210, 95, 65, 80, 70)):
-            header.resizeSection(col, width)
+        header.setResizeContentsPrecision(40)  # size columns from the first rows, not all 500
         layout.addWidget(self.table, 1)
         self.note = QLabel("")
         self.note.setStyleSheet("color: gray;")
@@ -116,6 +115,7 @@ class DetailsPane(QWidget):
             return
         self._set_title()
         self.model.set_entries(doc, [item] if isinstance(item, ParamEntry) else self._entries_under(item))
+        self.table.resizeColumnsToContents()  # once per module (<= MAX_ROWS rows), not per refresh
 
     def refresh(self) -> None:
         """The selection changed: update the title and the Trainable column (cheap)."""
