@@ -39,6 +39,8 @@ def test_ruff_clean() -> None:
     paths = [p for p in ("freezegui", "tests", "examples", "benchmarks", "scripts") if (ROOT / p).is_dir()]
     proc = subprocess.run([ruff, "check", *paths], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = subprocess.run([ruff, "format", "--check", *paths], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_example_training_script_runs() -> None:
