@@ -34,6 +34,17 @@ _CHANGED_ROLES = [
     Qt.ItemDataRole.ToolTipRole,
     Qt.ItemDataRole.ForegroundRole,
 ]
+# Roles as plain ints: views call data() once per role per visible cell on every repaint, and
+# comparing ints is much cheaper than looking up enum members each time.
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_FONT = int(Qt.ItemDataRole.FontRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_CHECK_ROLE = int(Qt.ItemDataRole.CheckStateRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_HANDLED_ROLES = frozenset({_DISPLAY, _FONT, _ALIGNMENT, _FOREGROUND, _CHECK_ROLE, _TOOLTIP})
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_N_COLUMNS = len(HEADERS)
 _QT_CHECK = {
     CheckState.TRAIN: Qt.CheckState.Checked,
     CheckState.FREEZE: Qt.CheckState.Unchecked,
@@ -75,11 +86,15 @@ class ModuleTreeModel(QAbstractItemModel):
 
     # ------------------------------------------------------------------------------------- structure
     def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
-        if self._doc is None or not self.hasIndex(row, column, parent):
+        # The bounds are checked here rather than with hasIndex(), which would call back into
+        # rowCount() through Qt: index() runs for every visible row on each repaint.
+        if self._doc is None or row < 0 or not 0 <= column < _N_COLUMNS:
             return QModelIndex()
         if not parent.isValid():
-            return self.createIndex(row, column, self._doc.tree.root)
+            return self.createIndex(row, column, self._doc.tree.root) if row == 0 else QModelIndex()
         node = parent.internalPointer()
+        if parent.column() > 0 or not isinstance(node, ModuleNode) or row >= node.child_count():
+            return QModelIndex()
         return self.createIndex(row, column, node.child_at(row))
 
     def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
@@ -154,25 +169,22 @@ class ModuleTreeModel(QAbstractItemModel):
         return _QT_CHECK.get(self._doc.selection.check_state(node))
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or self._doc is None:
+        if role not in _HANDLED_ROLES or self._doc is None or not index.isValid():
             return None
         node = index.internalPointer()
         col = index.column()
-        sel = self._doc.selection
-        tree = self._doc.tree
         is_param = isinstance(node, ParamEntry)
-        if role == Qt.ItemDataRole.DisplayRole:
+        if role == _DISPLAY:
             if col == COL_NAME:
-                if is_param:
-                    return node.name
-                return node.name or f"{self._doc.display_name}"
+                return node.name if is_param else (node.name or self._doc.display_name)
             if col == COL_TYPE:
                 if is_param:
                     return "Parameter (tied)" if node.aliases else "Parameter"
                 return node.type_name
             if col == COL_TOTAL:
-                return format_count(node.info.numel if is_param else int(tree.total[node.index]))
+                return format_count(node.info.numel if is_param else int(self._doc.tree.total[node.index]))
             if col == COL_TRAINABLE:
+                sel = self._doc.selection
                 if is_param:
                     return format_count(node.info.numel if sel.trainable[node.info.index] else 0)
                 return format_count(int(sel.node_trainable[node.index]))
@@ -180,23 +192,23 @@ class ModuleTreeModel(QAbstractItemModel):
                 shape = "×".join(str(d) for d in node.info.shape) or "scalar"
                 return f"{shape} · {node.info.dtype_name}"
             return None
-        if role == Qt.ItemDataRole.CheckStateRole and col == COL_NAME:
-            return self._check_state(node)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return self._tooltip(node, col)
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (COL_TOTAL, COL_TRAINABLE):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole:
+        if role == _CHECK_ROLE:
+            return self._check_state(node) if col == COL_NAME else None
+        if role == _ALIGNMENT:
+            return _RIGHT if col in (COL_TOTAL, COL_TRAINABLE) else None
+        if role == _FOREGROUND:
+            if col == COL_NAME:
+                return None
             if is_param and node.aliases and col == COL_TYPE:
                 return self._tied
-            if sel.check_state(node) is CheckState.FREEZE and col != COL_NAME:
-                return self._dim
-            return None
-        if role == Qt.ItemDataRole.FontRole and not is_param and node.parent is None:
+            return self._dim if self._doc.selection.check_state(node) is CheckState.FREEZE else None
+        if role == _FONT:
+            if is_param or node.parent is not None:
+                return None
             font = QFont()
             font.setBold(True)
             return font
-        return None
+        return self._tooltip(node, col)  # _TOOLTIP, the only role left
 
     def _tooltip(self, node: ModuleNode | ParamEntry, col: int) -> str | None:
         assert self._doc is not None
