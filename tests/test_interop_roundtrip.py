@@ -23,6 +23,7 @@ from freezegui.core.interop.llamafactory import (
 from freezegui.core.interop.names import from_names, to_names
 from freezegui.core.interop.python import to_python
 from freezegui.core.tree import build_tree
+from tests.strategies import selections
 
 
 def _models():
@@ -48,18 +49,6 @@ def _models():
 MODELS = _models()
 TREES = {name: build_tree(model) for name, (model, _) in MODELS.items()}
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@st.composite
-def selections(draw, tree):
-    """Selections built like users build them: subtree toggles, then a few single tensors flipped."""
-    mask = np.full(len(tree.params), draw(st.booleans()))
-    for _ in range(draw(st.integers(0, 6))):
-        node = tree.nodes[draw(st.integers(0, len(tree.nodes) - 1))]
-        mask[tree.param_indices(node)] = draw(st.booleans())
-    flips = draw(st.lists(st.integers(0, len(tree.params) - 1), max_size=4))
-    mask[flips] = ~mask[flips]
-    return mask
 
 
 def _snippet_mask(name: str, tree, mask: np.ndarray, method: str) -> np.ndarray:

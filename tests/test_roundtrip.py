@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from freezegui.core.rules import RuleSet, rules_from_selection
 from freezegui.core.tree import build_tree
 from tests import models
+from tests.strategies import selections
 
 
 def _trees():
@@ -29,18 +30,6 @@ def _trees():
 
 
 TREES = _trees()
-
-
-@st.composite
-def selections(draw, tree):
-    """Random selections built like users build them: subtree toggles, plus random single tensors."""
-    mask = np.full(len(tree.params), draw(st.booleans()))
-    for _ in range(draw(st.integers(0, 6))):
-        node = tree.nodes[draw(st.integers(0, len(tree.nodes) - 1))]
-        mask[tree.param_indices(node)] = draw(st.booleans())
-    flips = draw(st.lists(st.integers(0, len(tree.params) - 1), max_size=4))
-    mask[flips] = ~mask[flips]
-    return mask
 
 
 @pytest.mark.parametrize("name", sorted(TREES))

@@ -81,6 +81,17 @@ class RuleMatch:
     elements: int
 
 
+def read_rule_text(path: str | os.PathLike[str], what: str = "rule file") -> str:
+    """A rule (or interop) file's text; a missing or unreadable file is a :class:`RuleError` naming it."""
+    p = Path(path)
+    try:
+        return p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RuleError(f"no such {what}", source=str(p)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RuleError(f"cannot read {what}: {exc}", source=str(p)) from None
+
+
 @dataclass
 class RuleSet:
     """A parsed rule file (or one built in code)."""
@@ -115,14 +126,7 @@ class RuleSet:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RuleSet:
         """Read a rule file; every problem is a :class:`RuleError` naming the file and line."""
-        p = Path(path)
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise RuleError("no such rule file", source=str(p)) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise RuleError(f"cannot read rule file: {exc}", source=str(p)) from None
-        return cls.loads(text, source=str(p))
+        return cls.loads(read_rule_text(path), source=str(path))
 
     @classmethod
     def loads(cls, text: str, *, source: str | None = "<rules>") -> RuleSet:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from pathlib import Path
 
 from freezegui.cli.commands.export import load_structure
 from freezegui.core.apply import evaluate_rules
-from freezegui.core.errors import FreezeguiWarning, RuleError, SpecError
+from freezegui.core.errors import FreezeguiWarning, SpecError
 from freezegui.core.interop.axolotl import from_axolotl, unmatched_patterns
 from freezegui.core.interop.llamafactory import from_llamafactory, num_layers_of
 from freezegui.core.interop.names import from_names
+from freezegui.core.rules import read_rule_text
 from freezegui.core.tree import build_tree
 
 FORMATS = ("axolotl", "llamafactory", "names")
@@ -49,14 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = Path(args.file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RuleError("no such file", source=str(path)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleError(f"cannot read: {exc}", source=str(path)) from None
-    source = str(path)
+    text = read_rule_text(args.file, what="file")
+    source = str(args.file)
     if args.fmt == "llamafactory" and not args.model:
         raise SpecError(
             "--from llamafactory needs --model SPEC: its layer counts and module names come from the model"
