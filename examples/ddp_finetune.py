@@ -1,6 +1,7 @@
-"""Fine-tune with a rule file under DistributedDataParallel: freeze first, then wrap.
+"""Fine-tune with a rule file under DistributedDataParallel (or FSDP): freeze first, then wrap.
 
     torchrun --nproc_per_node 2 examples/ddp_finetune.py --rules examples/resnet18_head.yaml
+    torchrun --nproc_per_node 2 examples/ddp_finetune.py --rules examples/resnet18_head.yaml --wrap fsdp
 
 Runs on CPU with the gloo backend and synthetic 32x32 images, so it works anywhere; on GPUs use
 ``--backend nccl`` and move the model to ``cuda:LOCAL_RANK`` before wrapping. The order matters:
@@ -13,8 +14,10 @@ Runs on CPU with the gloo backend and synthetic 32x32 images, so it works anywhe
 4. build the optimizer from the parameters that still require grad.
 
 Freezing after wrapping breaks DDP (it waits for gradients that never come). FSDP follows the same
-order: apply the rules to the unwrapped model, then wrap (with ``use_orig_params=True`` when a wrapped
-unit mixes frozen and trainable parameters).
+order: apply the rules to the unwrapped model, then shard. ``--wrap fsdp`` uses FSDP2's
+``fully_shard`` (one unit per top-level child with parameters, then the root); it shards parameter by
+parameter, so a unit may mix frozen and trainable tensors. (With the older ``FullyShardedDataParallel``
+class, pass ``use_orig_params=True`` for such units.)
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 import freezegui
@@ -39,6 +43,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8, help="per rank")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--backend", default="gloo")
+    parser.add_argument("--wrap", choices=("ddp", "fsdp"), default="ddp")
     parser.add_argument("--out", metavar="DIR", help="save each rank's final state dict as DIR/rank<N>.pt")
     args = parser.parse_args()
 
@@ -48,10 +53,10 @@ def main() -> None:
         torch.manual_seed(0)  # identical initial weights on every rank
         model = freezegui.load_model(args.model, num_classes=args.num_classes)
         report = freezegui.apply_rules(model, args.rules)  # 1. freeze ...
-        ddp = DistributedDataParallel(model)  # 2. ... then wrap
+        ddp = wrap(model, args.wrap)  # 2. ... then wrap
         optimizer = torch.optim.SGD((p for p in ddp.parameters() if p.requires_grad), lr=0.05, momentum=0.9)
         if rank == 0:
-            print(f"world size {world}; {report}")
+            print(f"world size {world}, {args.wrap}; {report}")
 
         gen = torch.Generator().manual_seed(1000 + rank)  # each rank sees different data
         ddp.train()  # frozen BatchNorm layers stay in eval mode (running stats untouched)
@@ -68,7 +73,7 @@ def main() -> None:
         if args.out:
             out = Path(args.out)
             out.mkdir(parents=True, exist_ok=True)
-            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            state = full_state_dict(model, args.wrap)
             torch.save(
                 {"state": state, "trainable": [n for n, p in model.named_parameters() if p.requires_grad]},
                 out / f"rank{rank}.pt",
@@ -76,6 +81,30 @@ def main() -> None:
         dist.barrier()
     finally:
         dist.destroy_process_group()
+
+
+def wrap(model: nn.Module, how: str) -> nn.Module:
+    """DDP around the whole model, or FSDP2 units: each top-level child with parameters, then the root."""
+    if how == "ddp":
+        return DistributedDataParallel(model)
+    from torch.distributed.fsdp import fully_shard
+
+    for child in model.children():
+        if any(True for _ in child.parameters()):
+            fully_shard(child)
+    fully_shard(model)
+    return model
+
+
+def full_state_dict(model: nn.Module, how: str) -> dict[str, torch.Tensor]:
+    """Every tensor whole (FSDP gathers its shards), on every rank."""
+    if how == "fsdp":
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True))
+    else:
+        state = model.state_dict()
+    return {k: v.detach().clone() for k, v in state.items()}
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""apply_rules before DistributedDataParallel: two gloo ranks on CPU via torchrun (examples/ddp_finetune.py)."""
+"""apply_rules before DistributedDataParallel or FSDP2: two gloo ranks on CPU via torchrun (examples/ddp_finetune.py)."""
 
 from __future__ import annotations
 
@@ -31,9 +31,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def ddp_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    tmp = tmp_path_factory.mktemp("ddp")
+@pytest.fixture(scope="module", params=["ddp", "fsdp"])
+def ddp_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp(request.param)
     rules = tmp / "rules.yaml"
     rules.write_text(RULES)
     out = tmp / "out"
@@ -41,7 +41,7 @@ def ddp_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
         "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-        str(EXAMPLE), "--rules", str(rules), "--out", str(out), "--steps", "3",
+        str(EXAMPLE), "--rules", str(rules), "--out", str(out), "--steps", "3", "--wrap", request.param,
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -71,7 +71,7 @@ def test_ranks_agree_and_frozen_weights_are_untouched(ddp_run: tuple[Path, Path]
         a, b = r0["state"][name], r1["state"][name]
         module = name.rpartition(".")[0]
         if name in trainable:
-            # DDP all-reduced the gradients: both ranks took the same steps.
+            # DDP all-reduced the gradients (FSDP reduce-scattered them): both ranks took the same steps.
             assert torch.equal(a, b), name
             changed += int(not torch.equal(a, value))
         elif (
