@@ -100,3 +100,36 @@ def test_importing_freezegui_does_not_import_lightning() -> None:
     code = "import sys, freezegui, freezegui.integrations; print('lightning' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_lightning_example_trains_only_the_head(tmp_path, monkeypatch) -> None:
+    """examples/lightning_finetune.py: ResNet-18 head only, 3 steps; frozen weights and BN stats untouched."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location(
+        "lightning_finetune", root / "examples" / "lightning_finetune.py"
+    )
+    assert spec is not None and spec.loader is not None
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    monkeypatch.chdir(tmp_path)  # Lightning may write lightning_logs/ into the working directory
+
+    torch.manual_seed(0)  # the example's initial weights
+    before = example.Classifier("torchvision:resnet18", 10, 1e-3).model.state_dict()
+    before = {k: v.clone() for k, v in before.items()}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer, module, freeze = example.main(["--steps", "3", "--image-size", "32"])
+    # Frozen BatchNorm layers are in eval mode on purpose: Lightning's check must not flag them.
+    assert not [w for w in caught if "in eval mode" in str(w.message)]
+
+    assert trainer.global_step == 3
+    assert freeze.report is not None and freeze.report.trainable == 5_130
+    after = module.model.state_dict()
+    for name, value in before.items():
+        if name.startswith("fc."):
+            assert not torch.equal(after[name], value), name
+        else:  # frozen weights and frozen BatchNorm running statistics
+            assert torch.equal(after[name], value), name

@@ -59,6 +59,11 @@ class FreezeRules(Callback):
         target = self._target(pl_module)
         self.report = apply_rules(target, self.rules, strict=self.strict)
         self._frozen_norms = [target.get_submodule(p) for p in self.report.frozen_norm_layers]
+        # Their forward pre-hook switches them to eval mode at every forward pass; leaving the mode
+        # flag as Lightning set it keeps its "modules in eval mode at the start of training" check
+        # quiet about layers that are frozen on purpose.
+        for module in self._frozen_norms:
+            module.training = pl_module.training
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         """Check the optimizers Lightning built: no frozen tensor may train at a non-zero lr."""
