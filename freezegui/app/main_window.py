@@ -91,8 +91,9 @@ class MainWindow(QMainWindow):
         self.resize(1280, 800)
 
         self.tree_model = ModuleTreeModel(self)
+        # Connected to the adapter only while a search is shown (see _use_filter): an attached proxy
+        # maps every dataChanged it hears, building row mappings for each parent on every toggle.
         self.proxy = SearchFilterModel(self)
-        self.proxy.setSourceModel(self.tree_model)
         self._build_widgets()
         self._build_actions()
         self._build_menus()
@@ -621,7 +622,10 @@ class MainWindow(QMainWindow):
         adapter directly, so opening and expanding 10^5 rows pays no per-row filter call."""
         current = self.source_index(self.tree_view.currentIndex())
         current_item = current.internalPointer() if current.isValid() else None
-        self.proxy.set_search(result)
+        if result is not None:
+            if self.proxy.sourceModel() is not self.tree_model:
+                self.proxy.setSourceModel(self.tree_model)
+            self.proxy.set_search(result)
         wanted = self.proxy if result is not None else self.tree_model
         if self.tree_view.model() is not wanted:
             self.tree_view.setModel(wanted)
@@ -632,6 +636,9 @@ class MainWindow(QMainWindow):
                     index = self.view_index(current_item)
                     self.tree_view.scrollTo(index)
                     self.tree_view.setCurrentIndex(index)
+        if result is None and self.proxy.sourceModel() is not None:
+            self.proxy.setSourceModel(None)  # first: then forgetting the search re-filters nothing
+            self.proxy.set_search(None)
 
     def source_index(self, index: QModelIndex) -> QModelIndex:
         """An index of the view's model, as an index of the adapter."""

@@ -144,3 +144,26 @@ def test_huge_changes_send_one_coarse_range(qtbot) -> None:
     (_, _), (first, last) = signals
     assert first.column() == 1 and last.row() == m.rowCount(m.index(0, 0)) - 1
     assert doc.selection.counts().trainable == 0
+
+
+def test_long_ranges_start_after_the_name_column() -> None:
+    """A range over many rows leaves column 0 out (QTreeView would re-check every row for children)."""
+    from freezegui.app.tree_model import COL_TYPE, COLUMN0_ROW_LIMIT
+
+    doc = Document.from_model(models.wide_model(5 * (COLUMN0_ROW_LIMIT + 10), width=2))  # 5 modules a block
+    m = _model(doc)
+    root = m.index(0, 0)
+    assert m.rowCount(root) > COLUMN0_ROW_LIMIT
+    m.index(0, 0, root)  # the root's rows are fetched, nothing below them
+    signals = []
+    m.dataChanged.connect(lambda a, b, roles: signals.append((a, b)))
+    m.setData(root, Qt.CheckState.Unchecked, CHECK)
+    (row_left, row_right), (first, last) = signals
+    assert (row_left.column(), row_right.internalPointer()) == (0, doc.tree.root)  # the root's own row
+    assert first.column() == COL_TYPE and (first.row(), last.row()) == (0, m.rowCount(root) - 1)
+    # Short ranges still include the check box column.
+    block = m.index(0, 0, root)
+    m.index(0, 0, block)
+    signals.clear()
+    m.setData(block, Qt.CheckState.Checked, CHECK)
+    assert [a.column() for a, _ in signals[-1:]] == [0]
