@@ -11,7 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    Signal,
+)
 from PySide6.QtGui import QBrush, QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
@@ -62,6 +69,9 @@ _QT_CHECK = {
 
 class ModuleTreeModel(QAbstractItemModel):
     """Five columns: name (with the Train checkbox), type, parameters, trainable, shape/dtype."""
+
+    # A change too wide to describe row by row (see _emit_subtree): views should repaint all rows.
+    wide_change = Signal()
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -273,6 +283,8 @@ class ModuleTreeModel(QAbstractItemModel):
         for top in change.subtrees:
             self._emit_row(top)
             self._emit_subtree(top)
+        for owner in change.param_rows:
+            self._emit_children(owner, first_column=0)
 
     def _emit_all(self) -> None:
         assert self._doc is not None
@@ -285,9 +297,8 @@ class ModuleTreeModel(QAbstractItemModel):
 
         Beyond RANGE_SIGNAL_LIMIT parents (a fully expanded 10^5-row tree has ~10^5 of them, and
         each signal costs the view dozens of calls into this model), send one range over ``top``'s
-        rows instead, starting after the name column: views repaint their whole viewport for any
-        multi-row change (the window also repaints it on every selection change), and QTreeView
-        skips its per-row child re-check when column 0 is not in it.
+        rows instead, starting after the name column (QTreeView skips its per-row child re-check
+        when column 0 is not in it), and emit ``wide_change`` so views repaint every row they show.
         """
         tree = top.tree
         fetched = np.flatnonzero(tree.fetched[top.index : top.end]) + top.index
@@ -299,6 +310,7 @@ class ModuleTreeModel(QAbstractItemModel):
                     self._emit_children(node, first_column=0)
         else:
             self._emit_children(top, first_column=COL_TYPE)
+            self.wide_change.emit()
 
     def _emit_row(self, node: ModuleNode) -> None:
         row = node.row if node.parent is not None else 0

@@ -33,11 +33,13 @@ class Change:
     """What a mutation touched, so a view can repaint just that.
 
     ``subtrees``: every node in these subtrees may have changed; ``nodes``: these single nodes
-    changed; ``full``: anything may have changed.
+    changed; ``param_rows``: these modules' own parameter rows changed (the other names of tied
+    tensors, outside ``subtrees``); ``full``: anything may have changed.
     """
 
     subtrees: list[ModuleNode] = field(default_factory=list)
     nodes: list[ModuleNode] = field(default_factory=list)
+    param_rows: list[ModuleNode] = field(default_factory=list)
     full: bool = False
 
 
@@ -115,11 +117,12 @@ class Selection:
             self.node_trainable[a.index] += d_elems
             self.node_ntrain[a.index] += d_count
         touched = list(ancestors)
+        owners: list[ModuleNode] = []
         if tree.ties:
             touched += self._update_tie_owners(
-                changed, sign, inside=(lo, hi), done={a.index for a in ancestors}
+                changed, sign, inside=(lo, hi), done={a.index for a in ancestors}, owning=owners
             )
-        self.changed.emit(Change(subtrees=[node], nodes=touched))
+        self.changed.emit(Change(subtrees=[node], nodes=touched, param_rows=owners))
         return True
 
     def set_param(self, entry: ParamEntry, trainable: bool) -> bool:
@@ -227,9 +230,16 @@ class Selection:
         self.node_ntrain = self.tree.subtree_sums(self.trainable, elements=False)
 
     def _update_tie_owners(
-        self, changed: np.ndarray, sign: int, inside: tuple[int, int], done: set[int]
+        self,
+        changed: np.ndarray,
+        sign: int,
+        inside: tuple[int, int],
+        done: set[int],
+        owning: list[ModuleNode],
     ) -> list[ModuleNode]:
-        """Count changed tied tensors in the subtrees of their other owners (outside the edited subtree)."""
+        """Count changed tied tensors in the subtrees of their other owners (outside the edited subtree).
+
+        Returns the modules whose counts changed; the owning modules themselves go into ``owning``."""
         tree = self.tree
         lo, hi = inside
         touched: list[ModuleNode] = []
@@ -243,6 +253,7 @@ class Selection:
                 if lo <= ni < hi:
                     continue
                 node: ModuleNode | None = tree.nodes[ni]
+                owning.append(node)
                 while node is not None and node.index not in seen:
                     seen.add(node.index)
                     self.node_trainable[node.index] += sign * numel

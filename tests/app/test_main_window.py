@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtCore import QEvent, QMimeData, QObject, QPointF, QRect, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QLabel, QMessageBox
 
@@ -249,3 +249,44 @@ def test_run_app_default_model(qtbot, monkeypatch, spec: str) -> None:
     assert win.document.spec == spec
     assert counts(win)[2] == "11,689,512"
     assert json.loads(json.dumps(counts(win)))  # plain strings
+
+
+class _PaintRegions(QObject):
+    """Records the region of every paint event of a widget."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.regions: list[QRect] = []
+
+    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint:
+            self.regions.append(event.region().boundingRect())
+        return False
+
+
+def test_tree_repaints_the_rows_a_change_covers(qtbot, window) -> None:
+    """A click repaints the changed rows on screen, not the whole tree; a wide change repaints all."""
+    assert load(qtbot, window, "torchvision:resnet18", num_classes=10)
+    view = window.tree_view
+    viewport = view.viewport()
+    index = select_path(window, "fc")
+    qtbot.wait(50)
+    recorder = _PaintRegions()
+    viewport.installEventFilter(recorder)
+
+    # Untick fc: its row, its two parameter rows (if shown) and the root's counts change.
+    view.collapse(index)
+    qtbot.wait(20)
+    recorder.regions.clear()
+    assert view.model().setData(index, Qt.CheckState.Unchecked, CHECK)
+    qtbot.waitUntil(lambda: bool(recorder.regions), timeout=2000)
+    painted = recorder.regions[0]
+    for source in (window.tree_model.index(0, 0), window.source_index(index)):
+        assert painted.intersects(view.visualRect(window.view_index(source.internalPointer())))
+    assert painted.height() < viewport.height() / 2  # not the whole viewport
+
+    # The adapter's signal for changes too wide to list row by row repaints every row.
+    recorder.regions.clear()
+    window.tree_model.wide_change.emit()
+    qtbot.waitUntil(lambda: bool(recorder.regions), timeout=2000)
+    assert recorder.regions[0].height() >= viewport.height() - 1

@@ -167,3 +167,63 @@ def test_long_ranges_start_after_the_name_column() -> None:
     signals.clear()
     m.setData(block, Qt.CheckState.Checked, CHECK)
     assert [a.column() for a, _ in signals[-1:]] == [0]
+
+
+def _shown_rows(m: ModuleTreeModel) -> dict[tuple[object, int], tuple[object, object]]:
+    """(parent node, row) -> (check state, trainable text) for every row the model has made."""
+    doc = m.document
+    rows = {(None, 0): (m.data(m.index(0, 0), CHECK), m.data(m.index(0, COL_TRAINABLE)))}
+    for node in doc.tree.nodes:
+        if not doc.tree.fetched[node.index]:
+            continue
+        parent = m.index_of(node)
+        for r in range(m.rowCount(parent)):
+            rows[(node, r)] = (
+                m.data(m.index(r, 0, parent), CHECK),
+                m.data(m.index(r, COL_TRAINABLE, parent)),
+            )
+    return rows
+
+
+@pytest.mark.parametrize("factory", [models.TiedLM, models.SmallConvNet])
+def test_signals_cover_every_row_that_changed(factory) -> None:
+    """Views repaint only what dataChanged covers (or everything on wide_change): no edit may leave
+    a changed row outside every signalled range, tied names and undo/redo included."""
+    doc = Document.from_model(factory())
+    m = _model(doc)
+    _fetch_all(m)
+    tree = doc.tree
+    ranges: list[tuple[object, int, int]] = []
+    wide = []
+    m.dataChanged.connect(
+        lambda a, b, roles: ranges.append(
+            (a.parent().internalPointer() if a.parent().isValid() else None, a.row(), b.row())
+        )
+    )
+    m.wide_change.connect(lambda: wide.append(True))
+    edits = [(lambda n=n: m.setData(m.index_of(n), Qt.CheckState.Unchecked, CHECK)) for n in tree.nodes[1:]]
+    edits += [
+        lambda: doc.selection.undo(),
+        lambda: doc.selection.redo(),
+        lambda: doc.selection.invert(),
+        lambda: m.setData(m.index(0, 0), Qt.CheckState.Checked, CHECK),
+    ]
+    edits += [
+        (lambda e=e: m.setData(m.index_of(e), Qt.CheckState.Unchecked, CHECK))
+        for n in tree.nodes
+        for e in n.params
+    ]
+    checked = 0
+    for edit in edits:
+        before = _shown_rows(m)
+        ranges.clear()
+        wide.clear()
+        edit()
+        after = _shown_rows(m)
+        changed = {key for key in after if after[key] != before[key]}
+        covered = {(p, r) for p, lo, hi in ranges for r in range(lo, hi + 1)}
+        assert wide or changed <= covered, changed - covered
+        checked += len(changed)
+    assert checked > 0
+    if factory is models.TiedLM:
+        assert tree.ties  # the tied rows were exercised
