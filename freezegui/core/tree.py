@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+from array import array
 from collections.abc import Iterator, Sequence
 from typing import overload
 
@@ -241,13 +242,13 @@ class ModuleTree:
         self,
         modules: list[nn.Module],
         names: list[str],
-        parent: list[int],
-        occ_start: list[int],
-        occ_param: list[int],
+        parent: Sequence[int],
+        occ_start: Sequence[int],
+        occ_param: Sequence[int],
         occ_name: list[str],
         tensors: list[torch.Tensor],
         numel: list[int],
-        first_occ: list[int],
+        first_occ: Sequence[int],
         tie_occ: dict[int, list[int]],
         requires_grad: list[bool],
         element_size: list[int],
@@ -266,8 +267,8 @@ class ModuleTree:
         size = [1] * n
         for i in range(n - 1, 0, -1):
             size[parent[i]] += size[i]
-        self._end = [i + s for i, s in enumerate(size)]
-        self.node_end = np.asarray(self._end, dtype=np.int64)
+        self._end = array("q", [i + s for i, s in enumerate(size)])
+        self.node_end = np.frombuffer(self._end, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
         self.occ_start = np.asarray(occ_start, dtype=np.int64)
         self.occ_param = np.asarray(occ_param, dtype=np.int64)
         self.numel = np.asarray(numel, dtype=np.int64)
@@ -319,10 +320,12 @@ class ModuleTree:
         """The module at a dotted path ('' is the root); KeyError if none."""
         return self.nodes[self.index_of(path)]
 
-    def occurrence_nodes(self) -> list[int]:
+    def occurrence_nodes(self) -> Sequence[int]:
         """Module index of every parameter occurrence."""
         counts = np.diff(self.occ_start)
-        return np.repeat(np.arange(len(self.modules), dtype=np.int64), counts).tolist()
+        nodes = array("q")
+        nodes.frombytes(np.repeat(np.arange(len(self.modules), dtype=np.int64), counts).tobytes())
+        return nodes
 
     def occurrence_path(self, occ: int) -> str:
         """Full dotted name of one parameter occurrence."""
@@ -406,14 +409,16 @@ def build_tree(model: nn.Module) -> ModuleTree:
 
 
 def _build(model: nn.Module) -> ModuleTree:
+    # Integer columns are arrays of machine ints: NumPy takes them without converting each element,
+    # and the garbage collector has nothing in them to traverse.
     modules: list[nn.Module] = []
     names: list[str] = []
-    parent: list[int] = []
-    occ_start: list[int] = []
-    occ_param: list[int] = []
+    parent = array("q")
+    occ_start = array("q")
+    occ_param = array("q")
     occ_name: list[str] = []
     tensors: list[torch.Tensor] = []
-    first_occ: list[int] = []
+    first_occ = array("q")
     tie_occ: dict[int, list[int]] = {}
     by_id: dict[int, int] = {}
     stack: list[tuple[nn.Module, str, int]] = [(model, "", 0)]  # explicit stack: deep models exceed recursion
@@ -444,9 +449,10 @@ def _build(model: nn.Module) -> ModuleTree:
             for pname, p in own.items():
                 if p is None:
                     continue
-                j = get_index(id(p))
+                key = id(p)
+                j = get_index(key)
                 if j is None:
-                    j = by_id[id(p)] = len(tensors)
+                    j = by_id[key] = len(tensors)
                     add_tensor(p)
                     add_first(len(occ_param))
                 elif j in tie_occ:
