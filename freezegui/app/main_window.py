@@ -68,11 +68,11 @@ RULES_FILTER = "Rule files (*.yaml *.yml);;All files (*)"
 class ModuleTreeView(QTreeView):
     """Space toggles the current row's Train box, whichever column has focus.
 
-    Repaints only the on-screen rows a ``dataChanged`` range covers. QAbstractItemView repaints the
-    whole viewport for any change wider than one cell, and QTreeView first re-asks every row of the
-    range whether it has children; a check-box change alters neither the tree's shape nor rows
-    outside the range, and a full repaint of a Python model's rows costs ~20 ms on two cores.
-    Changes too wide to list row by row arrive as the adapter's ``wide_change`` instead.
+    Repaints the on-screen rows a ``dataChanged`` range covers, found from its first and last row.
+    Qt's own handling works the area out cell by cell and re-asks every row of the range whether it
+    has children, each a call back into the Python model; a check-box change alters neither the
+    tree's shape nor rows outside the range. Changes too wide to list row by row arrive as the
+    adapter's ``wide_change`` instead.
     """
 
     def dataChanged(  # noqa: N802 - Qt override
@@ -86,10 +86,11 @@ class ModuleTreeView(QTreeView):
         first = self.visualRect(top_left.siblingAtColumn(0))
         if not first.isValid():  # under a collapsed row: nothing on screen
             return
-        last = self.visualRect(bottom_right.siblingAtColumn(0))
+        last = self.visualRect(bottom_right.siblingAtColumn(0))  # same parent: shown when first is
         viewport = self.viewport()
-        bottom = last.bottom() if last.isValid() else first.bottom()
-        area = QRect(0, first.top(), viewport.width(), bottom - first.top() + 1).intersected(viewport.rect())
+        area = QRect(0, first.top(), viewport.width(), last.bottom() - first.top() + 1).intersected(
+            viewport.rect()
+        )
         if not area.isEmpty():
             viewport.update(area)
 

@@ -36,10 +36,10 @@ HEADERS = ("Module  (✓ = Train)", "Type", "Parameters", "Trainable", "Shape ·
 # (measured: a root toggle on a collapsed 10^5-module tree with 263 fetched parents made 16,000
 # calls with one range per parent, 3,000 with one coarse range), so per-parent ranges stop early.
 RANGE_SIGNAL_LIMIT = 128
-# A range that includes column 0 makes QTreeView re-ask every row in it whether it has children
-# (two model calls a row, ~60 ms for the 2,000 top-level blocks of a 10^5-module model). A check
-# box change never changes that, so ranges longer than this start at the Type column instead; the
-# view repaints its whole viewport for any multi-row change, so the check boxes are redrawn anyway.
+# A range that includes column 0 makes a plain QTreeView re-ask every row in it whether it has
+# children (two model calls a row, ~60 ms for the 2,000 top-level blocks of a 10^5-module model).
+# A check box change never changes that, so ranges longer than this start at the Type column
+# instead; views repaint whole rows (ModuleTreeView does), so the check boxes are redrawn anyway.
 COLUMN0_ROW_LIMIT = 256
 _PLAIN = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _CHECKABLE = _PLAIN | Qt.ItemFlag.ItemIsUserCheckable

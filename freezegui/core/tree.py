@@ -268,7 +268,7 @@ class ModuleTree:
         for i in range(n - 1, 0, -1):
             size[parent[i]] += size[i]
         self._end = array("q", [i + s for i, s in enumerate(size)])
-        self.node_end = np.frombuffer(self._end, dtype=np.int64) if n else np.zeros(0, dtype=np.int64)
+        self.node_end = np.asarray(self._end, dtype=np.int64)
         self.occ_start = np.asarray(occ_start, dtype=np.int64)
         self.occ_param = np.asarray(occ_param, dtype=np.int64)
         self.numel = np.asarray(numel, dtype=np.int64)
@@ -323,9 +323,7 @@ class ModuleTree:
     def occurrence_nodes(self) -> Sequence[int]:
         """Module index of every parameter occurrence."""
         counts = np.diff(self.occ_start)
-        nodes = array("q")
-        nodes.frombytes(np.repeat(np.arange(len(self.modules), dtype=np.int64), counts).tobytes())
-        return nodes
+        return array("q", np.repeat(np.arange(len(self.modules), dtype=np.int64), counts).tobytes())
 
     def occurrence_path(self, occ: int) -> str:
         """Full dotted name of one parameter occurrence."""
