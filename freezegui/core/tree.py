@@ -7,8 +7,8 @@ Parameters are identified by object identity: a tied tensor (GPT-2's ``wte``/``l
 :class:`ParamInfo` with two names and two occurrences, and is counted once everywhere.
 
 Building walks the model once into flat lists; the :class:`ModuleNode` objects a view needs are made
-on first access (a node's children all at once), so opening a 100,000-module model costs about two
-bare ``named_modules()`` walks and only the rows someone looks at become Python objects.
+on first access (a node's children all at once), so building the tree of a 100,000-module model costs
+two to three bare ``named_modules()`` walks and only the rows someone looks at become Python objects.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ import gc
 import hashlib
 from array import array
 from collections.abc import Iterator, Sequence
-from typing import overload
+from itertools import compress, repeat
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 import torch
@@ -221,7 +222,7 @@ class _LazyParams(Sequence[ParamInfo]):
         if info is None:
             tree = self._tree
             occs = tree._tie_occ.get(i) or [tree._first_occ[i]]
-            info = ParamInfo(i, [tree.occurrence_path(o) for o in occs], tree.tensors[i], tree._numel_list[i])
+            info = ParamInfo(i, [tree.occurrence_path(o) for o in occs], tree.tensors[i], int(tree.numel[i]))
             self._cache[i] = info
         return info
 
@@ -242,39 +243,38 @@ class ModuleTree:
         self,
         modules: list[nn.Module],
         names: list[str],
-        parent: Sequence[int],
-        occ_start: Sequence[int],
-        occ_param: Sequence[int],
+        parent: np.ndarray,
+        node_end: np.ndarray,
+        occ_start: np.ndarray,
+        occ_param: np.ndarray,
         occ_name: list[str],
         tensors: list[torch.Tensor],
-        numel: list[int],
-        first_occ: Sequence[int],
+        first_occ: np.ndarray,
         tie_occ: dict[int, list[int]],
-        requires_grad: list[bool],
-        element_size: list[int],
     ) -> None:
         self.modules = modules
         self.names = names
-        self._parent = parent
-        self._occ_start = occ_start
-        self._occ_param = occ_param
         self.occ_name = occ_name
         self.tensors = tensors
-        self._numel_list = numel
-        self._first_occ = first_occ
         self._tie_occ = tie_occ
-        n = len(modules)
-        size = [1] * n
-        for i in range(n - 1, 0, -1):
-            size[parent[i]] += size[i]
-        self._end = array("q", [i + s for i, s in enumerate(size)])
-        self.node_end = np.asarray(self._end, dtype=np.int64)
-        self.occ_start = np.asarray(occ_start, dtype=np.int64)
-        self.occ_param = np.asarray(occ_param, dtype=np.int64)
+        self.node_end = node_end
+        self.occ_start = occ_start
+        self.occ_param = occ_param
+        # Copies as arrays of machine ints for the per-element reads of Python code (a NumPy scalar
+        # per read would be slower), with nothing in them for the garbage collector to traverse.
+        self._parent = _ints(parent)
+        self._end = _ints(node_end)
+        self._occ_start = _ints(occ_start)
+        self._occ_param = _ints(occ_param)
+        self._first_occ = _ints(first_occ)
+        # One pass over the tensors for their element counts, the requires_grad flags they had when
+        # the tree was built, and their element sizes.
+        facts = [(t.numel(), t.requires_grad, t.element_size()) for t in tensors]
+        numel, grad, elsize = zip(*facts) if facts else ((), (), ())
         self.numel = np.asarray(numel, dtype=np.int64)
-        # The tensors' requires_grad flags when the tree was built, and their element sizes.
-        self.requires_grad = np.asarray(requires_grad, dtype=bool)
-        self.element_size = np.asarray(element_size, dtype=np.int64)
+        self.requires_grad = np.asarray(grad, dtype=bool)
+        self.element_size = np.asarray(elsize, dtype=np.int64)
+        n = len(modules)
         self._node_cache: list[ModuleNode | None] = [None] * n
         # Modules whose rows (children or parameters) have been made: what a view has fetched.
         self.fetched = np.zeros(n, dtype=bool)
@@ -390,12 +390,16 @@ class ModuleTree:
         return sums
 
 
+def _ints(values: np.ndarray) -> array:
+    return array("q", values.astype(np.int64, copy=False).tobytes())
+
+
 def build_tree(model: nn.Module) -> ModuleTree:
     """Walk ``model`` once and build its :class:`ModuleTree`.
 
     A module instance reused at two places appears at both (its parameters counted once).
     The cyclic garbage collector is paused during the walk: with ~10^5 new objects it would
-    otherwise rescan the whole heap many times and dominate the cost.
+    otherwise rescan the whole heap several times.
     """
     gc_was_enabled = gc.isenabled()
     gc.disable()
@@ -406,78 +410,105 @@ def build_tree(model: nn.Module) -> ModuleTree:
             gc.enable()
 
 
+_CLOSE = object()  # a stack mark: the subtree of the module below it ends here
+
+
+class _Occurrences(NamedTuple):
+    """Parameter occurrences in model order, and the unique tensors behind them."""
+
+    occ_start: np.ndarray  # per module: its first occurrence (one more entry: the end)
+    occ_param: np.ndarray  # per occurrence: the number of its unique tensor
+    occ_name: list[str]  # per occurrence: its local name
+    tensors: list[torch.Tensor]  # unique tensors, numbered by first occurrence
+    first_occ: np.ndarray  # per unique tensor: its first occurrence
+    tie_occ: dict[int, list[int]]  # per tensor with several names: all its occurrences
+
+
 def _build(model: nn.Module) -> ModuleTree:
-    # Integer columns are arrays of machine ints: NumPy takes them without converting each element,
-    # and the garbage collector has nothing in them to traverse.
+    """One preorder pass with an explicit stack (deep models exceed the recursion limit).
+
+    The pass does as little as possible per module and nothing per parameter in Python: a module's
+    parameters and children go into the lists by C-level ``extend`` calls, and identity is sorted
+    out afterwards by NumPy. Memory access matters as much as the statement count on 10^5 modules:
+    a level-by-level variant with even fewer Python statements, which visits each module's dicts in
+    several passes, was slower.
+    """
     modules: list[nn.Module] = []
     names: list[str] = []
     parent = array("q")
     occ_start = array("q")
-    occ_param = array("q")
+    occ: list[torch.Tensor | None] = []
     occ_name: list[str] = []
-    tensors: list[torch.Tensor] = []
-    first_occ = array("q")
-    tie_occ: dict[int, list[int]] = {}
-    by_id: dict[int, int] = {}
-    stack: list[tuple[nn.Module, str, int]] = [(model, "", 0)]  # explicit stack: deep models exceed recursion
-    # Bound methods: this loop runs once per module and parameter of models with 10^5 of them.
-    pop, push = stack.pop, stack.append
+    closed, closed_at = array("q"), array("q")  # modules with children, and where their subtree ends
+    stack: list[tuple[Any, str, int]] = [(model, "", 0)]  # module, its name, its parent
+    pop, push, push_all = stack.pop, stack.append, stack.extend
     add_module, add_name, add_parent, add_start = (
         modules.append,
         names.append,
         parent.append,
         occ_start.append,
     )
-    add_occ, add_occ_name, add_tensor, add_first = (
-        occ_param.append,
-        occ_name.append,
-        tensors.append,
-        first_occ.append,
+    add_occ, add_occ_names, add_closed, add_closed_at = (
+        occ.extend,
+        occ_name.extend,
+        closed.append,
+        closed_at.append,
     )
-    get_index = by_id.get
     while stack:
         module, name, up = pop()
+        if module is _CLOSE:
+            add_closed(up)
+            add_closed_at(len(modules))
+            continue
+        if module is None:  # a submodule slot set to None
+            continue
         i = len(modules)
         add_module(module)
         add_name(name)
         add_parent(up)
-        add_start(len(occ_param))
+        add_start(len(occ))
         own = module._parameters
         if own:
-            for pname, p in own.items():
-                if p is None:
-                    continue
-                key = id(p)
-                j = get_index(key)
-                if j is None:
-                    j = by_id[key] = len(tensors)
-                    add_tensor(p)
-                    add_first(len(occ_param))
-                elif j in tie_occ:
-                    tie_occ[j].append(len(occ_param))
-                else:
-                    tie_occ[j] = [first_occ[j], len(occ_param)]
-                add_occ(j)
-                add_occ_name(pname)
+            add_occ(own.values())
+            add_occ_names(own.keys())
         subs = module._modules
         if subs:
-            for cname, sub in reversed(subs.items()):
-                if sub is not None:
-                    push((sub, cname, i))
-    add_start(len(occ_param))
-    facts = [(t.numel(), t.requires_grad, t.element_size()) for t in tensors]
-    numel, grad, elsize = (list(col) for col in zip(*facts)) if facts else ([], [], [])
-    return ModuleTree(
-        modules,
-        names,
-        parent,
-        occ_start,
-        occ_param,
-        occ_name,
-        tensors,
-        numel,
-        first_occ,
-        tie_occ,
-        grad,
-        elsize,
+            push((_CLOSE, "", i))
+            push_all(zip(reversed(subs.values()), reversed(subs.keys()), repeat(i)))
+    add_start(len(occ))
+    n = len(modules)
+    node_end = np.arange(1, n + 1, dtype=np.int64)  # a leaf's subtree is itself
+    node_end[np.frombuffer(closed, dtype=np.int64)] = np.frombuffer(closed_at, dtype=np.int64)
+    found = _unique(np.frombuffer(occ_start, dtype=np.int64), occ, occ_name)
+    return ModuleTree(modules, names, np.frombuffer(parent, dtype=np.int64), node_end, *found)
+
+
+def _unique(occ_start: np.ndarray, occ: list[torch.Tensor | None], occ_name: list[str]) -> _Occurrences:
+    """Drop parameter slots set to None (``bias=False`` layers register one) and number the unique
+    tensors by identity, in order of first occurrence."""
+    ids = np.fromiter(map(id, occ), dtype=np.int64, count=len(occ))
+    unset = ids == id(None)
+    if unset.any():
+        keep = ~unset
+        lens = np.diff(occ_start)
+        lens = np.bincount(np.repeat(np.arange(len(lens)), lens)[keep], minlength=len(lens))
+        occ, occ_name, ids = list(compress(occ, keep)), list(compress(occ_name, keep)), ids[keep]
+        occ_start = np.zeros(len(lens) + 1, dtype=np.int64)
+        np.cumsum(lens, out=occ_start[1:])
+    tensors: list[torch.Tensor] = occ  # type: ignore[assignment]  # no None left
+    unique, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    if len(unique) == len(ids):  # no tensor has two names: occurrences are the tensors
+        index = np.arange(len(ids), dtype=np.int64)
+        return _Occurrences(occ_start, index, occ_name, tensors, index, {})
+    rank = np.argsort(first, kind="stable")  # unique tensors in order of first occurrence
+    number = np.empty(len(unique), dtype=np.int64)
+    number[rank] = np.arange(len(unique), dtype=np.int64)
+    occ_param = number[inverse]
+    first_occ = first[rank]
+    times = np.bincount(occ_param, minlength=len(unique))
+    by_tensor = np.argsort(occ_param, kind="stable")  # occurrences grouped by tensor, in order
+    ends = np.cumsum(times)
+    tie_occ = {int(p): by_tensor[ends[p] - times[p] : ends[p]].tolist() for p in np.flatnonzero(times > 1)}
+    return _Occurrences(
+        occ_start, occ_param, occ_name, [tensors[k] for k in first_occ.tolist()], first_occ, tie_occ
     )
