@@ -248,10 +248,10 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     return time.perf_counter() - start, result
 
 
-def walk_time(model: Any) -> tuple[float, int]:
-    """Median seconds of 3 bare ``named_modules()`` walks, and the module count."""
+def walk_time(model: Any, repeats: int = 3) -> tuple[float, int]:
+    """Median seconds of ``repeats`` bare ``named_modules()`` walks, and the module count."""
     times = []
-    for _ in range(3):
+    for _ in range(repeats):
         start = time.perf_counter()
         count = sum(1 for _ in model.named_modules())
         times.append(time.perf_counter() - start)
@@ -281,18 +281,30 @@ def expanded_rows(doc: Document) -> int:
     return len(doc.tree.nodes) + len(doc.tree.occ_param)
 
 
-def bench_wide(bench: Bench, n: int, label: str, *, goals: bool) -> None:
+def bench_wide(bench: Bench, n: int, label: str, *, goals: bool, rounds: int = 5) -> None:
     print(f"\n{label}", flush=True)
     build_s, model = timed(lambda: wide_model(n))
-    walk, modules = walk_time(model)
+    modules = sum(1 for _ in model.named_modules())
     row(label, "modules", f"{modules:,}")
     row(label, "(constructing the nn.Module itself)", f"{build_s:.2f} s")
-    row(label, "bare named_modules() walk (median of 3)", ms(walk))
-    shows = [bench.build_and_show(model) for _ in range(3)]
-    show = statistics.median(shows)
+    # Walk and build-and-show alternate, so both see the same machine (its speed drifts by tens of
+    # percent over a minute here); the ratio is of the medians, with the spread of the rounds.
+    walks, shows = [], []
+    for _ in range(rounds):
+        walks.append(walk_time(model, repeats=1)[0])
+        shows.append(bench.build_and_show(model))
+    walk, show = statistics.median(walks), statistics.median(shows)
     ratio = show / walk
-    row(label, "build and show (median of 3)", ms(show), f"goal < 1 s: {verdict(show < 1)}" if goals else "")
+    ratios = sorted(s / w for s, w in zip(shows, walks))
+    row(label, f"bare named_modules() walk (median of {rounds})", ms(walk))
+    row(
+        label,
+        f"build and show (median of {rounds})",
+        ms(show),
+        f"goal < 1 s: {verdict(show < 1)}" if goals else "",
+    )
     row(label, "  ratio to the walk", f"{ratio:.1f}x", f"goal <= 4x: {verdict(ratio <= 4)}" if goals else "")
+    row(label, "  ratio in each round", f"{ratios[0]:.1f}x to {ratios[-1]:.1f}x")
     doc = bench.window.document
     assert doc is not None
     collapsed, k, painted = bench.toggles(bench.root())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, Qt
+from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
 from freezegui.core.document import Document
@@ -71,6 +72,28 @@ class ParamTableModel(QAbstractTableModel):
         return ", ".join(entry.aliases)
 
 
+class ParamTableView(QTableView):
+    """Repaints only the on-screen cells a ``dataChanged`` range covers.
+
+    A selection change rewrites one column of up to MAX_ROWS rows; Qt's own handling repaints the
+    whole table for such a range (every visible cell, each role a call into the Python model).
+    """
+
+    def dataChanged(  # noqa: N802 - Qt override
+        self, top_left: QModelIndex, bottom_right: QModelIndex, roles: Any = ()
+    ) -> None:
+        if QAccessible.isActive() or not top_left.isValid() or not bottom_right.isValid():
+            super().dataChanged(top_left, bottom_right, roles)
+            return
+        left = self.columnViewportPosition(top_left.column())
+        right = self.columnViewportPosition(bottom_right.column()) + self.columnWidth(bottom_right.column())
+        top = self.rowViewportPosition(top_left.row())
+        bottom = self.rowViewportPosition(bottom_right.row()) + self.rowHeight(bottom_right.row())
+        area = QRect(left, top, right - left, bottom - top).intersected(self.viewport().rect())
+        if not area.isEmpty():
+            self.viewport().update(area)
+
+
 class DetailsPane(QWidget):
     """Reads the core selection; refreshed when the current row or the selection changes."""
 
@@ -85,7 +108,7 @@ class DetailsPane(QWidget):
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.title)
         self.model = ParamTableModel(self)
-        self.table = QTableView()
+        self.table = ParamTableView()
         self.table.setObjectName("detailsTable")
         self.table.setModel(self.model)
         self.table.verticalHeader().setVisible(False)

@@ -172,13 +172,12 @@ class ModuleTreeModel(QAbstractItemModel):
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        if (
-            index.column() == COL_NAME
-            and not self._locked
-            and self._check_state(index.internalPointer()) is not None
-        ):
+        # Asked for every visible cell on each repaint: only column 0 of a row with parameters
+        # (a module with some in its subtree, or a parameter) has a check box.
+        if index.column() != COL_NAME or self._locked or self._doc is None:
+            return _PLAIN if index.isValid() else Qt.ItemFlag.NoItemFlags
+        node = index.internalPointer()
+        if isinstance(node, ParamEntry) or self._doc.tree.nparams[node.index]:
             return _CHECKABLE
         return _PLAIN
 

@@ -10,6 +10,7 @@ from PySide6.QtCore import QEvent, QMimeData, QObject, QPointF, QRect, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QLabel, QMessageBox
 
+from freezegui.app.details import COLUMNS
 from freezegui.app.main_window import MainWindow, select_path
 from freezegui.cli.main import main as cli_main
 from freezegui.core.rules import RuleSet
@@ -290,3 +291,29 @@ def test_tree_repaints_the_rows_a_change_covers(qtbot, window) -> None:
     window.tree_model.wide_change.emit()
     qtbot.waitUntil(lambda: bool(recorder.regions), timeout=2000)
     assert recorder.regions[0].height() >= viewport.height() - 1
+
+
+def test_details_repaint_only_the_trainable_column_on_a_change(qtbot, window) -> None:
+    """With the root current, the details table lists 500 parameters; a toggle rewrites their
+    Trainable cells, and only that column of the table is repainted (and shows the new value)."""
+    assert load(qtbot, window, "torchvision:resnet18", num_classes=10)
+    table = window.details.table
+    model = table.model()
+    column = COLUMNS.index("Trainable")
+    assert model.rowCount() > 50 and table.viewport().height() > table.rowHeight(0) * 3
+    table.scrollTo(model.index(0, column))
+    qtbot.wait(20)
+    table.viewport().repaint()  # whatever was pending from the load is painted now
+    recorder = _PaintRegions()
+    table.viewport().installEventFilter(recorder)
+
+    assert window.tree_model.setData(window.tree_model.index(0, 0), Qt.CheckState.Unchecked, CHECK)
+    qtbot.waitUntil(lambda: bool(recorder.regions), timeout=2000)
+    painted = recorder.regions[0]
+    strip = QRect(
+        table.columnViewportPosition(column), 0, table.columnWidth(column), table.viewport().height()
+    )
+    assert strip.intersected(table.viewport().rect()).contains(painted)
+    assert painted.width() >= min(table.columnWidth(column), table.viewport().width()) / 2
+    assert painted.width() < table.viewport().width() / 2
+    assert model.data(model.index(0, column)) == "frozen"
