@@ -86,11 +86,12 @@ class ModuleTreeView(QTreeView):
         first = self.visualRect(top_left.siblingAtColumn(0))
         if not first.isValid():  # under a collapsed row: nothing on screen
             return
-        last = self.visualRect(bottom_right.siblingAtColumn(0))  # same parent: shown when first is
         viewport = self.viewport()
-        area = QRect(0, first.top(), viewport.width(), last.bottom() - first.top() + 1).intersected(
-            viewport.rect()
-        )
+        if bottom_right.row() - top_left.row() < viewport.height():  # can end on screen
+            bottom = self.visualRect(bottom_right.siblingAtColumn(0)).bottom()  # same parent: shown
+        else:  # it cannot end on screen; finding its last row would scan the view's rows (~1 ms)
+            bottom = viewport.height()
+        area = QRect(0, first.top(), viewport.width(), bottom - first.top() + 1).intersected(viewport.rect())
         if not area.isEmpty():
             viewport.update(area)
 
