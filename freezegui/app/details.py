@@ -12,8 +12,9 @@ from freezegui.core.document import Document
 from freezegui.core.tree import ModuleNode, ParamEntry
 
 MAX_ROWS = 500  # a subtree can hold 10^5 tensors; the table lists the first ones
-COLUMNS = ("Parameter", "Shape", "dtype", "Count", "Trainable", "Tied with")
-COL_TRAINS = 4
+# What decides a freeze first: the name and whether it trains, then the size; the dock is narrow.
+COLUMNS = ("Parameter", "Trainable", "Count", "Shape", "dtype", "Tied with")
+COL_NAME, COL_TRAINS, COL_COUNT, COL_SHAPE, COL_DTYPE, COL_TIED = range(len(COLUMNS))
 
 
 class ParamTableModel(QAbstractTableModel):
@@ -23,10 +24,14 @@ class ParamTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._doc: Document | None = None
         self._entries: list[ParamEntry] = []
+        self._prefix = 0  # characters of the shown module's path (and its dot) left off the names
 
-    def set_entries(self, doc: Document | None, entries: list[ParamEntry]) -> None:
+    def set_entries(self, doc: Document | None, entries: list[ParamEntry], under: str = "") -> None:
+        """Show ``entries``, named relative to the module at path ``under`` (as its
+        ``named_parameters()`` names them); the full path is in the tooltip."""
         self.beginResetModel()
         self._doc, self._entries = doc, entries
+        self._prefix = len(under) + 1 if under else 0
         self.endResetModel()
 
     def selection_changed(self) -> None:
@@ -54,21 +59,21 @@ class ParamTableModel(QAbstractTableModel):
             return None
         entry = self._entries[index.row()]
         col = index.column()
-        if role == Qt.ItemDataRole.TextAlignmentRole and col == 3:
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == COL_COUNT:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role not in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
             return None
         info = entry.info
-        if col == 0:
-            return entry.path
-        if col == 1:
-            return "×".join(map(str, info.shape)) or "scalar"
-        if col == 2:
-            return info.dtype_name
-        if col == 3:
-            return f"{info.numel:,}"
+        if col == COL_NAME:
+            return entry.path if role == Qt.ItemDataRole.ToolTipRole else entry.path[self._prefix :]
         if col == COL_TRAINS:
             return "yes" if self._doc.selection.trainable[info.index] else "frozen"
+        if col == COL_COUNT:
+            return f"{info.numel:,}"
+        if col == COL_SHAPE:
+            return "×".join(map(str, info.shape)) or "scalar"
+        if col == COL_DTYPE:
+            return info.dtype_name
         return ", ".join(entry.aliases)
 
 
@@ -137,7 +142,10 @@ class DetailsPane(QWidget):
             self.model.set_entries(None, [])
             return
         self._set_title()
-        self.model.set_entries(doc, [item] if isinstance(item, ParamEntry) else self._entries_under(item))
+        if isinstance(item, ParamEntry):
+            self.model.set_entries(doc, [item])
+        else:
+            self.model.set_entries(doc, self._entries_under(item), under=item.path)
         self.table.resizeColumnsToContents()  # once per module (<= MAX_ROWS rows), not per refresh
 
     def refresh(self) -> None:

@@ -317,3 +317,17 @@ def test_details_repaint_only_the_trainable_column_on_a_change(qtbot, window) ->
     assert painted.width() >= min(table.columnWidth(column), table.viewport().width()) / 2
     assert painted.width() < table.viewport().width() / 2
     assert model.data(model.index(0, column)) == "frozen"
+
+
+def test_details_name_parameters_relative_to_the_selected_module(qtbot, window) -> None:
+    assert load(qtbot, window, "torchvision:resnet18", num_classes=10)
+    select_path(window, "layer4")
+    model = window.details.table.model()
+    name, trains = COLUMNS.index("Parameter"), COLUMNS.index("Trainable")
+    assert model.rowCount() == 15
+    assert model.data(model.index(0, name)) == "0.conv1.weight"  # as layer4.named_parameters() says
+    assert model.data(model.index(0, name), Qt.ItemDataRole.ToolTipRole) == "layer4.0.conv1.weight"
+    assert model.data(model.index(0, COLUMNS.index("Count"))) == "1,179,648"
+    assert model.data(model.index(0, trains)) == "yes"
+    set_check(window, "layer4", Qt.CheckState.Unchecked)
+    assert model.data(model.index(0, trains)) == "frozen"
