@@ -7,12 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
 
 from freezegui.core import actions
 from freezegui.core.document import Document
 from freezegui.core.errors import RuleError
+from freezegui.core.patterns import Pattern
 from freezegui.core.rules import RuleSet
 from freezegui.core.tree import build_tree
+from tests.strategies import module_graphs
 
 
 def test_bert_block_list_last_blocks_and_search(bert_base_meta) -> None:
@@ -83,3 +86,66 @@ def test_document_rules_round_trip(resnet18_10, tmp_path: Path) -> None:
     )
     other.open_rules(path)
     assert other.selection.counts().trainable == 5_130 and not other.selection.is_modified
+
+
+def _reference_search(tree, query: str) -> tuple[list[int], list[int], list[bool], list[bool]]:
+    """What search() must return, by the plainest walk: test each path in preorder; a matching
+    module covers its subtree (nothing inside it is tested); ancestors of matches are shown."""
+    matcher = actions.compile_query(query)
+    test = matcher.matches if isinstance(matcher, Pattern) else (lambda p: matcher in p.lower())
+    n = len(tree.modules)
+    modules, occs, covered = [], [], [False] * n
+    parent = {i: tree.nodes[i].parent.index for i in range(1, n)}
+    i = 1
+    while i < n:
+        if test(tree.paths[i]):
+            modules.append(i)
+            covered[i : tree.nodes[i].end] = [True] * (tree.nodes[i].end - i)
+            i = tree.nodes[i].end
+            continue
+        occs += [o for o in range(tree.occ_start[i], tree.occ_start[i + 1]) if test(tree.occurrence_path(o))]
+        i += 1
+    occs += [o for o in range(tree.occ_start[0], tree.occ_start[1]) if test(tree.occurrence_path(o))]
+    visible = list(covered)
+    owners = [tree.nodes[i] for i in modules] + [tree.nodes[tree._occ_node[o]] for o in occs]
+    for node in owners:
+        k = node.index
+        visible[k] = True
+        while k:
+            k = parent[k]
+            visible[k] = True
+    return modules, sorted(occs), covered, visible
+
+
+def _queries(tree) -> list[str]:
+    """Plain text, globs and regexes built from the tree's own names, plus ones that match nothing."""
+    names = sorted({name for path in tree.paths[1:] for name in path.split(".")} | set(tree.occ_name))
+    out = ["nothing-has-this", "re:zz+", "**", "*", "re:.*", "**.p0", "*.m1.*"]
+    for name in names[:6]:
+        out += [name, name.upper()[:2], f"*.{name}", f"**.{name}", f"re:(.*\\.)?{name}", f"{name[:1]}*"]
+    return out
+
+
+@settings(max_examples=40, deadline=None)
+@given(model=module_graphs())
+def test_search_matches_a_plain_walk_on_random_graphs(model) -> None:
+    tree = build_tree(model)
+    for query in _queries(tree):
+        result = actions.search(tree, query)
+        modules, occs, covered, visible = _reference_search(tree, query)
+        assert result.modules == modules, query
+        assert sorted(result.occurrences) == occs, query
+        assert result.covered.tolist() == covered, query
+        assert result.visible.tolist() == visible, query
+
+
+@pytest.mark.parametrize(
+    "query", ["layer4", "BN", "*.*.bn*", "layer[12].*.conv1", "**.weight", "re:.*\\.1\\..*", "fc.bias"]
+)
+def test_search_matches_a_plain_walk_on_resnet(resnet18_10, query: str) -> None:
+    tree = build_tree(resnet18_10)
+    result = actions.search(tree, query)
+    modules, occs, covered, visible = _reference_search(tree, query)
+    assert (result.modules, sorted(result.occurrences)) == (modules, occs)
+    assert result.covered.tolist() == covered and result.visible.tolist() == visible
+    assert result.count > 0

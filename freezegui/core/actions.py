@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from weakref import WeakKeyDictionary
 
 import numpy as np
 from torch import nn
@@ -134,40 +135,53 @@ def compile_query(query: str) -> Pattern | str:
 def search(tree: ModuleTree, query: str) -> SearchResult:
     """Find modules/parameters by plain text (case-insensitive substring of the path), a whole-segment
     glob or ``re:``; raises RuleError for a malformed pattern."""
-    matcher = compile_query(query)
-    test = matcher.matches if isinstance(matcher, Pattern) else (lambda p, s=matcher: s in p.lower())
-    paths, ends, starts, occ_name = tree.paths, tree.node_end, tree.occ_start, tree.occ_name
-    n = len(paths)
-    visible = np.zeros(n, dtype=bool)
-    modules: list[int] = []
-    occs: list[int] = []
-    parent = tree._parent
-    i = 1
-    while i < n:
-        path = paths[i]
-        if test(path):
+    hits, occ_hits = _matching(tree, compile_query(query))
+    n, ends = len(tree.modules), tree.node_end
+    modules: list[int] = []  # the top-most matches: the subtrees of the others are covered
+    end = 0
+    for i in hits:  # preorder
+        if i >= end:
             modules.append(i)
-            visible[i : ends[i]] = True
-            i = int(ends[i])
-            continue
-        for o in range(int(starts[i]), int(starts[i + 1])):
-            if test(f"{path}.{occ_name[o]}"):
-                occs.append(o)
-        i += 1
-    for o in range(int(starts[0]), int(starts[1])):  # parameters registered on the root itself
-        if test(occ_name[o]):
-            occs.append(o)
-    covered = visible.copy()
-    # Ancestors of every match are shown too.
-    occ_node = tree._occ_node
-    for start in modules + [occ_node[o] for o in occs]:
-        k = start
-        while True:
-            visible[k] = True
-            if k == 0:
-                break
-            k = parent[k]
-    return SearchResult(query=query, modules=modules, occurrences=occs, covered=covered, visible=visible)
+            end = int(ends[i])
+    starts = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(starts, modules, 1)
+    np.add.at(starts, ends[modules], -1)
+    covered = np.cumsum(starts[:-1]) > 0
+    occ_node = np.frombuffer(tree._occ_node, dtype=np.int64)
+    occs = np.asarray(occ_hits, dtype=np.int64)
+    occs = occs[~covered[occ_node[occs]]]  # parameters of covered modules are matched with them
+    # Rows shown: the covered subtrees, and every ancestor of a match.
+    visible = covered.copy()
+    parent = np.frombuffer(tree._parent, dtype=np.int64)
+    up = np.unique(np.concatenate([np.asarray(modules, dtype=np.int64), occ_node[occs]]))
+    while up.size:
+        visible[up] = True
+        up = np.unique(parent[up[up != 0]])
+    return SearchResult(
+        query=query, modules=modules, occurrences=occs.tolist(), covered=covered, visible=visible
+    )
+
+
+_LOWERED: WeakKeyDictionary[ModuleTree, tuple[list[str], list[str]]] = WeakKeyDictionary()
+
+
+def _matching(tree: ModuleTree, matcher: Pattern | str) -> tuple[list[int], list[int]]:
+    """Modules (the root's empty path excluded) and parameter occurrences whose path matches.
+
+    One comprehension per list, with the paths computed once per tree: a search on a 10^5-module
+    model tests ~3 * 10^5 paths, as the user types."""
+    paths, occ_paths = tree.paths, tree.occurrence_paths
+    if isinstance(matcher, Pattern):
+        test, needle = matcher.matches, matcher.needle
+        hits = [i for i, p in enumerate(paths) if needle in p and test(p)]
+        occ_hits = [o for o, p in enumerate(occ_paths) if needle in p and test(p)]
+    else:
+        lowered = _LOWERED.get(tree)
+        if lowered is None:
+            lowered = _LOWERED[tree] = ([p.lower() for p in paths], [p.lower() for p in occ_paths])
+        hits = [i for i, p in enumerate(lowered[0]) if matcher in p]
+        occ_hits = [o for o, p in enumerate(lowered[1]) if matcher in p]
+    return [i for i in hits if i], occ_hits
 
 
 def apply_mask(selection: Selection, mask: np.ndarray, trainable: bool, *, label: str) -> bool:

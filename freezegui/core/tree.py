@@ -279,6 +279,7 @@ class ModuleTree:
         # Modules whose rows (children or parameters) have been made: what a view has fetched.
         self.fetched = np.zeros(n, dtype=bool)
         self._paths: list[str] | None = None
+        self._occ_paths: list[str] | None = None
         self._index_by_path: dict[str, int] | None = None
         self.nodes: Sequence[ModuleNode] = _LazyNodes(self)
         self.params: Sequence[ParamInfo] = _LazyParams(self)
@@ -309,6 +310,16 @@ class ModuleTree:
                 paths[i] = f"{pp}.{names[i]}" if pp else names[i]
             self._paths = paths
         return self._paths
+
+    @property
+    def occurrence_paths(self) -> list[str]:
+        """Full dotted name of every parameter occurrence, in occurrence order (computed once)."""
+        if self._occ_paths is None:
+            paths = self.paths
+            self._occ_paths = [
+                f"{paths[m]}.{name}" if m else name for m, name in zip(self._occ_node, self.occ_name)
+            ]
+        return self._occ_paths
 
     def index_of(self, path: str) -> int:
         """Preorder index of the module at ``path``; KeyError if none."""
