@@ -180,6 +180,28 @@ class Bench:
             self.window.tree_model.dataChanged.disconnect(bump)
         return count[0]
 
+    def scrolls(self, most: int = 9) -> tuple[float, int]:
+        """Median seconds of a page-down scroll of the tree until it has repainted."""
+        bar = self.window.tree_view.verticalScrollBar()
+        bar.setValue(0)
+        self.app.processEvents()
+        times = []
+        for _ in range(most):
+            before = self.paints.count
+            start = time.perf_counter()
+            bar.setValue(bar.value() + bar.pageStep())
+            self.until_painted(before)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times), len(times)
+
+    def search(self, text: str) -> float:
+        """Seconds from a search (as Enter runs it) until the tree has repainted with its result."""
+        before = self.paints.count
+        start = time.perf_counter()
+        self.window.search(text)
+        self.until_painted(before)
+        return time.perf_counter() - start
+
     def root(self) -> QModelIndex:
         return self.window.tree_model.index(0, 0)
 
@@ -309,6 +331,20 @@ def bench_wide(bench: Bench, n: int, label: str, *, goals: bool, rounds: int = 5
     assert doc is not None
     collapsed, k, painted = bench.toggles(bench.root())
     row(label, f"toggle root, collapsed tree, root current ({k} runs)", ms(collapsed), repaint(painted))
+    # Searches as typed in the box (after its pause), on the tree as opened; the first one also
+    # computes every module's and parameter's path, once.
+    blocks = len(doc.tree.root.children)
+    for query, what in (
+        (f"{blocks // 2}.norm", "plain text, first search"),
+        (f"{blocks // 3}.norm", "plain text"),
+        ("*.norm", "glob"),
+        ("re:^1[0-9]{3}\\.layers\\.0$", "re:"),
+        ("", "cleared: the whole tree again"),
+    ):
+        seconds = bench.search(query)
+        result = bench.window._search_result
+        matches = f", {result.count:,} match{'es' if result.count != 1 else ''}" if result is not None else ""
+        row(label, f"search {query or '(empty)'!r}: {what}{matches}", ms(seconds))
     row(label, "expandAll", ms(bench.expand_all()))
     rows = expanded_rows(doc)
     row(label, "rows in the expanded tree", f"{rows:,}")
@@ -326,6 +362,8 @@ def bench_wide(bench: Bench, n: int, label: str, *, goals: bool, rounds: int = 5
     )
     signals = bench.signals_per_toggle(bench.root())
     row(label, "dataChanged signals per root toggle (expanded)", f"{signals:,}", f"vs {rows:,} rows")
+    scroll, k = bench.scrolls()
+    row(label, f"scroll one page down the expanded tree ({k} runs)", ms(scroll), "a frame is 16.7 ms")
     bench.clear()
 
 
