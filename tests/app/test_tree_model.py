@@ -40,14 +40,24 @@ def test_model_tester_small(qtmodeltester, factory) -> None:
     qtmodeltester.check(_model(Document.from_model(factory())))
 
 
-def test_model_tester_resnet_with_filter(qtmodeltester, resnet18_10) -> None:
+@pytest.mark.parametrize("query", ["layer4.*.bn*", "bias", "re:layer[12]", "conv", "fc.weight"])
+def test_model_tester_resnet_with_filter(qtmodeltester, resnet18_10, query: str) -> None:
     doc = Document.from_model(resnet18_10)
     source = _model(doc)
     qtmodeltester.check(source)
     proxy = SearchFilterModel()
     proxy.setSourceModel(source)
-    proxy.set_search(actions.search(doc.tree, "layer4.*.bn*"))
+    proxy.set_search(actions.search(doc.tree, query))
     qtmodeltester.check(proxy)
+    # hasChildren is answered from the search result; it must agree with the filtered rows.
+    pending, seen = [QModelIndex()], 0
+    while pending:
+        parent = pending.pop()
+        rows = proxy.rowCount(parent)
+        assert proxy.hasChildren(parent) == (rows > 0), proxy.data(parent)
+        pending += [proxy.index(r, 0, parent) for r in range(rows)]
+        seen += rows
+    assert 1 < seen < len(doc.tree.nodes) + len(doc.tree.occ_param)
 
 
 def test_rows_columns_and_numbers(resnet18_10) -> None:
