@@ -89,7 +89,7 @@ class ModuleTreeView(QTreeView):
         viewport = self.viewport()
         if bottom_right.row() - top_left.row() < viewport.height():  # can end on screen
             bottom = self.visualRect(bottom_right.siblingAtColumn(0)).bottom()  # same parent: shown
-        else:  # it cannot end on screen; finding its last row would scan the view's rows (~1 ms)
+        else:  # it cannot end on screen; finding its last row scans the view's rows (~2 ms)
             bottom = viewport.height()
         area = QRect(0, first.top(), viewport.width(), bottom - first.top() + 1).intersected(viewport.rect())
         if not area.isEmpty():

@@ -347,7 +347,6 @@ class SearchFilterModel(QSortFilterProxyModel):
         super().__init__(parent)
         self._result: SearchResult | None = None
         self._occ_hits: set[int] = set()
-        self._hit_owners: np.ndarray | None = None  # modules with a matching parameter of their own
         self.setDynamicSortFilter(False)  # the filter depends on the search, not on the data
 
     def set_search(self, result: SearchResult | None) -> None:
@@ -355,12 +354,6 @@ class SearchFilterModel(QSortFilterProxyModel):
             self.beginFilterChange()
         self._result = result
         self._occ_hits = set(result.occurrences) if result is not None else set()
-        self._hit_owners = None
-        source = self.sourceModel()
-        if result is not None and isinstance(source, ModuleTreeModel) and source.document is not None:
-            tree = source.document.tree
-            self._hit_owners = np.zeros(len(tree.modules), dtype=bool)
-            self._hit_owners[np.frombuffer(tree._occ_node, dtype=np.int64)[result.occurrences]] = True
         if hasattr(self, "endFilterChange"):
             self.endFilterChange()
         else:  # pragma: no cover - older Qt
@@ -384,12 +377,13 @@ class SearchFilterModel(QSortFilterProxyModel):
         # Answered from the search result: the default filters the row's children to find out,
         # and the view asks it of every row it lays out (thousands when a search matches widely).
         result = self._result
-        if result is None or self._hit_owners is None or not parent.isValid():
+        if result is None or not parent.isValid():
             return super().hasChildren(parent)
-        node = self.mapToSource(parent).internalPointer()
+        source = self.mapToSource(parent)
+        node = source.internalPointer()
         if not isinstance(node, ModuleNode):
             return False
         i = node.index
         if result.covered[i]:  # everything under it is shown
-            return self.sourceModel().hasChildren(self.mapToSource(parent))
-        return bool(self._hit_owners[i] or result.visible[i + 1 : node.end].any())
+            return self.sourceModel().hasChildren(source)
+        return bool(result.param_owners[i] or result.visible[i + 1 : node.end].any())

@@ -112,6 +112,7 @@ class SearchResult:
     occurrences: list[int]  # parameter occurrences matching by name outside matched modules
     covered: np.ndarray  # bool per module: matched or inside a matched module
     visible: np.ndarray  # bool per module: covered, or an ancestor of a match
+    param_owners: np.ndarray  # bool per module: owns one of ``occurrences`` itself
 
     @property
     def count(self) -> int:
@@ -150,15 +151,22 @@ def search(tree: ModuleTree, query: str) -> SearchResult:
     occ_node = np.frombuffer(tree._occ_node, dtype=np.int64)
     occs = np.asarray(occ_hits, dtype=np.int64)
     occs = occs[~covered[occ_node[occs]]]  # parameters of covered modules are matched with them
+    param_owners = np.zeros(n, dtype=bool)
+    param_owners[occ_node[occs]] = True
     # Rows shown: the covered subtrees, and every ancestor of a match.
     visible = covered.copy()
     parent = np.frombuffer(tree._parent, dtype=np.int64)
-    up = np.unique(np.concatenate([np.asarray(modules, dtype=np.int64), occ_node[occs]]))
+    up = np.unique(np.concatenate([np.asarray(modules, dtype=np.int64), np.flatnonzero(param_owners)]))
     while up.size:
         visible[up] = True
         up = np.unique(parent[up[up != 0]])
     return SearchResult(
-        query=query, modules=modules, occurrences=occs.tolist(), covered=covered, visible=visible
+        query=query,
+        modules=modules,
+        occurrences=occs.tolist(),
+        covered=covered,
+        visible=visible,
+        param_owners=param_owners,
     )
 
 
