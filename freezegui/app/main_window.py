@@ -7,14 +7,12 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QRect, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QItemSelectionModel, QModelIndex, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import (
-    QAccessible,
     QAction,
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
-    QKeyEvent,
     QKeySequence,
 )
 from PySide6.QtWidgets import (
@@ -46,6 +44,7 @@ from freezegui.app.tree_model import (
     ModuleTreeModel,
     SearchFilterModel,
 )
+from freezegui.app.tree_view import ModuleTreeView
 from freezegui.core import actions
 from freezegui.core.apply import ApplyReport
 from freezegui.core.atomic import atomic_write_text
@@ -63,50 +62,6 @@ RULE_SUFFIXES = (".yaml", ".yml")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".torchscript", ".jit")
 MAX_RECENT = 10
 RULES_FILTER = "Rule files (*.yaml *.yml);;All files (*)"
-
-
-class ModuleTreeView(QTreeView):
-    """Space toggles the current row's Train box, whichever column has focus.
-
-    Repaints the on-screen rows a ``dataChanged`` range covers, found from its first and last row.
-    Qt's own handling works the area out cell by cell and re-asks every row of the range whether it
-    has children, each a call back into the Python model; a check-box change alters neither the
-    tree's shape nor rows outside the range. Changes too wide to list row by row arrive as the
-    adapter's ``wide_change`` instead.
-    """
-
-    def dataChanged(  # noqa: N802 - Qt override
-        self, top_left: QModelIndex, bottom_right: QModelIndex, roles: Any = ()
-    ) -> None:
-        if QAccessible.isActive():  # assistive tools want Qt's own per-cell notifications
-            super().dataChanged(top_left, bottom_right, roles)
-            return
-        if not top_left.isValid() or not bottom_right.isValid():
-            return
-        first = self.visualRect(top_left.siblingAtColumn(0))
-        if not first.isValid():  # under a collapsed row: nothing on screen
-            return
-        viewport = self.viewport()
-        if bottom_right.row() - top_left.row() < viewport.height():  # can end on screen
-            bottom = self.visualRect(bottom_right.siblingAtColumn(0)).bottom()  # same parent: shown
-        else:  # it cannot end on screen; finding its last row scans the view's rows (~2 ms)
-            bottom = viewport.height()
-        area = QRect(0, first.top(), viewport.width(), bottom - first.top() + 1).intersected(viewport.rect())
-        if not area.isEmpty():
-            viewport.update(area)
-
-    def keyPressEvent(self, event: QKeyEvent) -> None:
-        if event.key() == Qt.Key.Key_Space and self.currentIndex().isValid():
-            proxy = self.model()
-            index = (
-                proxy.mapToSource(self.currentIndex())
-                if hasattr(proxy, "mapToSource")
-                else self.currentIndex()
-            )
-            index.model().toggle(index)
-            event.accept()
-            return
-        super().keyPressEvent(event)
 
 
 class MainWindow(QMainWindow):
