@@ -8,11 +8,27 @@ print(report)  # trainable 5,130 | frozen 11,176,512 | total 11,181,642 (0.05 %)
 
 from freezegui.core.apply import ApplyReport, apply_rules, evaluate_rules, param_groups, rules_from_model
 from freezegui.core.counting import Counts, count_parameters
-from freezegui.core.errors import FingerprintWarning, FreezeguiError, FreezeguiWarning, RuleError
-from freezegui.core.loading import load_model, parse_spec
-from freezegui.core.rules import Rule, RuleSet
+from freezegui.core.errors import (
+    FingerprintWarning,
+    FreezeguiError,
+    FreezeguiWarning,
+    LoadError,
+    RuleError,
+    SpecError,
+    TrainingError,
+)
+from freezegui.core.loading import Spec, SpecKind, load_model, parse_spec
+from freezegui.core.rules import Method, NormPolicy, Rule, RuleSet
 from freezegui.core.selection import Selection
-from freezegui.core.training import TrainingConfig, TrainingReport, TrainingRun, compare_methods, run_training
+from freezegui.core.training import (
+    MethodResult,
+    StepResult,
+    TrainingConfig,
+    TrainingReport,
+    TrainingRun,
+    TrainingStatus,
+    compare_methods,
+)
 from freezegui.core.tree import ModuleNode, ModuleTree, build_tree
 
 __version__ = "0.1.0"
@@ -23,15 +39,25 @@ __all__ = [
     "FingerprintWarning",
     "FreezeguiError",
     "FreezeguiWarning",
+    "LoadError",
+    "Method",
+    "MethodResult",
     "ModuleNode",
     "ModuleTree",
+    "NormPolicy",
     "Rule",
     "RuleError",
     "RuleSet",
     "Selection",
+    "Spec",
+    "SpecError",
+    "SpecKind",
+    "StepResult",
     "TrainingConfig",
+    "TrainingError",
     "TrainingReport",
     "TrainingRun",
+    "TrainingStatus",
     "apply_rules",
     "build_tree",
     "compare_methods",
@@ -41,5 +67,4 @@ __all__ = [
     "param_groups",
     "parse_spec",
     "rules_from_model",
-    "run_training",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import threading
 
 import numpy as np
@@ -15,16 +16,12 @@ from freezegui.core.errors import TrainingError
 from freezegui.core.rules import RuleSet
 from freezegui.core.selection import Selection
 from freezegui.core.training import (
-    COMPLETED,
-    DIVERGED,
-    FAILED,
-    STOPPED,
     StepResult,
     TrainingConfig,
     TrainingRun,
+    TrainingStatus,
     compare_methods,
     format_comparison,
-    run_training,
 )
 from freezegui.core.tree import build_tree
 from tests import models
@@ -48,7 +45,7 @@ def test_resnet18_head_only_requires_grad(resnet18_10) -> None:
     run = TrainingRun(resnet18_10, _cfg(), rules=RuleSet.loads(HEAD_ONLY))
     results = list(run.steps())
     report = run.report
-    assert report is not None and report.status == COMPLETED and report.ok
+    assert report is not None and report.status == TrainingStatus.COMPLETED and report.ok
     assert [r.step for r in results] == list(range(1, 31))
     assert all(isinstance(r, StepResult) and r.steps == 30 and r.examples_per_s > 0 for r in results)
     assert results[-1].eta == 0 and results[0].eta > 0
@@ -68,7 +65,7 @@ def test_resnet18_head_only_requires_grad(resnet18_10) -> None:
 def test_resnet18_head_only_lr_zero_adamw_weight_decay(resnet18_10) -> None:
     cfg = _cfg(steps=8, method="lr_zero", optimizer="adamw", weight_decay=0.1)
     report = TrainingRun(resnet18_10, cfg, rules=RuleSet.loads(HEAD_ONLY)).run()
-    assert report.status == COMPLETED and report.ok and report.method == "lr_zero"
+    assert report.status == TrainingStatus.COMPLETED and report.ok and report.method == "lr_zero"
     assert all(p.requires_grad for p in resnet18_10.parameters())  # method 2 keeps requires_grad on
     assert report.proof.frozen_verified_elements == RESNET_FROZEN
     assert report.proof.trainable_changed_elements == RESNET_TRAINABLE
@@ -106,7 +103,7 @@ def test_bert_base_last_two_blocks_sequence_classification() -> None:
     model = BertForSequenceClassification(BertConfig())
     cfg = TrainingConfig(steps=3, batch_size=2, seq_len=16, lr=1e-4, device="cpu")
     report = TrainingRun(model, cfg, rules=RuleSet.loads(BERT_LAST2)).run()
-    assert report.status == COMPLETED and report.ok, report
+    assert report.status == TrainingStatus.COMPLETED and report.ok, report
     expected_trainable = 2 * 7_087_872 + 590_592 + 1_538
     assert report.counts.trainable == expected_trainable
     assert report.proof.trainable_elements == expected_trainable
@@ -160,7 +157,7 @@ def test_causal_lm_from_config_with_tokenizer_on_text_file(tmp_path) -> None:
     cfg = TrainingConfig(steps=10, batch_size=4, seq_len=16, lr=3e-3, device="cpu", data=str(text))
     run = TrainingRun(model, cfg, rules=rules, spec=spec)
     report = run.run()
-    assert report.status == COMPLETED and report.ok, report
+    assert report.status == TrainingStatus.COMPLETED and report.ok, report
     assert report.steps_done == 10 and "next-token loss" in report.data
     assert _mean(report.losses[-3:]) < _mean(report.losses[:3])
     # The tied embedding / lm_head tensor counts once and trains.
@@ -199,7 +196,7 @@ def test_masked_lm_text_file(tmp_path) -> None:
     model = _tiny_bert("BertForMaskedLM", vocab)
     cfg = TrainingConfig(steps=4, batch_size=4, seq_len=16, device="cpu", data=str(text))
     report = TrainingRun(model, cfg, rules=RuleSet.loads("default: train\n"), model_dir=folder).run()
-    assert report.status == COMPLETED and "masked-LM" in report.data
+    assert report.status == TrainingStatus.COMPLETED and "masked-LM" in report.data
 
 
 def test_sequence_classification_text_file_resizes_head(tmp_path) -> None:
@@ -281,7 +278,7 @@ def test_bad_image_data_fails_before_the_first_step(tmp_path, convnet, make, mat
     else:
         path = make(tmp_path)
     before = copy.deepcopy(convnet.state_dict())
-    gen = run_training(convnet, _cfg(data=str(path)), rules=RuleSet.loads(HEAD_ONLY))
+    gen = TrainingRun(convnet, _cfg(data=str(path)), rules=RuleSet.loads(HEAD_ONLY)).steps()
     with pytest.raises(TrainingError, match=match):
         next(gen)
     assert all(torch.equal(v, convnet.state_dict()[k]) for k, v in before.items())
@@ -353,7 +350,7 @@ FC2 = "default: freeze\nrules: [{train: fc2}]"
 def test_nan_loss_ends_run_as_diverged() -> None:
     model = Flaky(at=4, mode="nan")  # call 1 is the dry forward, so training step 3 is NaN
     report = TrainingRun(model, _cfg(steps=10), rules=RuleSet.loads(FC2)).run()
-    assert report.status == DIVERGED and report.steps_done == 2
+    assert report.status == TrainingStatus.DIVERGED and report.steps_done == 2
     assert "nan" in report.message and "not applied" in report.message
     assert report.proof.ok and report.proof.frozen_verified_tensors == 2
 
@@ -361,7 +358,7 @@ def test_nan_loss_ends_run_as_diverged() -> None:
 def test_step_that_raises_ends_run_as_failed() -> None:
     model = Flaky(at=3, mode="raise")
     report = TrainingRun(model, _cfg(steps=10), rules=RuleSet.loads(FC2)).run()
-    assert report.status == FAILED and report.steps_done == 1 and not report.ok
+    assert report.status == TrainingStatus.FAILED and report.steps_done == 1 and not report.ok
     assert "step 2 raised RuntimeError: mat1 and mat2" in report.message
     assert report.proof.ok
 
@@ -371,7 +368,7 @@ def test_stop_between_steps_from_the_consumer_and_another_thread(convnet) -> Non
     for r in run.steps():
         if r.step == 3:
             run.stop()
-    assert run.report.status == STOPPED and run.report.steps_done == 3 and run.report.proof.ok
+    assert run.report.status == TrainingStatus.STOPPED and run.report.steps_done == 3 and run.report.proof.ok
 
     run2 = TrainingRun(
         copy.deepcopy(convnet), _cfg(steps=10_000, image_size=16), rules=RuleSet.loads(HEAD_ONLY)
@@ -390,7 +387,14 @@ def test_stop_between_steps_from_the_consumer_and_another_thread(convnet) -> Non
     run2.stop()
     t.join(30)
     assert not t.is_alive()
-    assert run2.report.status == STOPPED and run2.report.steps_done == len(seen) < 10_000
+    assert run2.report.status == TrainingStatus.STOPPED and run2.report.steps_done == len(seen) < 10_000
+
+
+def test_status_is_an_enum_that_serialises_as_its_string(convnet) -> None:
+    report = TrainingRun(convnet, _cfg(steps=1, image_size=16), rules=RuleSet.loads(HEAD_ONLY)).run()
+    assert report.status is TrainingStatus.COMPLETED and report.status == "completed"
+    assert json.loads(json.dumps(report.as_dict()))["status"] == "completed"
+    assert report.lines()[0] == "status: completed"
 
 
 def test_closing_the_generator_still_reports(convnet) -> None:
@@ -398,7 +402,7 @@ def test_closing_the_generator_still_reports(convnet) -> None:
     gen = run.steps()
     next(gen)
     gen.close()
-    assert run.report.status == STOPPED and run.report.steps_done == 1 and run.report.proof.ok
+    assert run.report.status == TrainingStatus.STOPPED and run.report.steps_done == 1 and run.report.proof.ok
 
 
 # ------------------------------------------------------------------------------------------ inputs
@@ -492,6 +496,8 @@ def test_keyboard_interrupt_during_a_step_ends_with_a_report() -> None:
 
     report = TrainingRun(Interrupted(), _cfg(steps=10), rules=RuleSet.loads(FC2)).run()
     assert (
-        report.status == STOPPED and report.steps_done == 1 and "interrupted during step 2" in report.message
+        report.status == TrainingStatus.STOPPED
+        and report.steps_done == 1
+        and "interrupted during step 2" in report.message
     )
     assert report.proof.ok

@@ -15,7 +15,8 @@ from freezegui.core.errors import TrainingError
 from freezegui.core.rules import RuleSet
 from freezegui.core.training.compare import compare_methods, format_comparison
 from freezegui.core.training.config import OPTIMIZERS, SYNTHETIC, TRAIN_METHODS, TrainingConfig
-from freezegui.core.training.engine import COMPLETED, STOPPED, StepResult, TrainingRun
+from freezegui.core.training.engine import TrainingRun
+from freezegui.core.training.report import StepResult, TrainingStatus
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     train = TrainingRun(model, config, rules=rules, spec=args.spec)
     with _Progress(progress_stream, args.steps, args.log_every) as bar:
         report = train.run(lambda r: bar.update("", r))
-    if args.save and report.status == COMPLETED and report.ok:
+    if args.save and report.status == TrainingStatus.COMPLETED and report.ok:
         train.save(args.save)
     elif args.save:
         print(f"freezegui: not saving: the run did not complete cleanly ({report.status})", file=sys.stderr)
@@ -110,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(report.lines()), file=out)
     if report.ok:
         return 0
-    return 130 if report.status == STOPPED else 1
+    return 130 if report.status == TrainingStatus.STOPPED else 1
 
 
 class _Progress(AbstractContextManager):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -18,9 +17,7 @@ from torch import nn
 from freezegui.core.atomic import atomic_open, atomic_write_text
 from freezegui.core.errors import TrainingError
 from freezegui.core.rules import RuleSet
-
-if TYPE_CHECKING:
-    from freezegui.core.training.engine import TrainingReport
+from freezegui.core.training.report import TrainingReport
 
 WEIGHTS_NAME = "model.safetensors"
 RULES_NAME = "rules.yaml"

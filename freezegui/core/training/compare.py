@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import gc
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from freezegui.core.apply import RulesLike, as_ruleset
 from freezegui.core.counting import format_bytes
 from freezegui.core.rules import RuleSet
 from freezegui.core.training.config import TrainingConfig
-from freezegui.core.training.engine import StepResult, TrainingReport, TrainingRun
+from freezegui.core.training.engine import TrainingRun
+from freezegui.core.training.report import StepResult, TrainingReport, TrainingStatus
 
 METHOD_LABELS = {
     "full": "full fine-tune",
@@ -82,14 +84,14 @@ def compare_methods(
         run = TrainingRun(
             trial, dataclasses.replace(config, method=method), rules=rs, spec=spec, **run_kwargs
         )
-        report = run.run(None if on_step is None else (lambda r, n=name: on_step(n, r)))
+        report = run.run(None if on_step is None else functools.partial(on_step, name))
         results.append(MethodResult(name, report))
         run.release()
         del trial, run
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
-        if report.status == "stopped":
+        if report.status == TrainingStatus.STOPPED:
             break
     return results
 

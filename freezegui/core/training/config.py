@@ -9,10 +9,11 @@ from typing import Any, Literal
 import torch
 
 from freezegui.core.errors import TrainingError
+from freezegui.core.rules import Method
 
 Optimizer = Literal["sgd", "adamw"]
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")
-TRAIN_METHODS: tuple[str, ...] = ("requires_grad", "lr_zero")
+TRAIN_METHODS: tuple[str, ...] = tuple(Method)
 SYNTHETIC = "synthetic"
 
 

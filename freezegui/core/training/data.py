@@ -8,7 +8,7 @@ prepared on the training device up front where they fit, so a step does no data 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +41,6 @@ class TrainingData:
 
     task: str
     description: str
-    examples: int
     get_batch: Callable[[int], Batch]
     loss_fn: Callable[[nn.Module, Batch], torch.Tensor]
     num_classes: int | None = None
@@ -154,7 +153,8 @@ def _token_lm_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
 def _hf_label_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
     inputs, labels = batch
     out = model(**inputs, labels=labels)
-    return out.loss
+    loss: torch.Tensor = out.loss
+    return loss
 
 
 def _hf_features_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
@@ -196,7 +196,7 @@ def _first_leaf(model: nn.Module) -> nn.Module | None:
 
 
 @contextlib.contextmanager
-def _eval_no_grad(model: nn.Module):
+def _eval_no_grad(model: nn.Module) -> Iterator[None]:
     """A dry forward pass that changes nothing: eval mode (no BN statistics), no autograd, flags restored."""
     flags = [m.training for m in model.modules()]
     model.eval()
@@ -208,7 +208,9 @@ def _eval_no_grad(model: nn.Module):
             m.training = flag
 
 
-def _dry_output(model: nn.Module, shapes: Sequence[tuple[int, ...]], make: Callable[[tuple[int, ...]], Any]):
+def _dry_output(
+    model: nn.Module, shapes: Sequence[tuple[int, ...]], make: Callable[[tuple[int, ...]], Any]
+) -> tuple[tuple[int, ...], torch.Tensor]:
     """Try input shapes in turn; the first that runs gives the output (and the shape that worked)."""
     errors = []
     for shape in shapes:
@@ -218,7 +220,7 @@ def _dry_output(model: nn.Module, shapes: Sequence[tuple[int, ...]], make: Calla
                 return shape, _logits(model(x))
         except TrainingError:
             raise
-        except Exception as exc:  # noqa: BLE001 - a shape the model refuses; try the next one
+        except Exception as exc:  # a shape the model refuses; try the next one
             errors.append(f"{tuple(shape)}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
     raise TrainingError(
         f"cannot make synthetic data for {type(model).__name__}: no input shape worked ({'; '.join(errors)})"
@@ -262,7 +264,7 @@ def _synthetic_tensors(
         f"synthetic {kind} {'x'.join(map(str, shape))}, {classes} classes, {n} examples (seed {config.seed})"
     )
     pool = _Pool(x.to(device=device, dtype=dtype), labels.to(device), config.batch_size)
-    return TrainingData("classification", desc, n, pool, _classify_loss, num_classes=classes)
+    return TrainingData("classification", desc, pool, _classify_loss, num_classes=classes)
 
 
 def _synthetic_tokens(
@@ -280,14 +282,14 @@ def _synthetic_tokens(
     if out.dim() == 3 and out.shape[-1] == vocab:
         desc = f"synthetic token ids, {n} sequences of {seq_len} (vocabulary {vocab}, seed {config.seed})"
         pool = _Pool(ids.to(device), ids.to(device), config.batch_size)
-        return TrainingData("token_lm", desc, n, pool, _token_lm_loss)
+        return TrainingData("token_lm", desc, pool, _token_lm_loss)
     if out.dim() == 2:
         classes = int(out.shape[1])
         labels = torch.randint(0, classes, (n,), generator=gen)
         ids = _banded_ids(ids, labels, vocab, classes)
         desc = f"synthetic token ids, {n} sequences of {seq_len}, {classes} classes (seed {config.seed})"
         pool = _Pool(ids.to(device), labels.to(device), config.batch_size)
-        return TrainingData("classification", desc, n, pool, _classify_loss, num_classes=classes)
+        return TrainingData("classification", desc, pool, _classify_loss, num_classes=classes)
     raise TrainingError(f"{type(model).__name__} returns shape {tuple(out.shape)}; no synthetic task fits it")
 
 
@@ -299,7 +301,7 @@ def _banded_ids(ids: torch.Tensor, labels: torch.Tensor, vocab: int, classes: in
 def _synthetic_hf(
     model: nn.Module, config: TrainingConfig, device: torch.device, gen: torch.Generator, n: int
 ) -> TrainingData:
-    cfg = model.config
+    cfg: Any = model.config  # a transformers PretrainedConfig (untyped here)
     task = _hf_task(model)
     seq_len = config.seq_len
     name = type(model).__name__
@@ -317,7 +319,7 @@ def _synthetic_hf(
         desc = (
             f"synthetic images {channels}x{size}x{size}, {classes} classes, {n} examples (seed {config.seed})"
         )
-        return TrainingData("image_classification", desc, n, pool, _classify_loss, num_classes=classes)
+        return TrainingData("image_classification", desc, pool, _classify_loss, num_classes=classes)
     vocab = _vocab_size(cfg)
     max_pos = getattr(cfg, "max_position_embeddings", None)
     if max_pos is not None and seq_len > max_pos:
@@ -329,17 +331,17 @@ def _synthetic_hf(
         ids = _banded_ids(ids, labels, vocab, classes)
         pool = _Pool({"input_ids": ids.to(device)}, labels.to(device), config.batch_size)
         desc = f"synthetic token ids, {n} sequences of {seq_len}, {classes} classes (seed {config.seed})"
-        return TrainingData("sequence_classification", desc, n, pool, _classify_loss, num_classes=classes)
+        return TrainingData("sequence_classification", desc, pool, _classify_loss, num_classes=classes)
     if task == "causal_lm":
         pool = _Pool({"input_ids": ids.to(device)}, ids.to(device), config.batch_size)
         desc = f"synthetic token ids, {n} sequences of {seq_len} (vocabulary {vocab}, seed {config.seed})"
-        return TrainingData("causal_lm", desc, n, pool, _hf_label_loss)
+        return TrainingData("causal_lm", desc, pool, _hf_label_loss)
     if task == "masked_lm":
         mask_id = getattr(cfg, "mask_token_id", None)
         inputs, labels = _mask_tokens(ids, vocab - 1 if mask_id is None else int(mask_id), gen)
         pool = _Pool({"input_ids": inputs.to(device)}, labels.to(device), config.batch_size)
         desc = f"synthetic token ids, {n} sequences of {seq_len}, 15% masked (seed {config.seed})"
-        return TrainingData("masked_lm", desc, n, pool, _hf_label_loss)
+        return TrainingData("masked_lm", desc, pool, _hf_label_loss)
     hidden = getattr(cfg, "hidden_size", None)
     if hidden is None:
         raise TrainingError(f"{name} has no task head freezegui knows how to train; load a *For...* class")
@@ -349,7 +351,7 @@ def _synthetic_hf(
         f"synthetic token ids, {n} sequences of {seq_len}; {name} has no task head, so the loss fits the first "
         f"token's hidden state to fixed random targets (seed {config.seed})"
     )
-    return TrainingData("features", desc, n, pool, _hf_features_loss)
+    return TrainingData("features", desc, pool, _hf_features_loss)
 
 
 def _mask_tokens(ids: torch.Tensor, mask_id: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -366,23 +368,9 @@ def image_folder_data(
     model: nn.Module, root: Path, config: TrainingConfig, device: torch.device
 ) -> TrainingData:
     """An ``ImageFolder`` tree (``root/CLASS/image.jpg``): resized, normalised, the head resized to the classes."""
-    from PIL import Image, UnidentifiedImageError
-    from torchvision import datasets, transforms
+    from torchvision import transforms
 
-    try:
-        ds = datasets.ImageFolder(str(root))
-    except (FileNotFoundError, OSError) as exc:
-        raise TrainingError(
-            f"{root} is not an image folder in the ImageFolder layout (root/CLASS/IMAGE): {exc}"
-        ) from None
-    if len(ds.classes) < 2:
-        raise TrainingError(f"{root} has {len(ds.classes)} class folder(s); a classifier needs at least 2")
-    for path, _ in ds.samples:
-        try:
-            with Image.open(path) as img:
-                img.verify()
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise TrainingError(f"unreadable image {path}: {exc}") from None
+    ds = _open_image_folder(root)
     classes = len(ds.classes)
     head = _fit_head(model, classes)
     is_hf = is_transformers_model(model)
@@ -405,9 +393,10 @@ def image_folder_data(
 
     def load(i: int) -> tuple[torch.Tensor, int]:
         try:
-            return ds[i]
+            item: tuple[torch.Tensor, int] = ds[i]
         except (OSError, ValueError) as exc:
             raise TrainingError(f"unreadable image {ds.samples[i][0]}: {exc}") from None
+        return item
 
     wrap = (lambda x: {"pixel_values": x}) if is_hf else (lambda x: x)
     if len(ds) <= _PRELOAD_LIMIT:
@@ -424,7 +413,29 @@ def image_folder_data(
             return wrap(x), torch.tensor([c for _, c in items], device=device)
 
     desc = f"image folder {root}: {len(ds)} images, {classes} classes, {size}x{size}"
-    return TrainingData("classification", desc, len(ds), get_batch, _classify_loss, classes, head)
+    return TrainingData("classification", desc, get_batch, _classify_loss, classes, head)
+
+
+def _open_image_folder(root: Path) -> Any:
+    """The ``ImageFolder`` at ``root``, with at least two classes and every image readable (else raises)."""
+    from PIL import Image, UnidentifiedImageError
+    from torchvision import datasets
+
+    try:
+        ds = datasets.ImageFolder(str(root))
+    except (FileNotFoundError, OSError) as exc:
+        raise TrainingError(
+            f"{root} is not an image folder in the ImageFolder layout (root/CLASS/IMAGE): {exc}"
+        ) from None
+    if len(ds.classes) < 2:
+        raise TrainingError(f"{root} has {len(ds.classes)} class folder(s); a classifier needs at least 2")
+    for path, _ in ds.samples:
+        try:
+            with Image.open(path) as img:
+                img.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            raise TrainingError(f"unreadable image {path}: {exc}") from None
+    return ds
 
 
 def _fit_head(model: nn.Module, classes: int) -> str | None:
@@ -510,7 +521,7 @@ def text_file_data(
     if task == "causal_lm":
         pool = _Pool({"input_ids": blocks.to(device)}, blocks.to(device), config.batch_size)
         desc = f"text file {path.name}: {ids.numel():,} tokens, {n} sequences of {seq_len} (next-token loss)"
-        return TrainingData("causal_lm", desc, n, pool, _hf_label_loss)
+        return TrainingData("causal_lm", desc, pool, _hf_label_loss)
     mask_id = tok.mask_token_id
     if mask_id is None:
         raise TrainingError(
@@ -519,7 +530,7 @@ def text_file_data(
     inputs, labels = _mask_tokens(blocks, int(mask_id), gen)
     pool = _Pool({"input_ids": inputs.to(device)}, labels.to(device), config.batch_size)
     desc = f"text file {path.name}: {ids.numel():,} tokens, {n} sequences of {seq_len} (masked-LM loss, 15% masked)"
-    return TrainingData("masked_lm", desc, n, pool, _hf_label_loss)
+    return TrainingData("masked_lm", desc, pool, _hf_label_loss)
 
 
 def _seq_cls_text(
@@ -551,14 +562,15 @@ def _seq_cls_text(
         ids_of = {n: i for i, n in enumerate(names)}
         classes = len(names)
     head = None
-    if classes != int(model.config.num_labels):
+    cfg: Any = model.config  # a transformers PretrainedConfig (untyped here)
+    if classes != int(cfg.num_labels):
         head = _fit_head(model, classes)
     if tok.pad_token is None:
         if tok.eos_token is None:
             raise TrainingError("the tokenizer has no padding token (nor an end token to pad with)")
         tok.pad_token = tok.eos_token
-    if getattr(model.config, "pad_token_id", None) is None:
-        model.config.pad_token_id = tok.pad_token_id
+    if getattr(cfg, "pad_token_id", None) is None:
+        cfg.pad_token_id = tok.pad_token_id
     enc = tok(texts, padding="max_length", truncation=True, max_length=config.seq_len, return_tensors="pt")
     y = torch.tensor([ids_of[s] for s in labels_raw], dtype=torch.long)
     perm = torch.randperm(len(texts), generator=gen)
@@ -568,4 +580,4 @@ def _seq_cls_text(
     }
     pool = _Pool(inputs, y[perm].to(device), config.batch_size)
     desc = f"text file {path.name}: {len(texts)} labelled lines, {classes} classes, length {config.seq_len}"
-    return TrainingData("sequence_classification", desc, len(texts), pool, _classify_loss, classes, head)
+    return TrainingData("sequence_classification", desc, pool, _classify_loss, classes, head)

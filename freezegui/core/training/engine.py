@@ -12,168 +12,35 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import statistics
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from freezegui.core.apply import RulesLike, apply_rules, as_ruleset, param_groups
-from freezegui.core.counting import Counts, format_bytes, format_count
+from freezegui.core.counting import Counts
 from freezegui.core.errors import FreezeguiError, TrainingError
-from freezegui.core.loading import parse_spec
-from freezegui.core.rules import RuleSet, rules_from_selection
+from freezegui.core.loading import SpecKind, parse_spec
+from freezegui.core.rules import Method, RuleSet, rules_from_selection
 from freezegui.core.selection import Selection
+from freezegui.core.training.checkpoint import save_checkpoint
 from freezegui.core.training.config import TrainingConfig, resolve_device
 from freezegui.core.training.data import TrainingData, make_data
-from freezegui.core.training.proof import FrozenSnapshot, ProofReport
+from freezegui.core.training.proof import FrozenSnapshot
+from freezegui.core.training.report import MemoryStats, StepResult, TrainingReport, TrainingStatus
 from freezegui.core.tree import build_tree
 
-COMPLETED, STOPPED, DIVERGED, FAILED = "completed", "stopped", "diverged", "failed"
 
+class _RunEnded(Exception):
+    """Raised by a step that ends the run early; carries the report's status and message."""
 
-@dataclass(frozen=True, slots=True)
-class StepResult:
-    """One finished step. ``elapsed`` is wall time since the first step began; ``eta`` the time left."""
-
-    step: int
-    steps: int
-    loss: float
-    examples_per_s: float
-    elapsed: float
-    eta: float
-    step_time: float
-
-    @property
-    def fraction(self) -> float:
-        return self.step / self.steps if self.steps else 1.0
-
-
-@dataclass
-class MemoryStats:
-    """Training state in bytes: weights, gradients and optimizer state (activations are not counted).
-
-    ``peak_device_bytes`` is ``torch.cuda.max_memory_allocated`` on CUDA (activations included), else None.
-    """
-
-    params_bytes: int = 0
-    grads_bytes: int = 0
-    optimizer_bytes: int = 0
-    peak_device_bytes: int | None = None
-
-    @property
-    def state_bytes(self) -> int:
-        return self.params_bytes + self.grads_bytes + self.optimizer_bytes
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "state_bytes": self.state_bytes}
-
-
-@dataclass
-class TrainingReport:
-    """How a run ended, what it measured, and the frozen-weights proof."""
-
-    status: str
-    message: str
-    steps_done: int
-    steps_planned: int
-    method: str
-    optimizer: str
-    device: str
-    data: str
-    counts: Counts
-    losses: list[float] = field(default_factory=list)
-    step_times: list[float] = field(default_factory=list)
-    elapsed: float = 0.0
-    examples_per_s: float = 0.0
-    proof: ProofReport | None = None
-    memory: MemoryStats = field(default_factory=MemoryStats)
-    config: dict[str, Any] = field(default_factory=dict)
-    saved: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        """Completed and proven: every frozen tensor bit-identical."""
-        return self.status == COMPLETED and (self.proof is None or self.proof.ok)
-
-    @property
-    def first_loss(self) -> float | None:
-        return self.losses[0] if self.losses else None
-
-    @property
-    def last_loss(self) -> float | None:
-        return self.losses[-1] if self.losses else None
-
-    @property
-    def time_per_step(self) -> float | None:
-        """Median step time, leaving out the first (warm-up) step when there are others."""
-        times = self.step_times[1:] if len(self.step_times) > 1 else self.step_times
-        return statistics.median(times) if times else None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "status": self.status,
-            "ok": self.ok,
-            "message": self.message,
-            "steps_done": self.steps_done,
-            "steps_planned": self.steps_planned,
-            "method": self.method,
-            "optimizer": self.optimizer,
-            "device": self.device,
-            "data": self.data,
-            "counts": self.counts.as_dict(),
-            "first_loss": self.first_loss,
-            "last_loss": self.last_loss,
-            "losses": self.losses,
-            "elapsed_s": round(self.elapsed, 4),
-            "time_per_step_s": self.time_per_step,
-            "examples_per_s": round(self.examples_per_s, 3),
-            "memory": self.memory.as_dict(),
-            "proof": self.proof.as_dict() if self.proof else None,
-            "config": self.config,
-            "saved": self.saved,
-        }
-
-    def lines(self) -> list[str]:
-        """The report in words (the CLI prints these, the app shows them)."""
-        out = [f"status: {self.status}" + (f" — {self.message}" if self.message else "")]
-        out.append(
-            f"steps: {self.steps_done}/{self.steps_planned} · method {self.method} · optimizer {self.optimizer} "
-            f"· device {self.device}"
-        )
-        out.append(f"data: {self.data}")
-        out.append(
-            f"parameters: trainable {self.counts.trainable:,} ({format_count(self.counts.trainable)}) · "
-            f"frozen {self.counts.frozen:,} ({format_count(self.counts.frozen)})"
-        )
-        if self.losses:
-            out.append(f"loss: {self.losses[0]:.4f} → {self.losses[-1]:.4f}")
-        tps = self.time_per_step
-        if tps is not None:
-            out.append(
-                f"time: {self.elapsed:.2f} s · {tps * 1000:.1f} ms/step · {self.examples_per_s:.1f} examples/s"
-            )
-        mem = self.memory
-        line = (
-            f"training state: {format_bytes(mem.state_bytes)} (weights {format_bytes(mem.params_bytes)}, "
-            f"gradients {format_bytes(mem.grads_bytes)}, optimizer {format_bytes(mem.optimizer_bytes)})"
-        )
-        if mem.peak_device_bytes is not None:
-            line += f" · peak device memory {format_bytes(mem.peak_device_bytes)}"
-        out.append(line)
-        if self.proof is not None:
-            out += self.proof.lines()
-        out += [f"saved: {p}" for p in self.saved]
-        return out
-
-    def __str__(self) -> str:
-        return "\n".join(self.lines())
+    def __init__(self, status: TrainingStatus, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
 
 
 class TrainingRun:
@@ -216,10 +83,6 @@ class TrainingRun:
     def stop(self) -> None:
         """Ask the run to end after the current step (safe to call from any thread)."""
         self._stop.set()
-
-    @property
-    def stop_requested(self) -> bool:
-        return self._stop.is_set()
 
     # ------------------------------------------------------------------------------------- setup
     def prepare(self) -> None:
@@ -274,14 +137,14 @@ class TrainingRun:
         else:
             rs = RuleSet(default="train")
         if self.config.method is not None:
-            rs.method = self.config.method  # type: ignore[assignment]
+            rs.method = Method(self.config.method)
         return rs
 
     def _make_optimizer(
         self, model: nn.Module, rules: RuleSet, tensors: list[torch.Tensor], mask: np.ndarray
     ) -> torch.optim.Optimizer:
         cfg = self.config
-        if rules.method == "lr_zero":
+        if rules.method == Method.LR_ZERO:
             groups = param_groups(model, rules, lr=cfg.lr, weight_decay=cfg.weight_decay)
         else:
             groups = [
@@ -298,50 +161,29 @@ class TrainingRun:
     def steps(self) -> Generator[StepResult, None, TrainingReport]:
         """Prepare (raising :class:`TrainingError`), then yield a :class:`StepResult` per step.
 
-        The generator's return value (and ``self.report``) is the :class:`TrainingReport`.
+        This generator is the one way to train: :meth:`stop` (from any thread) ends it before the next
+        step, and closing it ends the run too. Its return value (and ``self.report``) is the
+        :class:`TrainingReport`, made however the loop ended.
         """
         self.prepare()
-        cfg = self.config
-        model, data, opt = self.model, self.data, self.optimizer
-        assert data is not None and opt is not None
-        n, bs = cfg.steps, cfg.batch_size
-        stop = self._stop
+        n, bs = self.config.steps, self.config.batch_size
         losses: list[float] = []
         times: list[float] = []
-        status, message = COMPLETED, ""
+        status, message = TrainingStatus.COMPLETED, ""
         train_time = 0.0
         perf = time.perf_counter
-        model.train()
+        self.model.train()
         t0 = perf()
         try:
             for i in range(n):
-                if stop.is_set():
-                    status, message = STOPPED, f"stopped by request after {i} of {n} steps"
+                if self._stop.is_set():
+                    status, message = TrainingStatus.STOPPED, f"stopped by request after {i} of {n} steps"
                     break
                 ts = perf()
                 try:
-                    batch = data.batch(i)
-                    opt.zero_grad(set_to_none=True)
-                    loss = data.loss(model, batch)
-                    loss.backward()
-                    value = loss.item()
-                    if not math.isfinite(value):
-                        status = DIVERGED
-                        message = f"the loss became {value} at step {i + 1}; that step was not applied"
-                        break
-                    opt.step()
-                except KeyboardInterrupt:
-                    # Ctrl+C in the CLI: end with a report; the step may be partly applied (frozen ones not).
-                    status, message = STOPPED, f"interrupted during step {i + 1}"
-                    break
-                except torch.OutOfMemoryError:
-                    status, message = FAILED, f"out of memory at step {i + 1} (try a smaller batch size)"
-                    break
-                except FreezeguiError as exc:
-                    status, message = FAILED, f"step {i + 1}: {exc}"
-                    break
-                except Exception as exc:  # noqa: BLE001 - any failing step ends the run with its reason
-                    status, message = FAILED, f"step {i + 1} raised {type(exc).__name__}: {_first_line(exc)}"
+                    value = self._step(i)
+                except _RunEnded as end:
+                    status, message = end.status, end.message
                     break
                 now = perf()
                 dt = now - ts
@@ -350,31 +192,53 @@ class TrainingRun:
                 times.append(dt)
                 recent = times[-10:]
                 eta = (n - i - 1) * (sum(recent) / len(recent))
-                yield StepResult(i + 1, n, value, (i + 1) * bs / train_time, now - t0, eta, dt)
+                yield StepResult(i + 1, n, value, (i + 1) * bs / train_time, now - t0, eta)
         except GeneratorExit:
-            status, message = STOPPED, f"the caller stopped after {len(losses)} of {n} steps"
+            status, message = TrainingStatus.STOPPED, f"the caller stopped after {len(losses)} of {n} steps"
             raise
         finally:
             self.report = self._finish(status, message, losses, times, perf() - t0, train_time)
         return self.report
 
-    def __iter__(self) -> Iterator[StepResult]:
-        return self.steps()
+    def _step(self, i: int) -> float:
+        """One optimizer step on batch ``i``; its loss. A step that cannot go on raises :class:`_RunEnded`."""
+        data, opt = self.data, self.optimizer
+        assert data is not None and opt is not None
+        try:
+            batch = data.batch(i)
+            opt.zero_grad(set_to_none=True)
+            loss = data.loss(self.model, batch)
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
+            value = float(loss.item())
+            if math.isfinite(value):
+                opt.step()
+        except KeyboardInterrupt:
+            # Ctrl+C in the CLI: end with a report; the step may be partly applied (frozen ones not).
+            raise _RunEnded(TrainingStatus.STOPPED, f"interrupted during step {i + 1}") from None
+        except torch.OutOfMemoryError:
+            msg = f"out of memory at step {i + 1} (try a smaller batch size)"
+            raise _RunEnded(TrainingStatus.FAILED, msg) from None
+        except FreezeguiError as exc:
+            raise _RunEnded(TrainingStatus.FAILED, f"step {i + 1}: {exc}") from None
+        except Exception as exc:  # any failing step ends the run with its reason
+            msg = f"step {i + 1} raised {type(exc).__name__}: {_first_line(exc)}"
+            raise _RunEnded(TrainingStatus.FAILED, msg) from None
+        if not math.isfinite(value):
+            msg = f"the loss became {value} at step {i + 1}; that step was not applied"
+            raise _RunEnded(TrainingStatus.DIVERGED, msg)
+        return value
 
-    def run(self, on_step: Callable[[StepResult], Any] | None = None) -> TrainingReport:
-        """Run to the end (or a stop request) and return the report."""
-        gen = self.steps()
-        while True:
-            try:
-                result = next(gen)
-            except StopIteration as done:
-                return done.value
+    def run(self, on_step: Callable[[StepResult], object] | None = None) -> TrainingReport:
+        """Drain :meth:`steps` (calling ``on_step`` with each result) and return the report."""
+        for result in self.steps():
             if on_step is not None:
                 on_step(result)
+        assert self.report is not None
+        return self.report
 
     def _finish(
         self,
-        status: str,
+        status: TrainingStatus,
         message: str,
         losses: list[float],
         times: list[float],
@@ -428,8 +292,6 @@ class TrainingRun:
     # ------------------------------------------------------------------------------------- saving
     def save(self, directory: str | os.PathLike[str]) -> list[Path]:
         """Write the fine-tuned weights (``model.safetensors``) and the rule file beside them, atomically."""
-        from freezegui.core.training.checkpoint import save_checkpoint
-
         if self.rules is None:
             raise TrainingError("nothing to save: the run has not started")
         rules = self.rules
@@ -447,13 +309,6 @@ class TrainingRun:
         self.optimizer = None
 
 
-def run_training(
-    model: nn.Module, config: TrainingConfig | None = None, **kwargs: Any
-) -> Generator[StepResult, None, TrainingReport]:
-    """``for result in run_training(model, config, rules=...)``: the generator of :class:`TrainingRun`."""
-    return TrainingRun(model, config, **kwargs).steps()
-
-
 def _model_dir_of(spec: str | None) -> Path | None:
     """The folder of an ``hf:DIR`` / ``hf-config:PATH`` spec (where a tokenizer would be saved)."""
     if not spec:
@@ -462,7 +317,7 @@ def _model_dir_of(spec: str | None) -> Path | None:
         parsed = parse_spec(spec)
     except FreezeguiError:
         return None
-    if parsed.kind not in ("hf", "hf-config"):
+    if parsed.kind not in (SpecKind.HF, SpecKind.HF_CONFIG):
         return None
     p = Path(parsed.target)
     if p.is_file():

@@ -1,0 +1,158 @@
+"""What a training run reports: one :class:`StepResult` per step and a :class:`TrainingReport` at the end.
+
+Kept apart from the engine so that saving (:mod:`freezegui.core.training.checkpoint`) and the
+comparison can use the report without importing the training loop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from dataclasses import dataclass, field
+from typing import Any
+
+from freezegui.core.counting import Counts, format_bytes, format_count
+from freezegui.core.strenum import StrEnum
+from freezegui.core.training.proof import ProofReport
+
+
+class TrainingStatus(StrEnum):
+    """How a run ended (the ``status`` of a :class:`TrainingReport` and of its JSON)."""
+
+    COMPLETED = "completed"
+    STOPPED = "stopped"  # a stop request, Ctrl+C, or the caller closed the generator
+    DIVERGED = "diverged"  # the loss became NaN or infinite
+    FAILED = "failed"  # a step raised
+
+
+@dataclass(frozen=True, slots=True)
+class StepResult:
+    """One finished step. ``elapsed`` is wall time since the first step began; ``eta`` the time left."""
+
+    step: int
+    steps: int
+    loss: float
+    examples_per_s: float
+    elapsed: float
+    eta: float
+
+
+@dataclass
+class MemoryStats:
+    """Training state in bytes: weights, gradients and optimizer state (activations are not counted).
+
+    ``peak_device_bytes`` is ``torch.cuda.max_memory_allocated`` on CUDA (activations included), else None.
+    """
+
+    params_bytes: int = 0
+    grads_bytes: int = 0
+    optimizer_bytes: int = 0
+    peak_device_bytes: int | None = None
+
+    @property
+    def state_bytes(self) -> int:
+        return self.params_bytes + self.grads_bytes + self.optimizer_bytes
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "state_bytes": self.state_bytes}
+
+
+@dataclass
+class TrainingReport:
+    """How a run ended, what it measured, and the frozen-weights proof."""
+
+    status: TrainingStatus
+    message: str
+    steps_done: int
+    steps_planned: int
+    method: str
+    optimizer: str
+    device: str
+    data: str
+    counts: Counts
+    losses: list[float] = field(default_factory=list)
+    step_times: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+    examples_per_s: float = 0.0
+    proof: ProofReport | None = None
+    memory: MemoryStats = field(default_factory=MemoryStats)
+    config: dict[str, Any] = field(default_factory=dict)
+    saved: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Completed and proven: every frozen tensor bit-identical."""
+        return self.status == TrainingStatus.COMPLETED and (self.proof is None or self.proof.ok)
+
+    @property
+    def first_loss(self) -> float | None:
+        return self.losses[0] if self.losses else None
+
+    @property
+    def last_loss(self) -> float | None:
+        return self.losses[-1] if self.losses else None
+
+    @property
+    def time_per_step(self) -> float | None:
+        """Median step time, leaving out the first (warm-up) step when there are others."""
+        times = self.step_times[1:] if len(self.step_times) > 1 else self.step_times
+        return statistics.median(times) if times else None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": str(self.status),
+            "ok": self.ok,
+            "message": self.message,
+            "steps_done": self.steps_done,
+            "steps_planned": self.steps_planned,
+            "method": self.method,
+            "optimizer": self.optimizer,
+            "device": self.device,
+            "data": self.data,
+            "counts": self.counts.as_dict(),
+            "first_loss": self.first_loss,
+            "last_loss": self.last_loss,
+            "losses": self.losses,
+            "elapsed_s": round(self.elapsed, 4),
+            "time_per_step_s": self.time_per_step,
+            "examples_per_s": round(self.examples_per_s, 3),
+            "memory": self.memory.as_dict(),
+            "proof": self.proof.as_dict() if self.proof else None,
+            "config": self.config,
+            "saved": self.saved,
+        }
+
+    def lines(self) -> list[str]:
+        """The report in words (the CLI prints these, the app shows them)."""
+        out = [f"status: {self.status}" + (f" — {self.message}" if self.message else "")]
+        out.append(
+            f"steps: {self.steps_done}/{self.steps_planned} · method {self.method} · optimizer {self.optimizer} "
+            f"· device {self.device}"
+        )
+        out.append(f"data: {self.data}")
+        out.append(
+            f"parameters: trainable {self.counts.trainable:,} ({format_count(self.counts.trainable)}) · "
+            f"frozen {self.counts.frozen:,} ({format_count(self.counts.frozen)})"
+        )
+        if self.losses:
+            out.append(f"loss: {self.losses[0]:.4f} → {self.losses[-1]:.4f}")
+        tps = self.time_per_step
+        if tps is not None:
+            out.append(
+                f"time: {self.elapsed:.2f} s · {tps * 1000:.1f} ms/step · {self.examples_per_s:.1f} examples/s"
+            )
+        mem = self.memory
+        line = (
+            f"training state: {format_bytes(mem.state_bytes)} (weights {format_bytes(mem.params_bytes)}, "
+            f"gradients {format_bytes(mem.grads_bytes)}, optimizer {format_bytes(mem.optimizer_bytes)})"
+        )
+        if mem.peak_device_bytes is not None:
+            line += f" · peak device memory {format_bytes(mem.peak_device_bytes)}"
+        out.append(line)
+        if self.proof is not None:
+            out += self.proof.lines()
+        out += [f"saved: {p}" for p in self.saved]
+        return out
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())
