@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.models import LLAMA_70B_CONFIG as CONFIG  # noqa: E402
+from tests.models import LLAMA_70B_CONFIG as CONFIG
 
 _MEASURE = """
 import resource, sys, time, runpy

@@ -16,16 +16,16 @@ import time
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import torch  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer, Signal  # noqa: E402
-from PySide6.QtGui import QStandardItem, QStandardItemModel  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMainWindow, QTreeView  # noqa: E402
+import torch
+from PySide6.QtCore import QElapsedTimer, QEventLoop, Qt, QTimer, Signal
+from PySide6.QtGui import QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QApplication, QMainWindow, QTreeView
 
-import freezegui  # noqa: E402
-from freezegui.app.training_panel import TrainingPanel  # noqa: E402
-from freezegui.core.rules import RuleSet, rules_from_selection  # noqa: E402
-from freezegui.core.selection import Selection  # noqa: E402
-from freezegui.core.tree import build_tree  # noqa: E402
+import freezegui
+from freezegui.app.training_panel import TrainingPanel
+from freezegui.core.rules import RuleSet, rules_from_selection
+from freezegui.core.selection import Selection
+from freezegui.core.tree import build_tree
 
 
 class Document:
@@ -56,7 +56,7 @@ class Window(QMainWindow):
     def set_editing_locked(self, locked: bool, reason: str = "") -> None:
         self.view.setEnabled(True)  # the tree still scrolls while locked
 
-    def closeEvent(self, event) -> None:  # noqa: N802
+    def closeEvent(self, event) -> None:
         self.panel.shutdown()
         super().closeEvent(event)
 

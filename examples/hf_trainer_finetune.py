@@ -59,7 +59,7 @@ def tiny_llama() -> torch.nn.Module:
     return LlamaForCausalLM(config)
 
 
-def main(argv: Sequence[str] | None = None):  # noqa: ANN201 - returns the Trainer for tests
+def main(argv: Sequence[str] | None = None):  # returns the Trainer for tests
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--rules", help="rule file (default: train model.layers.1 and lm_head of the tiny Llama)"

@@ -180,6 +180,7 @@ def test_structure_only_cannot_take_weights() -> None:
 
 def test_parse_spec_forms() -> None:
     assert parse_spec("torchvision:resnet18").display_name == "resnet18"
-    assert parse_spec("py:a.b:make").kind == "py"
-    assert parse_spec("dir/f.py:make").kind == "pyfile"
+    assert parse_spec("py:a.b:make").kind is freezegui.SpecKind.PY
+    assert parse_spec("dir/f.py:make").kind == "pyfile"  # a StrEnum: equal to the string
+    assert parse_spec("hf-config:cfg.json").kind is freezegui.SpecKind.HF_CONFIG
     assert str(parse_spec("hf:./my-bert")) == "hf:./my-bert"

@@ -10,7 +10,7 @@ import torch
 
 import freezegui
 from freezegui.core.errors import FingerprintWarning, FreezeguiWarning, RuleError
-from freezegui.core.rules import RuleSet, rules_from_selection
+from freezegui.core.rules import Method, NormPolicy, RuleSet, rules_from_selection
 from freezegui.core.tree import build_tree
 from tests import models
 
@@ -180,3 +180,14 @@ def test_saved_rule_file_has_normal_permissions_and_no_temp_left(tmp_path: Path)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
     assert [p.name for p in tmp_path.iterdir()] == ["r.yaml"]
+
+
+def test_method_and_batchnorm_are_enums_and_the_file_stays_plain_text() -> None:
+    rs = RuleSet(method="lr_zero", batchnorm="update_stats")  # built in code from strings
+    assert rs.method is Method.LR_ZERO and rs.batchnorm is NormPolicy.UPDATE_STATS
+    text = rs.dumps()
+    assert "method: lr_zero\n" in text and "batchnorm: update_stats\n" in text and "!!" not in text
+    again = RuleSet.loads(text)
+    assert again.method is Method.LR_ZERO and again.batchnorm is NormPolicy.UPDATE_STATS
+    with pytest.raises(ValueError, match="lr0"):
+        RuleSet(method="lr0")

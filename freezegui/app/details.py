@@ -84,7 +84,7 @@ class ParamTableView(QTableView):
     whole table for such a range (every visible cell, each role a call into the Python model).
     """
 
-    def dataChanged(  # noqa: N802 - Qt override
+    def dataChanged(  # Qt override
         self, top_left: QModelIndex, bottom_right: QModelIndex, roles: Any = ()
     ) -> None:
         if QAccessible.isActive() or not top_left.isValid() or not bottom_right.isValid():

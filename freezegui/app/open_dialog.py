@@ -106,7 +106,7 @@ class _ListKeysToView(QObject):
         super().__init__(view)
         self._view = view
 
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # Qt override
         if (
             event.type() == QEvent.Type.KeyPress
             and isinstance(event, QKeyEvent)
@@ -522,7 +522,7 @@ class OpenModelDialog(QDialog):
         if self.is_complete():
             self.accept()
 
-    def accept(self) -> None:  # noqa: D401 - Enter on a disabled Open button must not close the dialog
+    def accept(self) -> None:  # Enter on a disabled Open button must not close the dialog
         if self.is_complete():
             super().accept()
 

@@ -66,7 +66,7 @@ class TrainingThread(QThread):
         """Thread-safe: the engine ends the run before its next step."""
         self._stop.set()
 
-    def run(self) -> None:  # noqa: D401 - QThread entry point, runs in the worker thread
+    def run(self) -> None:  # QThread entry point, runs in the worker thread
         try:
             self.training = train = self._make_run(self._stop)
             pending: list[StepResult] = []
@@ -83,7 +83,7 @@ class TrainingThread(QThread):
             self.runFinished.emit(train.report)
         except FreezeguiError as exc:
             self.runFailed.emit(str(exc))
-        except Exception as exc:  # noqa: BLE001 - anything else is shown, never a crash of the app
+        except Exception as exc:  # anything else is shown, never a crash of the app
             self.runFailed.emit(f"{type(exc).__name__}: {exc}")
 
 

@@ -19,7 +19,7 @@ class ModuleTreeView(QTreeView):
     adapter's ``wide_change`` instead.
     """
 
-    def dataChanged(  # noqa: N802 - Qt override
+    def dataChanged(  # Qt override
         self, top_left: QModelIndex, bottom_right: QModelIndex, roles: Any = ()
     ) -> None:
         if QAccessible.isActive():  # assistive tools want Qt's own per-cell notifications

@@ -50,7 +50,7 @@ class Document:
             return type(self.model).__name__
         try:
             return parse_spec(self.spec).display_name
-        except Exception:  # noqa: BLE001 - a title must never fail
+        except Exception:  # a title must never fail
             return self.spec
 
     @property

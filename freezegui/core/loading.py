@@ -32,6 +32,7 @@ from torch import nn
 
 from freezegui.core.errors import FreezeguiError, LoadError, MissingDependencyError, SpecError
 from freezegui.core.heads import remember_head, replace_head
+from freezegui.core.strenum import StrEnum
 
 DEFAULT_SPEC = "torchvision:resnet18"
 SPEC_HELP = (
@@ -41,20 +42,31 @@ SPEC_HELP = (
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".torchscript", ".jit")
 
 
+class SpecKind(StrEnum):
+    """Which form of the spec syntax (module docstring) a :class:`Spec` was written in."""
+
+    TORCHVISION = "torchvision"
+    HF = "hf"
+    HF_CONFIG = "hf-config"
+    PY = "py"
+    PYFILE = "pyfile"
+    FILE = "file"
+
+
 @dataclass(frozen=True)
 class Spec:
     """A parsed model spec."""
 
-    kind: str  # torchvision | hf | hf-config | py | pyfile | file
+    kind: SpecKind
     target: str
     attr: str | None = None
 
     def __str__(self) -> str:
-        if self.kind == "file":
+        if self.kind == SpecKind.FILE:
             return self.target
-        if self.kind == "pyfile":
+        if self.kind == SpecKind.PYFILE:
             return f"{self.target}:{self.attr}"
-        if self.kind == "py":
+        if self.kind == SpecKind.PY:
             return f"py:{self.target}:{self.attr}"
         return f"{self.kind}:{self.target}"
 
@@ -71,7 +83,7 @@ def parse_spec(spec: str) -> Spec:
     spec = str(spec).strip()
     if not spec:
         raise SpecError(f"empty model spec; {SPEC_HELP}")
-    for kind in ("torchvision", "hf-config", "hf"):
+    for kind in (SpecKind.TORCHVISION, SpecKind.HF_CONFIG, SpecKind.HF):
         if spec.startswith(kind + ":"):
             target = spec[len(kind) + 1 :]
             if not target:
@@ -81,17 +93,17 @@ def parse_spec(spec: str) -> Spec:
         module, sep, attr = spec[3:].rpartition(":")
         if not sep or not module or not attr:
             raise SpecError(f"{spec!r}: write py:package.module:factory")
-        return Spec("py", module, attr)
+        return Spec(SpecKind.PY, module, attr)
     path_part, sep, attr = spec.rpartition(":")
     if sep and path_part.endswith(".py") and attr.isidentifier():
-        return Spec("pyfile", path_part, attr)
+        return Spec(SpecKind.PYFILE, path_part, attr)
     if spec.endswith(".py"):
         raise SpecError(f"{spec!r}: name the factory function too, as {spec}:FUNCTION")
     p = Path(spec)
     if p.is_dir() and (p / "config.json").exists():
-        return Spec("hf", spec)
+        return Spec(SpecKind.HF, spec)
     if p.suffix in _CHECKPOINT_SUFFIXES or p.exists():
-        return Spec("file", spec)
+        return Spec(SpecKind.FILE, spec)
     raise SpecError(f"cannot understand model spec {spec!r}; {SPEC_HELP}")
 
 
@@ -119,19 +131,19 @@ def load_model(
     if num_classes is not None and num_classes < 1:
         raise SpecError(f"num_classes must be at least 1, got {num_classes}")
     try:
-        if parsed.kind == "torchvision":
+        if parsed.kind == SpecKind.TORCHVISION:
             model = _load_torchvision(
-                parsed.target, structure_only, num_classes, pretrained, download, weights is not None, kwargs
+                parsed.target, structure_only, num_classes, pretrained, download, kwargs
             )
-        elif parsed.kind in ("hf", "hf-config"):
+        elif parsed.kind in (SpecKind.HF, SpecKind.HF_CONFIG):
             model = _load_hf(parsed, structure_only, num_classes, kwargs)
-        elif parsed.kind in ("py", "pyfile"):
+        elif parsed.kind in (SpecKind.PY, SpecKind.PYFILE):
             model = _load_factory(parsed, structure_only, kwargs)
         else:
             model = _load_file(Path(parsed.target), trust_pickle)
         if weights is not None:
             load_weights(model, weights, trust_pickle=trust_pickle)
-        if num_classes is not None and parsed.kind in ("py", "pyfile", "file"):
+        if num_classes is not None and parsed.kind in (SpecKind.PY, SpecKind.PYFILE, SpecKind.FILE):
             replace_head(model, num_classes)
     except FreezeguiError:
         raise
@@ -139,7 +151,7 @@ def load_model(
         raise LoadError(
             f"out of memory while building {spec}; try structure_only=True (--structure-only)"
         ) from None
-    except Exception as exc:  # noqa: BLE001 - any failure inside third-party code becomes one clear error
+    except Exception as exc:  # any failure inside third-party code becomes one clear error
         raise LoadError(f"could not load {spec}: {type(exc).__name__}: {exc}") from exc
     if not isinstance(model, nn.Module):
         raise LoadError(f"{spec} did not produce a torch.nn.Module (got {type(model).__name__})")
@@ -153,7 +165,6 @@ def _load_torchvision(
     num_classes: int | None,
     pretrained: bool,
     download: bool,
-    has_weights: bool,
     kwargs: dict[str, Any],
 ) -> nn.Module:
     tv = _require("torchvision", "torchvision:")
@@ -173,7 +184,7 @@ def _load_torchvision(
                 f"`python -c \"import torchvision; torchvision.models.get_model('{name}', weights='DEFAULT')\"` "
                 f"and copy the file to {cached.parent}, or pass download=True (--download)."
             )
-        model = tv.models.get_model(name, weights=w, **kwargs)
+        model: nn.Module = tv.models.get_model(name, weights=w, **kwargs)
         if num_classes is not None:
             replace_head(model, num_classes)
         return model
@@ -203,7 +214,7 @@ def list_torchvision_models() -> list[str]:
 # --------------------------------------------------------------------------------------- transformers
 def _load_hf(spec: Spec, structure_only: bool, num_classes: int | None, kwargs: dict[str, Any]) -> nn.Module:
     transformers = _require("transformers", spec.kind + ":")
-    if spec.kind == "hf-config":
+    if spec.kind == SpecKind.HF_CONFIG:
         config = _read_hf_config(transformers, Path(spec.target))
     else:
         try:
@@ -217,10 +228,10 @@ def _load_hf(spec: Spec, structure_only: bool, num_classes: int | None, kwargs: 
     if num_classes is not None:
         config.num_labels = num_classes
     cls = _hf_class(transformers, config, num_classes)
-    if structure_only or spec.kind == "hf-config":
+    if structure_only or spec.kind == SpecKind.HF_CONFIG:
         with torch.device("meta") if structure_only else contextlib.nullcontext():
             # Auto classes build through from_config; concrete classes through their constructor.
-            model = (
+            model: nn.Module = (
                 cls.from_config(config, **kwargs)
                 if cls.__name__.startswith("Auto")
                 else cls(config, **kwargs)
@@ -273,7 +284,7 @@ def _hf_class(transformers: Any, config: Any, num_classes: int | None) -> Any:
 
 # ------------------------------------------------------------------------------------------- factories
 def _load_factory(spec: Spec, structure_only: bool, kwargs: dict[str, Any]) -> nn.Module:
-    if spec.kind == "py":
+    if spec.kind == SpecKind.PY:
         try:
             module = importlib.import_module(spec.target)
         except ImportError as exc:
@@ -333,7 +344,9 @@ def _load_file(path: Path, trust_pickle: bool) -> nn.Module:
                 warnings.catch_warnings()
             ):  # torch 2.14 marks TorchScript deprecated; users still have archives
                 warnings.simplefilter("ignore", FutureWarning)
-                return torch.jit.load(str(path), map_location="cpu")
+                # torch.jit.load is unannotated in torch; it returns a ScriptModule.
+                scripted: nn.Module = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
+                return scripted
         except Exception as exc:
             raise LoadError(
                 f"{path} is a TorchScript archive but failed to load: {_first_line(exc)}"

@@ -21,14 +21,29 @@ import yaml
 from freezegui.core.atomic import atomic_write_text
 from freezegui.core.errors import RuleError
 from freezegui.core.patterns import Pattern
+from freezegui.core.strenum import StrEnum
 from freezegui.core.tree import ModuleNode, ModuleTree
 
 FORMAT_VERSION = 1
 Action = Literal["freeze", "train"]
-Method = Literal["requires_grad", "lr_zero"]
-NormPolicy = Literal["frozen_stats", "update_stats"]
-METHODS: tuple[str, ...] = ("requires_grad", "lr_zero")
-NORM_POLICIES: tuple[str, ...] = ("frozen_stats", "update_stats")
+
+
+class Method(StrEnum):
+    """How frozen parameters are kept still (the rule file's ``method:``)."""
+
+    REQUIRES_GRAD = "requires_grad"  # method 1: no gradients, no optimizer state
+    LR_ZERO = "lr_zero"  # method 2: everything has gradients; frozen ones sit in an lr-0 group
+
+
+class NormPolicy(StrEnum):
+    """What frozen normalisation layers do with their running statistics (``batchnorm:``)."""
+
+    FROZEN_STATS = "frozen_stats"  # kept in eval mode: the statistics do not move
+    UPDATE_STATS = "update_stats"  # left to train(): the statistics follow the new data
+
+
+METHODS: tuple[str, ...] = tuple(Method)
+NORM_POLICIES: tuple[str, ...] = tuple(NormPolicy)
 _TOP_KEYS = {"version", "model", "default", "method", "batchnorm", "rules"}
 _MODEL_KEYS = {"spec", "num_classes", "fingerprint", "parameters", "structure_only"}
 
@@ -98,10 +113,15 @@ class RuleSet:
 
     rules: list[Rule] = field(default_factory=list)
     default: Action = "train"
-    method: Method = "requires_grad"
-    batchnorm: NormPolicy = "frozen_stats"
+    method: Method = Method.REQUIRES_GRAD
+    batchnorm: NormPolicy = NormPolicy.FROZEN_STATS
     model: ModelInfo = field(default_factory=ModelInfo)
     source: str | None = None
+
+    def __post_init__(self) -> None:
+        # Built in code with plain strings: the same enum members a parsed file gets (bad values raise).
+        self.method = Method(self.method)
+        self.batchnorm = NormPolicy(self.batchnorm)
 
     # ---------------------------------------------------------------------------------- evaluation
     def evaluate(self, tree: ModuleTree) -> tuple[np.ndarray, list[RuleMatch]]:
@@ -153,8 +173,8 @@ class RuleSet:
         if model:
             out["model"] = model
         out["default"] = self.default
-        out["method"] = self.method
-        out["batchnorm"] = self.batchnorm
+        out["method"] = str(self.method)  # YAML's safe dumper writes plain str only
+        out["batchnorm"] = str(self.batchnorm)
         out["rules"] = [{r.action: r.pattern.text} for r in self.rules]
         return out
 
@@ -285,9 +305,9 @@ def _parse_document(node: yaml.Node, source: str | None) -> RuleSet:
     if "default" in items:
         rs.default = _choice(items["default"][1], ("freeze", "train"), "default", source)  # type: ignore[assignment]
     if "method" in items:
-        rs.method = _choice(items["method"][1], METHODS, "method", source)  # type: ignore[assignment]
+        rs.method = Method(_choice(items["method"][1], METHODS, "method", source))
     if "batchnorm" in items:
-        rs.batchnorm = _choice(items["batchnorm"][1], NORM_POLICIES, "batchnorm", source)  # type: ignore[assignment]
+        rs.batchnorm = NormPolicy(_choice(items["batchnorm"][1], NORM_POLICIES, "batchnorm", source))
     if "model" in items:
         rs.model = _parse_model(items["model"][1], source)
     if "rules" in items:
@@ -374,7 +394,7 @@ def _choice(node: yaml.Node, options: tuple[str, ...], key: str, source: str | N
         raise RuleError(
             f"`{key}` must be one of {', '.join(options)}; got {value!r}", source=source, line=_line(node)
         )
-    return value
+    return str(value)
 
 
 def _line(node: yaml.Node) -> int:

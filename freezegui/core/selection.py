@@ -252,8 +252,8 @@ class Selection:
             for ni in owners:
                 if lo <= ni < hi:
                     continue
+                owning.append(tree.nodes[ni])
                 node: ModuleNode | None = tree.nodes[ni]
-                owning.append(node)
                 while node is not None and node.index not in seen:
                     seen.add(node.index)
                     self.node_trainable[node.index] += sign * numel

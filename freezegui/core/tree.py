@@ -355,10 +355,6 @@ class ModuleTree:
         """Unique parameter indices owned directly by module ``index``."""
         return self.occ_param[self.occ_start[index] : self.occ_start[index + 1]]
 
-    def param_names(self) -> list[str]:
-        """Every parameter name, aliases included."""
-        return [name for p in self.params for name in p.names]
-
     def fingerprint(self) -> str:
         """A short hash of the primary parameter names and shapes: identifies the architecture."""
         h = hashlib.sha256()

@@ -259,7 +259,7 @@ class _PaintRegions(QObject):
         super().__init__()
         self.regions: list[QRect] = []
 
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt override
+    def eventFilter(self, obj, event) -> bool:  # Qt override
         if event.type() == QEvent.Type.Paint:
             self.regions.append(event.region().boundingRect())
         return False

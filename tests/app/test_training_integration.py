@@ -11,13 +11,13 @@ import torch
 
 pytest.importorskip("PySide6.QtCharts")
 
-from PySide6.QtCore import QModelIndex, QSettings, Qt  # noqa: E402
-from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton  # noqa: E402
+from PySide6.QtCore import QModelIndex, QSettings, Qt
+from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton
 
-from freezegui.app.main_window import MainWindow  # noqa: E402
-from freezegui.core.document import Document  # noqa: E402
-from freezegui.core.rules import RuleSet  # noqa: E402
-from tests import models  # noqa: E402
+from freezegui.app.main_window import MainWindow
+from freezegui.core.document import Document
+from freezegui.core.rules import RuleSet
+from tests import models
 
 CALLS: list[int] = [0]  # forward calls of SlowConvNet, shared with the worker's deep copy
 HEAD_ONLY = "default: freeze\nrules: [{train: fc}]"

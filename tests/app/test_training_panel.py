@@ -9,14 +9,14 @@ import torch
 
 pytest.importorskip("PySide6.QtCharts")
 
-from PySide6.QtCore import Qt, Signal  # noqa: E402
-from PySide6.QtWidgets import QMainWindow, QProgressBar, QPushButton  # noqa: E402
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QMainWindow, QProgressBar, QPushButton
 
-from freezegui.app.training_panel import TrainingPanel  # noqa: E402
-from freezegui.core.rules import RuleSet, rules_from_selection  # noqa: E402
-from freezegui.core.selection import Selection  # noqa: E402
-from freezegui.core.tree import build_tree  # noqa: E402
-from tests import models  # noqa: E402
+from freezegui.app.training_panel import TrainingPanel
+from freezegui.core.rules import RuleSet, rules_from_selection
+from freezegui.core.selection import Selection
+from freezegui.core.tree import build_tree
+from tests import models
 
 CALLS: list[int] = [0]  # forward calls of SlowMLP (shared across the worker's deep copy)
 
@@ -61,7 +61,7 @@ class FakeWindow(QMainWindow):
     def set_editing_locked(self, locked: bool, reason: str = "") -> None:
         self.locks.append((locked, reason))
 
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event) -> None:  # Qt override
         self.panel.shutdown()
         super().closeEvent(event)
 

@@ -63,7 +63,7 @@ def test_model_tester_resnet_with_filter(qtmodeltester, resnet18_10, query: str)
 def test_rows_columns_and_numbers(resnet18_10) -> None:
     m = _model(Document.from_model(resnet18_10))
     root = m.index(0, 0)
-    assert m.rowCount() == 1 and m.data(root) == "resnet18" or m.data(root) == "ResNet"
+    assert (m.rowCount() == 1 and m.data(root) == "resnet18") or m.data(root) == "ResNet"
     fc = _index(m, "fc")
     assert m.data(fc.siblingAtColumn(COL_TOTAL)) == "5.13 K"
     assert (

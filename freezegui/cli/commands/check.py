@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     model = load_from_args(args)
-    _, rs, report = evaluate_rules(model, args.rules)
+    _, _, report = evaluate_rules(model, args.rules)
     for m in report.matches:
         where = f"line {m.rule.line}: " if m.rule.line else ""
         print(f"  {where}{m.rule}  ->  {m.params} tensors, {m.elements:,} parameters")
