@@ -223,6 +223,24 @@ def test_synthetic_masked_lm_and_bare_encoder() -> None:
         assert report.ok and run.data.task == task
 
 
+@pytest.mark.parametrize("image_size", [16, [16, 16]])
+def test_synthetic_hf_images_with_an_int_or_pair_image_size(image_size) -> None:
+    import transformers
+
+    config = transformers.ViTConfig(
+        image_size=image_size,
+        patch_size=8,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=3,
+    )
+    run = TrainingRun(transformers.ViTForImageClassification(config), _cfg(steps=2, batch_size=2))
+    assert run.run().ok and run.data.task == "image_classification"
+    assert "images 3x16x16, 3 classes" in run.data.description
+
+
 def test_token_model_with_tied_weights(tied) -> None:
     run = TrainingRun(tied, TrainingConfig(steps=3, batch_size=2, seq_len=6, device="cpu"))
     report = run.run()

@@ -56,25 +56,32 @@ def replace_head(model: nn.Module, num_classes: int) -> str:
         raise ValueError(f"{type(model).__name__} has no Linear layer to use as a classification head")
     old = model.get_submodule(path)
     ref = next(old.parameters())
-    factory = {"device": ref.device, "dtype": ref.dtype}
     if isinstance(old, nn.Linear):
-        new: nn.Module = nn.Linear(old.in_features, num_classes, bias=old.bias is not None, **factory)
+        new: nn.Module = nn.Linear(
+            old.in_features, num_classes, bias=old.bias is not None, device=ref.device, dtype=ref.dtype
+        )
     else:
         assert isinstance(old, nn.Conv2d)
         new = nn.Conv2d(
             old.in_channels,
             num_classes,
-            old.kernel_size,
-            old.stride,
-            old.padding,
+            _pair(old.kernel_size),
+            _pair(old.stride),
+            old.padding if isinstance(old.padding, str) else _pair(old.padding),
             bias=old.bias is not None,
-            **factory,
+            device=ref.device,
+            dtype=ref.dtype,
         )
     parent_path, _, name = path.rpartition(".")
     parent = model.get_submodule(parent_path) if parent_path else model
     setattr(parent, name, new)
     _REPLACED[model] = path
     return path
+
+
+def _pair(size: tuple[int, ...]) -> tuple[int, int]:
+    """A Conv2d's stored size (typed ``tuple[int, ...]``) as the pair its constructor is typed for."""
+    return size[0], size[1]
 
 
 def remember_head(model: nn.Module, path: str) -> None:

@@ -146,7 +146,7 @@ class ModuleNode:
     def child_count(self) -> int:
         """Rows under this node in a view: parameters, then modules."""
         tree = self.tree
-        n_params = tree._occ_start[self.index + 1] - tree._occ_start[self.index]
+        n_params = int(tree._occ_start[self.index + 1] - tree._occ_start[self.index])
         return n_params + (len(self.children) if self.end > self.index + 1 else 0)
 
     def child_at(self, row: int) -> ParamEntry | ModuleNode:
@@ -331,7 +331,7 @@ class ModuleTree:
         """The module at a dotted path ('' is the root); KeyError if none."""
         return self.nodes[self.index_of(path)]
 
-    def occurrence_nodes(self) -> Sequence[int]:
+    def occurrence_nodes(self) -> array[int]:
         """Module index of every parameter occurrence."""
         counts = np.diff(self.occ_start)
         return array("q", np.repeat(np.arange(len(self.modules), dtype=np.int64), counts).tobytes())
@@ -390,14 +390,14 @@ class ModuleTree:
         occ_w = weight[self.occ_param]
         cs = np.zeros(len(occ_w) + 1, dtype=np.int64)
         np.cumsum(occ_w, out=cs[1:])
-        sums = cs[self.occ_start[self.node_end]] - cs[self.occ_start[:-1]]
+        sums: np.ndarray = cs[self.occ_start[self.node_end]] - cs[self.occ_start[:-1]]
         for nodes, extra, pidx in self._tie_overlap:
             if weight[pidx]:
                 sums[nodes] -= extra * weight[pidx]
         return sums
 
 
-def _ints(values: np.ndarray) -> array:
+def _ints(values: np.ndarray) -> array[int]:
     return array("q", values.astype(np.int64, copy=False).tobytes())
 
 

@@ -49,7 +49,8 @@ class AxolotlPattern:
     def parse(cls, raw: str) -> AxolotlPattern:
         if not isinstance(raw, str) or not raw:
             raise RuleError(f"an `{KEY}` entry must be a non-empty string, got {raw!r}")
-        name_pattern, rows = raw, None
+        name_pattern = raw
+        rows: tuple[int, int | None] | None = None
         m = _RANGE.match(raw)
         if m:
             name_pattern, start, end = m.groups()
@@ -100,10 +101,10 @@ def axolotl_mask(tree: ModuleTree, patterns: str | Iterable[str] | list[AxolotlP
     )
 
 
-def _as_list(patterns: object) -> list:
+def _as_list(patterns: str | Iterable[str | AxolotlPattern]) -> list[str | AxolotlPattern]:
     if isinstance(patterns, str):
         return [patterns]
-    return list(patterns)  # type: ignore[call-overload]
+    return list(patterns)
 
 
 # ------------------------------------------------------------------------------------------ export

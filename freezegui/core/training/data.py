@@ -306,8 +306,8 @@ def _synthetic_hf(
     seq_len = config.seq_len
     name = type(model).__name__
     if task == "image_classification":
-        size = int(getattr(cfg, "image_size", 224) or 224)
-        size = size[0] if isinstance(size, (tuple, list)) else size
+        side = getattr(cfg, "image_size", 224) or 224  # an int, or (height, width) in some configs
+        size = int(side[0] if isinstance(side, (tuple, list)) else side)
         channels = int(getattr(cfg, "num_channels", 3) or 3)
         classes = int(cfg.num_labels)
         labels = torch.randint(0, classes, (n,), generator=gen)
