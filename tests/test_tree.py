@@ -60,7 +60,7 @@ def _assert_matches_reference(tree: ModuleTree, model: nn.Module) -> None:
     assert tree.paths == ref["paths"]
     assert len(tree.modules) == len(ref["modules"])
     assert all(a is b for a, b in zip(tree.modules, ref["modules"]))
-    assert list(tree._parent) == ref["parent"]
+    assert list(tree._parent) == ref["parent"] == tree.node_parent.tolist()
     assert tree.node_end.tolist() == ref["end"] == list(tree._end)
     occ = [(tree.occurrence_path(o), tree.tensors[p]) for o, p in enumerate(tree.occ_param.tolist())]
     assert [name for name, _ in occ] == [name for name, _ in ref["occurrences"]]
@@ -78,9 +78,15 @@ def _assert_matches_reference(tree: ModuleTree, model: nn.Module) -> None:
         assert tree.nparams[i] == len(inside), path
     # Every node's rows: its direct parameters, then its children, each knowing its place.
     for node in tree.nodes:
+        assert node.has_rows() == (node.child_count() > 0)
+        assert node.n_params == len(node.params)
         for row in range(node.child_count()):
             item = node.child_at(row)
             assert item.row == row and item.parent is node
+        for entry in node.params:  # the public occurrence number names the same occurrence
+            assert tree.occurrence_path(entry.occurrence) == entry.path
+            assert tree.occ_node[entry.occurrence] == node.index
+    assert tree.occ_node.tolist() == list(tree.occurrence_nodes())
 
 
 @settings(max_examples=150, deadline=None)
@@ -121,3 +127,22 @@ def test_a_chain_deeper_than_the_recursion_limit_builds() -> None:
     assert tree.node_end.tolist() == [depth + 1] * (depth + 1)
     assert tree.paths[-1] == ".".join(["0"] * depth)
     assert tree.total.tolist() == [2] * (depth + 1)
+
+
+def test_made_rows_report_what_a_reader_has_made() -> None:
+    """The item model signals changes only for rows that exist: the tree says which those are."""
+    tree = build_tree(models.SmallConvNet())
+    features = tree.index_of("features")
+    assert tree.made_node(features) is None and tree.fetched_under(tree.root).tolist() == []
+    assert tree.root.made_rows() is None
+    tree.root.children  # noqa: B018 - makes the root's child modules
+    assert tree.made_node(features) is tree.node("features")
+    assert tree.fetched_under(tree.root).tolist() == [0]
+    n_kids = len(tree.root.children)
+    assert tree.root.made_rows() == (tree.root.n_params, tree.root.n_params + n_kids - 1)
+    conv = tree.node("features.0")
+    conv.params  # noqa: B018 - parameter rows only
+    assert conv.made_rows() == (0, conv.n_params - 1)
+    assert set(tree.fetched_under(tree.node("features")).tolist()) == {features, conv.index}
+    with pytest.raises(ValueError):
+        tree.node_parent[1] = 5  # the public arrays are views of the tree's own: read-only

@@ -148,14 +148,14 @@ def search(tree: ModuleTree, query: str) -> SearchResult:
     np.add.at(starts, modules, 1)
     np.add.at(starts, ends[modules], -1)
     covered = np.cumsum(starts[:-1]) > 0
-    occ_node = np.frombuffer(tree._occ_node, dtype=np.int64)
+    occ_node = tree.occ_node
     occs = np.asarray(occ_hits, dtype=np.int64)
     occs = occs[~covered[occ_node[occs]]]  # parameters of covered modules are matched with them
     param_owners = np.zeros(n, dtype=bool)
     param_owners[occ_node[occs]] = True
     # Rows shown: the covered subtrees, and every ancestor of a match.
     visible = covered.copy()
-    parent = np.frombuffer(tree._parent, dtype=np.int64)
+    parent = tree.node_parent
     up = np.unique(np.concatenate([np.asarray(modules, dtype=np.int64), np.flatnonzero(param_owners)]))
     while up.size:
         visible[up] = True

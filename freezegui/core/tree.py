@@ -60,13 +60,14 @@ class ParamInfo:
 class ParamEntry:
     """A parameter as it appears under one module (a tied tensor has one entry per name)."""
 
-    __slots__ = ("name", "info", "parent", "row")
+    __slots__ = ("name", "info", "parent", "row", "occurrence")
 
-    def __init__(self, name: str, info: ParamInfo, parent: ModuleNode, row: int) -> None:
+    def __init__(self, name: str, info: ParamInfo, parent: ModuleNode, row: int, occurrence: int) -> None:
         self.name = name
         self.info = info
         self.parent = parent
         self.row = row
+        self.occurrence = occurrence  # its number in the tree's occurrence arrays
 
     @property
     def path(self) -> str:
@@ -85,12 +86,25 @@ class ParamEntry:
 class ModuleNode:
     """One module. Rows under it are its direct parameters first, then its child modules."""
 
-    __slots__ = ("tree", "index", "end", "name", "path", "parent", "row", "depth", "_children", "_params")
+    __slots__ = (
+        "tree",
+        "index",
+        "end",
+        "name",
+        "path",
+        "parent",
+        "row",
+        "depth",
+        "n_params",
+        "_children",
+        "_params",
+    )
 
     def __init__(self, tree: ModuleTree, index: int, parent: ModuleNode | None, row: int) -> None:
         self.tree = tree
         self.index = index
         self.end = tree._end[index]
+        self.n_params = tree._occ_start[index + 1] - tree._occ_start[index]  # direct parameter rows
         self.name = tree.names[index]
         self.parent = parent
         self.row = row
@@ -118,7 +132,7 @@ class ModuleNode:
             lo, hi = tree._occ_start[self.index], tree._occ_start[self.index + 1]
             params = tree.params
             self._params = [
-                ParamEntry(tree.occ_name[o], params[tree._occ_param[o]], self, row)
+                ParamEntry(tree.occ_name[o], params[tree._occ_param[o]], self, row, o)
                 for row, o in enumerate(range(lo, hi))
             ]
             tree.fetched[self.index] = True
@@ -131,7 +145,7 @@ class ModuleNode:
             tree = self.tree
             end = tree._end
             cache = tree._node_cache
-            base = tree._occ_start[self.index + 1] - tree._occ_start[self.index]
+            base = self.n_params
             kids: list[ModuleNode] = []
             c = self.index + 1
             while c < self.end:
@@ -143,15 +157,34 @@ class ModuleNode:
             tree.fetched[self.index] = True
         return self._children
 
+    def has_rows(self) -> bool:
+        """Whether a view shows rows under this node, answered without making them."""
+        return self.end > self.index + 1 or self.n_params > 0
+
     def child_count(self) -> int:
         """Rows under this node in a view: parameters, then modules."""
-        tree = self.tree
-        n_params = int(tree._occ_start[self.index + 1] - tree._occ_start[self.index])
-        return n_params + (len(self.children) if self.end > self.index + 1 else 0)
+        if self.end == self.index + 1:  # a leaf: no child modules to make
+            return self.n_params
+        children = self._children if self._children is not None else self.children
+        return self.n_params + len(children)
 
     def child_at(self, row: int) -> ParamEntry | ModuleNode:
-        n = len(self.params)
-        return self.params[row] if row < n else self.children[row - n]
+        n = self.n_params
+        if row < n:
+            return (self._params if self._params is not None else self.params)[row]
+        return (self._children if self._children is not None else self.children)[row - n]
+
+    def made_rows(self) -> tuple[int, int] | None:
+        """First and last row under this node whose objects exist (a view may show them), or None.
+
+        Parameter rows and child-module rows are made separately, each group all at once."""
+        made_params = self._params is not None and self.n_params > 0
+        made_kids = bool(self._children)
+        if not (made_params or made_kids):
+            return None
+        first = 0 if made_params else self.n_params
+        last = self.n_params + len(self._children or ()) - 1 if made_kids else self.n_params - 1
+        return first, last
 
     def ancestors(self) -> Iterator[ModuleNode]:
         node = self.parent
@@ -234,9 +267,11 @@ class _LazyParams(Sequence[ParamInfo]):
 class ModuleTree:
     """A model's modules and unique parameters, with static subtree totals.
 
-    Arrays (NumPy, indexed by module preorder index or unique parameter index): ``node_end``,
-    ``occ_start``/``occ_param`` (direct parameter occurrences per module), ``numel``, ``total``
-    (unique elements per subtree) and ``nparams`` (unique tensors per subtree).
+    Arrays (NumPy, indexed by module preorder index, occurrence or unique parameter index):
+    ``node_parent``, ``node_end``, ``occ_start``/``occ_param``/``occ_node`` (direct parameter
+    occurrences per module: where they start, their tensor, their module), ``numel``, ``total``
+    (unique elements per subtree) and ``nparams`` (unique tensors per subtree). Readers outside
+    this module use these, the nodes and the methods; the underscore attributes are its own.
     """
 
     def __init__(
@@ -286,6 +321,9 @@ class ModuleTree:
         self.root = ModuleNode(self, 0, None, 0)
         self._node_cache[0] = self.root
         self._occ_node = self.occurrence_nodes()
+        # Public NumPy views of the same numbers, for vectorised readers (the search).
+        self.node_parent = _read_only(self._parent)
+        self.occ_node = _read_only(self._occ_node)
         self.ties: dict[int, list[int]] = {
             p: [self._occ_node[o] for o in occs] for p, occs in tie_occ.items()
         }
@@ -335,6 +373,14 @@ class ModuleTree:
         """Module index of every parameter occurrence."""
         counts = np.diff(self.occ_start)
         return array("q", np.repeat(np.arange(len(self.modules), dtype=np.int64), counts).tobytes())
+
+    def made_node(self, index: int) -> ModuleNode | None:
+        """The node of module ``index`` if a reader has made it already (None: nothing to update)."""
+        return self._node_cache[index]
+
+    def fetched_under(self, node: ModuleNode) -> np.ndarray:
+        """Preorder indices of the modules in ``node``'s subtree whose rows have been made."""
+        return np.flatnonzero(self.fetched[node.index : node.end]) + node.index
 
     def occurrence_path(self, occ: int) -> str:
         """Full dotted name of one parameter occurrence."""
@@ -395,6 +441,12 @@ class ModuleTree:
             if weight[pidx]:
                 sums[nodes] -= extra * weight[pidx]
         return sums
+
+
+def _read_only(values: array[int]) -> np.ndarray:
+    view = np.frombuffer(values, dtype=np.int64)
+    view.flags.writeable = False
+    return view
 
 
 def _ints(values: np.ndarray) -> array[int]:
