@@ -103,8 +103,8 @@ class ModuleNode:
     def __init__(self, tree: ModuleTree, index: int, parent: ModuleNode | None, row: int) -> None:
         self.tree = tree
         self.index = index
-        self.end = tree._end[index]
-        self.n_params = tree._occ_start[index + 1] - tree._occ_start[index]  # direct parameter rows
+        self.end: int = tree._end[index]
+        self.n_params: int = tree._occ_start[index + 1] - tree._occ_start[index]  # direct parameter rows
         self.name = tree.names[index]
         self.parent = parent
         self.row = row
