@@ -8,30 +8,50 @@ rows a view has fetched (never one per row: that costs seconds on a 100,000-row 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
-import numpy as np
 from PySide6.QtCore import (
     QAbstractItemModel,
     QModelIndex,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
     Signal,
 )
 from PySide6.QtGui import QBrush, QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
-from freezegui.core.actions import SearchResult
-from freezegui.core.counting import format_count
+from freezegui.app.search_filter import SearchFilterModel
+from freezegui.app.tree_columns import (
+    COL_NAME,
+    COL_SHAPE,
+    COL_TOTAL,
+    COL_TRAINABLE,
+    COL_TYPE,
+    COLUMNS,
+    HEADERS,
+    Column,
+    Item,
+)
 from freezegui.core.document import Document
 from freezegui.core.selection import Change, CheckState
 from freezegui.core.tree import ModuleNode, ParamEntry
 
-Index = QModelIndex | QPersistentModelIndex
+__all__ = [
+    "COLUMNS",
+    "COL_NAME",
+    "COL_SHAPE",
+    "COL_TOTAL",
+    "COL_TRAINABLE",
+    "COL_TYPE",
+    "HEADERS",
+    "Column",
+    "ModuleTreeModel",
+    "SearchFilterModel",
+]
 
-COL_NAME, COL_TYPE, COL_TOTAL, COL_TRAINABLE, COL_SHAPE = range(5)
-HEADERS = ("Module  (✓ = Train)", "Type", "Parameters", "Trainable", "Shape · dtype")
+Index = QModelIndex | QPersistentModelIndex
+_N_COLUMNS = len(COLUMNS)
+
 # Each dataChanged costs QTreeView ~50 calls back into the model even for rows it does not show
 # (measured: a root toggle on a collapsed 10^5-module tree with 263 fetched parents made 16,000
 # calls with one range per parent, 3,000 with one coarse range), so per-parent ranges stop early.
@@ -41,6 +61,8 @@ RANGE_SIGNAL_LIMIT = 128
 # A check box change never changes that, so ranges longer than this start at the Type column
 # instead; views repaint whole rows (ModuleTreeView does), so the check boxes are redrawn anyway.
 COLUMN0_ROW_LIMIT = 256
+# Rows whose formatted cells are kept; past this the cache starts again (scrolling a 10^5-row tree).
+ROW_CACHE_LIMIT = 4096
 _PLAIN = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _CHECKABLE = _PLAIN | Qt.ItemFlag.ItemIsUserCheckable
 _CHANGED_ROLES = [
@@ -49,26 +71,51 @@ _CHANGED_ROLES = [
     Qt.ItemDataRole.ToolTipRole,
     Qt.ItemDataRole.ForegroundRole,
 ]
-# Roles as plain ints: views call data() once per role per visible cell on every repaint, and
-# comparing ints is much cheaper than looking up enum members each time.
+# Roles as plain ints: compared for every cell on every repaint.
 _DISPLAY = int(Qt.ItemDataRole.DisplayRole)
 _FONT = int(Qt.ItemDataRole.FontRole)
 _ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
 _FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
 _CHECK_ROLE = int(Qt.ItemDataRole.CheckStateRole)
 _TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
-_HANDLED_ROLES = frozenset({_DISPLAY, _FONT, _ALIGNMENT, _FOREGROUND, _CHECK_ROLE, _TOOLTIP})
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-_N_COLUMNS = len(HEADERS)
 _QT_CHECK = {
     CheckState.TRAIN: Qt.CheckState.Checked,
     CheckState.FREEZE: Qt.CheckState.Unchecked,
     CheckState.PARTIAL: Qt.CheckState.PartiallyChecked,
 }
+_RIGHT_ALIGNED = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+_ANSWERED_ROLES = frozenset({_DISPLAY, _FONT, _ALIGNMENT, _FOREGROUND, _CHECK_ROLE, _TOOLTIP})
+
+
+class Cell(NamedTuple):
+    """One painted cell: its text and what styles it (None: the view's default)."""
+
+    text: str | None
+    check: Qt.CheckState | None
+    alignment: Qt.AlignmentFlag | None
+    foreground: QBrush | None
+    font: QFont | None
+
+
+_ROLE_FIELD = {_DISPLAY: 0, _CHECK_ROLE: 1, _ALIGNMENT: 2, _FOREGROUND: 3, _FONT: 4}
+
+
+def _role_value(cell: Cell | None, role: int) -> Any:
+    field = _ROLE_FIELD.get(role)
+    if cell is None or field is None:
+        return None
+    value = cell[field]
+    return int(value) if field == 2 and value is not None else value  # alignment: as Qt's models do
 
 
 class ModuleTreeModel(QAbstractItemModel):
-    """Five columns: name (with the Train checkbox), type, parameters, trainable, shape/dtype."""
+    """The COLUMNS of each module and parameter row; column 0 holds the Train check box.
+
+    A view paints a cell with one ``multiData`` call for all its roles (Qt 6's item delegate asks
+    that way), answered from the row's formatted cells, which are made once per row and dropped
+    when the selection, the lock or the document changes.
+    """
 
     # A change too wide to describe row by row (see _emit_subtree): views should repaint all rows.
     wide_change = Signal()
@@ -81,6 +128,9 @@ class ModuleTreeModel(QAbstractItemModel):
             QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
         )
         self._tied = QBrush(QColor("#7a5c00"))
+        self._bold = QFont()
+        self._bold.setBold(True)
+        self._rows: dict[Item, tuple[Cell, ...]] = {}
 
     # ------------------------------------------------------------------------------------- document
     @property
@@ -92,6 +142,7 @@ class ModuleTreeModel(QAbstractItemModel):
         if self._doc is not None:
             self._doc.selection.changed.disconnect(self._on_changed)
         self._doc = doc
+        self._rows.clear()
         if doc is not None:
             doc.selection.changed.connect(self._on_changed)
         self.endResetModel()
@@ -102,29 +153,41 @@ class ModuleTreeModel(QAbstractItemModel):
         if self._doc is not None:
             self._emit_all()
 
+    def invalidate(self) -> None:
+        """Forget the formatted cells (something they show changed outside the selection)."""
+        self._rows.clear()
+        if self._doc is not None:
+            self._emit_all()
+
     # ------------------------------------------------------------------------------------- structure
     def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
         # The bounds are checked here rather than with hasIndex(), which would call back into
-        # rowCount() through Qt: index() runs for every visible row on each repaint.
+        # rowCount() through Qt: index() runs for every visible cell on each repaint.
         if self._doc is None or row < 0 or not 0 <= column < _N_COLUMNS:
             return QModelIndex()
         if not parent.isValid():
             return self.createIndex(row, column, self._doc.tree.root) if row == 0 else QModelIndex()
         node = parent.internalPointer()
-        if parent.column() > 0 or not isinstance(node, ModuleNode) or row >= node.child_count():
+        if parent.column() or not isinstance(node, ModuleNode) or row >= node.child_count():
             return QModelIndex()
         return self.createIndex(row, column, node.child_at(row))
 
+    def sibling(self, row: int, column: int, index: Index) -> QModelIndex:
+        # The default asks parent() and then index(): two calls back into Python for a cell of
+        # the same row, which is what views ask for.
+        if row == index.row() and 0 <= column < _N_COLUMNS and index.isValid():
+            return self.createIndex(row, column, index.internalPointer())
+        return super().sibling(row, column, index)
+
     def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
-        if not index.isValid():
-            return QModelIndex()
-        node = index.internalPointer()
-        up = node.parent
+        # The most frequent call of a repaint (the view and its selection ask it per cell).
+        item = index.internalPointer()  # None for an invalid index
+        up = item.parent if item is not None else None
         if up is None:
             return QModelIndex()
         return self.createIndex(up.row if up.parent is not None else 0, 0, up)
 
-    def index_of(self, item: ModuleNode | ParamEntry) -> QModelIndex:
+    def index_of(self, item: Item) -> QModelIndex:
         """The column-0 index of a core node."""
         if self._doc is None:
             return QModelIndex()
@@ -136,7 +199,7 @@ class ModuleTreeModel(QAbstractItemModel):
             return 0
         if not parent.isValid():
             return 1
-        if parent.column() > 0:
+        if parent.column():
             return 0
         node = parent.internalPointer()
         return node.child_count() if isinstance(node, ModuleNode) else 0
@@ -146,100 +209,117 @@ class ModuleTreeModel(QAbstractItemModel):
             return False
         if not parent.isValid():
             return True
-        if parent.column() > 0:
-            return False
         node = parent.internalPointer()
-        if not isinstance(node, ModuleNode):
-            return False
-        tree = self._doc.tree  # without making the children's node objects
-        return node.end > node.index + 1 or tree._occ_start[node.index + 1] > tree._occ_start[node.index]
+        return not parent.column() and isinstance(node, ModuleNode) and node.has_rows()
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return len(HEADERS)
+        return _N_COLUMNS
 
     # ------------------------------------------------------------------------------------- data
     def headerData(
         self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
     ) -> Any:
-        if orientation != Qt.Orientation.Horizontal:
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < _N_COLUMNS:
             return None
+        column = COLUMNS[section]
         if role == Qt.ItemDataRole.DisplayRole:
-            return HEADERS[section]
-        if role == Qt.ItemDataRole.ToolTipRole and section == COL_NAME:
-            return "Ticked rows train; unticked rows are frozen. A partly ticked box: some of it trains."
-        if role == Qt.ItemDataRole.TextAlignmentRole and section in (COL_TOTAL, COL_TRAINABLE):
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            return column.header
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return column.header_tooltip
+        if role == Qt.ItemDataRole.TextAlignmentRole and column.right_aligned:
+            return _RIGHT
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
-        # Asked for every visible cell on each repaint: only column 0 of a row with parameters
-        # (a module with some in its subtree, or a parameter) has a check box.
-        if index.column() != COL_NAME or self._locked or self._doc is None:
-            return _PLAIN if index.isValid() else Qt.ItemFlag.NoItemFlags
+        # Asked for every visible cell on each repaint (twice on a selected row), so the common
+        # answer comes first: only column 0 of a row with parameters has a check box.
+        column = index.column()
+        if column > 0:
+            return _PLAIN
+        if column < 0:  # an invalid index
+            return Qt.ItemFlag.NoItemFlags
+        if self._locked or self._doc is None:
+            return _PLAIN
         node = index.internalPointer()
         if isinstance(node, ParamEntry) or self._doc.tree.nparams[node.index]:
             return _CHECKABLE
         return _PLAIN
 
-    def _check_state(self, node: ModuleNode | ParamEntry) -> Qt.CheckState | None:
-        assert self._doc is not None
-        return _QT_CHECK.get(self._doc.selection.check_state(node))
+    def cell(self, index: Index) -> Cell | None:
+        """What a view paints in the cell at ``index`` (None for an index not of this model)."""
+        if self._doc is None or not index.isValid() or index.model() is not self:
+            return None
+        item = index.internalPointer()
+        row = self._rows.get(item)
+        if row is None:
+            row = self._format_row(item)
+        return row[index.column()]
+
+    def multiData(self, index: Index, roleDataSpan: Any) -> None:  # noqa: N803 - Qt's name
+        """Every role a view asks of a cell (Qt's item delegate asks seven), in one call.
+
+        Measured with PySide6 6.11: each element of the span costs about as much as a data()
+        call (a Python wrapper per element), so a repaint is no faster than with data() alone
+        (see benchmarks/bench_tree.py); both read the same formatted row. Every role is set,
+        None included (an invalid QVariant): the delegate reuses one span for all cells, so a
+        role left alone would keep the previous cell's value.
+        """
+        cell = self.cell(index)
+        for role_data in roleDataSpan:
+            role_data.setData(_role_value(cell, role_data.role()))
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role not in _HANDLED_ROLES or self._doc is None or not index.isValid():
+        role = int(role)
+        if role not in _ANSWERED_ROLES:  # decoration, background, size hint...: nothing
             return None
-        node = index.internalPointer()
-        col = index.column()
-        is_param = isinstance(node, ParamEntry)
-        if role == _DISPLAY:
-            if col == COL_NAME:
-                return node.name if is_param else (node.name or self._doc.display_name)
-            if col == COL_TYPE:
-                if is_param:
-                    return "Parameter (tied)" if node.aliases else "Parameter"
-                return node.type_name
-            if col == COL_TOTAL:
-                return format_count(node.info.numel if is_param else int(self._doc.tree.total[node.index]))
-            if col == COL_TRAINABLE:
-                sel = self._doc.selection
-                if is_param:
-                    return format_count(node.info.numel if sel.trainable[node.info.index] else 0)
-                return format_count(int(sel.node_trainable[node.index]))
-            if col == COL_SHAPE and is_param:
-                shape = "×".join(str(d) for d in node.info.shape) or "scalar"
-                return f"{shape} · {node.info.dtype_name}"
-            return None
-        if role == _CHECK_ROLE:
-            return self._check_state(node) if col == COL_NAME else None
-        if role == _ALIGNMENT:
-            return _RIGHT if col in (COL_TOTAL, COL_TRAINABLE) else None
-        if role == _FOREGROUND:
-            if col == COL_NAME:
+        if role == _TOOLTIP:
+            if self._doc is None or not index.isValid():
                 return None
-            if is_param and node.aliases and col == COL_TYPE:
-                return self._tied
-            return self._dim if self._doc.selection.check_state(node) is CheckState.FREEZE else None
-        if role == _FONT:
-            if is_param or node.parent is not None:
-                return None
-            font = QFont()
-            font.setBold(True)
-            return font
-        return self._tooltip(node, col)  # _TOOLTIP, the only role left
+            return self._tooltip(index.internalPointer(), index.column())
+        return _role_value(self.cell(index), role)
 
-    def _tooltip(self, node: ModuleNode | ParamEntry, col: int) -> str | None:
-        assert self._doc is not None
-        sel, tree = self._doc.selection, self._doc.tree
-        if isinstance(node, ParamEntry):
-            numel = node.info.numel
-            text = f"{node.path}\n{numel:,} parameters, {'trains' if sel.trainable[node.info.index] else 'frozen'}"
-            if node.aliases:
-                text += f"\nTied with: {', '.join(node.aliases)} (one tensor: toggles together, counted once)"
+    def _format_row(self, item: Item) -> tuple[Cell, ...]:
+        """Every cell of ``item``'s row, kept until the next change."""
+        doc = self._doc
+        assert doc is not None
+        state = doc.selection.check_state(item)
+        tied = isinstance(item, ParamEntry) and bool(item.aliases)
+        frozen = self._dim if state is CheckState.FREEZE else None
+        bold = self._bold if isinstance(item, ModuleNode) and item.parent is None else None
+        check = _QT_CHECK.get(state)
+        cells = []
+        for i, column in enumerate(COLUMNS):
+            colour = self._tied if tied and column.tied_color else frozen if column.dim_when_frozen else None
+            cells.append(
+                Cell(
+                    column.text(doc, item),
+                    check if i == COL_NAME else None,
+                    _RIGHT_ALIGNED if column.right_aligned else None,
+                    colour,
+                    bold,
+                )
+            )
+        if len(self._rows) >= ROW_CACHE_LIMIT:
+            self._rows.clear()
+        row = self._rows[item] = tuple(cells)
+        return row
+
+    def _tooltip(self, item: Item, col: int) -> str | None:
+        doc = self._doc
+        assert doc is not None
+        custom = COLUMNS[col].tooltip if 0 <= col < _N_COLUMNS else None
+        text = custom(doc, item) if custom is not None else None
+        if text is not None:
             return text
-        total, trainable = int(tree.total[node.index]), int(sel.node_trainable[node.index])
-        if col in (COL_TOTAL, COL_TRAINABLE):
-            return f"{trainable:,} trainable of {total:,} parameters"
-        return f"{node.path or '(whole model)'} — {node.type_name}\n{trainable:,} trainable of {total:,} parameters"
+        sel, tree = doc.selection, doc.tree
+        if isinstance(item, ParamEntry):
+            numel = item.info.numel
+            text = f"{item.path}\n{numel:,} parameters, {'trains' if sel.trainable[item.info.index] else 'frozen'}"
+            if item.aliases:
+                text += f"\nTied with: {', '.join(item.aliases)} (one tensor: toggles together, counted once)"
+            return text
+        total, trainable = int(tree.total[item.index]), int(sel.node_trainable[item.index])
+        return f"{item.path or '(whole model)'} — {item.type_name}\n{trainable:,} trainable of {total:,} parameters"
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         if (
@@ -274,6 +354,7 @@ class ModuleTreeModel(QAbstractItemModel):
     def _on_changed(self, change: Change) -> None:
         if self._doc is None:
             return
+        self._rows.clear()  # counts, check boxes and greying may all have moved
         if change.full:
             self._emit_all()
             return
@@ -287,6 +368,7 @@ class ModuleTreeModel(QAbstractItemModel):
 
     def _emit_all(self) -> None:
         assert self._doc is not None
+        self._rows.clear()
         root = self._doc.tree.root
         self._emit_row(root)
         self._emit_subtree(root)
@@ -300,11 +382,10 @@ class ModuleTreeModel(QAbstractItemModel):
         when column 0 is not in it), and emit ``wide_change`` so views repaint every row they show.
         """
         tree = top.tree
-        fetched = np.flatnonzero(tree.fetched[top.index : top.end]) + top.index
+        fetched = tree.fetched_under(top)
         if fetched.size <= RANGE_SIGNAL_LIMIT:
-            cache = tree._node_cache
             for i in fetched.tolist():
-                node = cache[i]
+                node = tree.made_node(i)
                 if node is not None:
                     self._emit_children(node, first_column=0)
         else:
@@ -314,22 +395,20 @@ class ModuleTreeModel(QAbstractItemModel):
     def _emit_row(self, node: ModuleNode) -> None:
         row = node.row if node.parent is not None else 0
         left = self.createIndex(row, 0, node)
-        right = self.createIndex(row, len(HEADERS) - 1, node)
+        right = self.createIndex(row, _N_COLUMNS - 1, node)
         self.dataChanged.emit(left, right, _CHANGED_ROLES)
 
     def _emit_children(self, node: ModuleNode, *, first_column: int) -> None:
         """One signal for all of ``node``'s rows that a view may have fetched."""
-        n_params = len(node._params) if node._params is not None else 0
-        n_kids = len(node._children) if node._children is not None else 0
-        if not (n_params or n_kids):
+        rows = node.made_rows()
+        if rows is None:
             return
-        first = 0 if n_params else len(node.params)
-        last = (len(node.params) + n_kids - 1) if n_kids else n_params - 1
+        first, last = rows
         if last - first >= COLUMN0_ROW_LIMIT:
             first_column = max(first_column, COL_TYPE)
         self.dataChanged.emit(
             self.createIndex(first, first_column, node.child_at(first)),
-            self.createIndex(last, len(HEADERS) - 1, node.child_at(last)),
+            self.createIndex(last, _N_COLUMNS - 1, node.child_at(last)),
             _CHANGED_ROLES,
         )
 
@@ -338,52 +417,3 @@ def _as_check_state(value: Any) -> Qt.CheckState:
     if isinstance(value, Qt.CheckState):
         return value
     return Qt.CheckState(int(value))
-
-
-class SearchFilterModel(QSortFilterProxyModel):
-    """Shows only the rows a search made visible: matches, everything inside them, their ancestors."""
-
-    def __init__(self, parent: Any = None) -> None:
-        super().__init__(parent)
-        self._result: SearchResult | None = None
-        self._occ_hits: set[int] = set()
-        self.setDynamicSortFilter(False)  # the filter depends on the search, not on the data
-
-    def set_search(self, result: SearchResult | None) -> None:
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.9 replaced invalidateFilter()
-            self.beginFilterChange()
-        self._result = result
-        self._occ_hits = set(result.occurrences) if result is not None else set()
-        if hasattr(self, "endFilterChange"):
-            self.endFilterChange()
-        else:  # pragma: no cover - older Qt
-            self.invalidateFilter()
-
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        result = self._result
-        if result is None or not source_parent.isValid():
-            return True
-        parent = source_parent.internalPointer()
-        item = parent.child_at(source_row)
-        if isinstance(item, ModuleNode):
-            return bool(result.visible[item.index])
-        owner = item.parent
-        return (
-            bool(result.covered[owner.index])
-            or int(owner.tree.occ_start[owner.index]) + item.row in self._occ_hits
-        )
-
-    def hasChildren(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
-        # Answered from the search result: the default filters the row's children to find out,
-        # and the view asks it of every row it lays out (thousands when a search matches widely).
-        result = self._result
-        if result is None or not parent.isValid():
-            return super().hasChildren(parent)
-        source = self.mapToSource(parent)
-        node = source.internalPointer()
-        if not isinstance(node, ModuleNode):
-            return False
-        i = node.index
-        if result.covered[i]:  # everything under it is shown
-            return self.sourceModel().hasChildren(source)
-        return bool(result.param_owners[i] or result.visible[i + 1 : node.end].any())
