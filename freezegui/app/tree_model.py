@@ -255,7 +255,7 @@ class ModuleTreeModel(QAbstractItemModel):
             row = self._format_row(item)
         return row[index.column()]
 
-    def multiData(self, index: Index, roleDataSpan: Any) -> None:  # noqa: N803 - Qt's name
+    def multiData(self, index: Index, roleDataSpan: Any) -> None:
         """Every role a view asks of a cell (Qt's item delegate asks seven), in one call.
 
         Measured with PySide6 6.11: each element of the span costs about as much as a data()

@@ -24,7 +24,7 @@ class CountingModel(ModuleTreeModel):
         super().__init__()
         self.calls = {"multiData": 0, "data": 0}
 
-    def multiData(self, index, roleDataSpan) -> None:  # noqa: N802, N803
+    def multiData(self, index, roleDataSpan) -> None:
         self.calls["multiData"] += 1
         super().multiData(index, roleDataSpan)
 
