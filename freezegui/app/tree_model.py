@@ -8,7 +8,7 @@ rows a view has fetched (never one per row: that costs seconds on a 100,000-row 
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from PySide6.QtCore import (
     QAbstractItemModel,
@@ -21,6 +21,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
 from freezegui.app.search_filter import SearchFilterModel
+from freezegui.app.tree_cells import ANSWERED_ROLES, RIGHT, RIGHT_ALIGNED, TOOLTIP_ROLE, Cell, role_value
 from freezegui.app.tree_columns import (
     COL_NAME,
     COL_SHAPE,
@@ -71,42 +72,11 @@ _CHANGED_ROLES = [
     Qt.ItemDataRole.ToolTipRole,
     Qt.ItemDataRole.ForegroundRole,
 ]
-# Roles as plain ints: compared for every cell on every repaint.
-_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
-_FONT = int(Qt.ItemDataRole.FontRole)
-_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
-_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
-_CHECK_ROLE = int(Qt.ItemDataRole.CheckStateRole)
-_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
-_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _QT_CHECK = {
     CheckState.TRAIN: Qt.CheckState.Checked,
     CheckState.FREEZE: Qt.CheckState.Unchecked,
     CheckState.PARTIAL: Qt.CheckState.PartiallyChecked,
 }
-_RIGHT_ALIGNED = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
-_ANSWERED_ROLES = frozenset({_DISPLAY, _FONT, _ALIGNMENT, _FOREGROUND, _CHECK_ROLE, _TOOLTIP})
-
-
-class Cell(NamedTuple):
-    """One painted cell: its text and what styles it (None: the view's default)."""
-
-    text: str | None
-    check: Qt.CheckState | None
-    alignment: Qt.AlignmentFlag | None
-    foreground: QBrush | None
-    font: QFont | None
-
-
-_ROLE_FIELD = {_DISPLAY: 0, _CHECK_ROLE: 1, _ALIGNMENT: 2, _FOREGROUND: 3, _FONT: 4}
-
-
-def _role_value(cell: Cell | None, role: int) -> Any:
-    field = _ROLE_FIELD.get(role)
-    if cell is None or field is None:
-        return None
-    value = cell[field]
-    return int(value) if field == 2 and value is not None else value  # alignment: as Qt's models do
 
 
 class ModuleTreeModel(QAbstractItemModel):
@@ -227,7 +197,7 @@ class ModuleTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return column.header_tooltip
         if role == Qt.ItemDataRole.TextAlignmentRole and column.right_aligned:
-            return _RIGHT
+            return RIGHT
         return None
 
     def flags(self, index: Index) -> Qt.ItemFlag:
@@ -266,17 +236,17 @@ class ModuleTreeModel(QAbstractItemModel):
         """
         cell = self.cell(index)
         for role_data in roleDataSpan:
-            role_data.setData(_role_value(cell, role_data.role()))
+            role_data.setData(role_value(cell, role_data.role()))
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         role = int(role)
-        if role not in _ANSWERED_ROLES:  # decoration, background, size hint...: nothing
+        if role not in ANSWERED_ROLES:  # decoration, background, size hint...: nothing
             return None
-        if role == _TOOLTIP:
+        if role == TOOLTIP_ROLE:
             if self._doc is None or not index.isValid():
                 return None
             return self._tooltip(index.internalPointer(), index.column())
-        return _role_value(self.cell(index), role)
+        return role_value(self.cell(index), role)
 
     def _format_row(self, item: Item) -> tuple[Cell, ...]:
         """Every cell of ``item``'s row, kept until the next change."""
@@ -294,7 +264,7 @@ class ModuleTreeModel(QAbstractItemModel):
                 Cell(
                     column.text(doc, item),
                     check if i == COL_NAME else None,
-                    _RIGHT_ALIGNED if column.right_aligned else None,
+                    RIGHT_ALIGNED if column.right_aligned else None,
                     colour,
                     bold,
                 )
