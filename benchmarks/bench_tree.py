@@ -356,7 +356,7 @@ def bench_wide(bench: Bench, n: int, label: str, *, goals: bool, rounds: int = 5
         ("", "cleared: the whole tree again"),
     ):
         seconds = bench.search(query)
-        result = bench.window._search_result
+        result = bench.window.search_bar.result
         matches = f", {result.count:,} match{'es' if result.count != 1 else ''}" if result is not None else ""
         row(label, f"search {query or '(empty)'!r}: {what}{matches}", ms(seconds))
     row(label, "expandAll", ms(bench.expand_all()))

@@ -6,32 +6,91 @@ report = freezegui.apply_rules(model, "resnet18_head.yaml")
 print(report)  # trainable 5,130 | frozen 11,176,512 | total 11,181,642 (0.05 %)
 """
 
-from freezegui.core.apply import ApplyReport, apply_rules, evaluate_rules, param_groups, rules_from_model
-from freezegui.core.counting import Counts, count_parameters
-from freezegui.core.errors import (
-    FingerprintWarning,
-    FreezeguiError,
-    FreezeguiWarning,
-    LoadError,
-    RuleError,
-    SpecError,
-    TrainingError,
-)
-from freezegui.core.loading import Spec, SpecKind, load_model, parse_spec
-from freezegui.core.rules import Method, NormPolicy, Rule, RuleSet
-from freezegui.core.selection import Selection
-from freezegui.core.training import (
-    MethodResult,
-    StepResult,
-    TrainingConfig,
-    TrainingReport,
-    TrainingRun,
-    TrainingStatus,
-    compare_methods,
-)
-from freezegui.core.tree import ModuleNode, ModuleTree, build_tree
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from freezegui.core.apply import ApplyReport, apply_rules, evaluate_rules, param_groups, rules_from_model
+    from freezegui.core.counting import Counts, count_parameters
+    from freezegui.core.errors import (
+        FingerprintWarning,
+        FreezeguiError,
+        FreezeguiWarning,
+        LoadError,
+        RuleError,
+        SpecError,
+        TrainingError,
+    )
+    from freezegui.core.loading import Spec, SpecKind, load_model, parse_spec
+    from freezegui.core.options import LoadOptions
+    from freezegui.core.rules import Method, NormPolicy, Rule, RuleSet
+    from freezegui.core.selection import Selection
+    from freezegui.core.training import (
+        MethodResult,
+        StepResult,
+        TrainingConfig,
+        TrainingReport,
+        TrainingRun,
+        TrainingStatus,
+        compare_methods,
+    )
+    from freezegui.core.tree import ModuleNode, ModuleTree, build_tree
 
 __version__ = "0.1.0"
+
+# Public name -> the core module defining it, imported on first use (PEP 562): `import freezegui.app`
+# or `freezegui.core.options` then imports no torch, so the app paints its window before that.
+_EXPORTS = {
+    **dict.fromkeys(
+        ("ApplyReport", "apply_rules", "evaluate_rules", "param_groups", "rules_from_model"), "apply"
+    ),
+    **dict.fromkeys(("Counts", "count_parameters"), "counting"),
+    **dict.fromkeys(
+        (
+            "FingerprintWarning",
+            "FreezeguiError",
+            "FreezeguiWarning",
+            "LoadError",
+            "RuleError",
+            "SpecError",
+            "TrainingError",
+        ),
+        "errors",
+    ),
+    **dict.fromkeys(("Spec", "SpecKind", "load_model", "parse_spec"), "loading"),
+    "LoadOptions": "options",
+    **dict.fromkeys(("Method", "NormPolicy", "Rule", "RuleSet"), "rules"),
+    "Selection": "selection",
+    **dict.fromkeys(
+        (
+            "MethodResult",
+            "StepResult",
+            "TrainingConfig",
+            "TrainingReport",
+            "TrainingRun",
+            "TrainingStatus",
+            "compare_methods",
+        ),
+        "training",
+    ),
+    **dict.fromkeys(("ModuleNode", "ModuleTree", "build_tree"), "tree"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'freezegui' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"freezegui.core.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
 
 __all__ = [
     "ApplyReport",
@@ -40,6 +99,7 @@ __all__ = [
     "FreezeguiError",
     "FreezeguiWarning",
     "LoadError",
+    "LoadOptions",
     "Method",
     "MethodResult",
     "ModuleNode",

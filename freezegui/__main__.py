@@ -1,5 +1,5 @@
 """``python -m freezegui`` is the ``freezegui`` command."""
 
-from freezegui.cli.main import main
+from freezegui.launcher import main
 
 raise SystemExit(main())

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from freezegui.core import actions
 from freezegui.core.document import Document
 from freezegui.core.errors import RuleError
+from freezegui.core.options import LoadOptions
 from freezegui.core.patterns import Pattern
 from freezegui.core.rules import RuleSet
 from freezegui.core.tree import build_tree
@@ -69,7 +70,7 @@ def test_head_and_types(resnet18_10) -> None:
 
 
 def test_document_rules_round_trip(resnet18_10, tmp_path: Path) -> None:
-    doc = Document.from_model(resnet18_10, "torchvision:resnet18", {"num_classes": 10})
+    doc = Document.from_model(resnet18_10, LoadOptions("torchvision:resnet18", num_classes=10))
     report = doc.apply_ruleset(RuleSet.loads("default: freeze\nmethod: lr_zero\nrules: [{train: fc}]"))
     assert report.trainable == 5_130 and doc.method == "lr_zero"
     assert doc.selection.is_modified

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, Qt
 from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
-from freezegui.core.document import Document
-from freezegui.core.tree import ModuleNode, ParamEntry
+if TYPE_CHECKING:  # the core's tree imports torch; this pane is built before torch is
+    from freezegui.core.document import Document
+    from freezegui.core.tree import ModuleNode, ParamEntry
 
 MAX_ROWS = 500  # a subtree can hold 10^5 tensors; the table lists the first ones
 # What decides a freeze first: the name and whether it trains, then the size; the dock is narrow.
@@ -142,7 +143,7 @@ class DetailsPane(QWidget):
             self.model.set_entries(None, [])
             return
         self._set_title()
-        if isinstance(item, ParamEntry):
+        if _is_param(item):
             self.model.set_entries(doc, [item])
         else:
             self.model.set_entries(doc, self._entries_under(item), under=item.path)
@@ -157,7 +158,7 @@ class DetailsPane(QWidget):
     def _set_title(self) -> None:
         doc, item = self._doc, self._item
         assert doc is not None and item is not None
-        if isinstance(item, ParamEntry):
+        if _is_param(item):
             self.title.setText(f"<b>{item.path}</b> — parameter")
             return
         total, trainable = int(doc.tree.total[item.index]), int(doc.selection.node_trainable[item.index])
@@ -178,3 +179,9 @@ class DetailsPane(QWidget):
         if more > 0:
             self.note.setText(f"… and {more:,} more parameters (showing the first {MAX_ROWS:,}).")
         return out
+
+
+def _is_param(item: object) -> TypeGuard[ParamEntry]:
+    from freezegui.core.tree import ParamEntry
+
+    return isinstance(item, ParamEntry)

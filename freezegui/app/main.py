@@ -1,12 +1,17 @@
-"""``freezegui [SPEC] [--rules FILE]``: open the desktop app (ResNet-18 by default)."""
+"""``freezegui [SPEC] [--rules FILE]``: open the desktop app (ResNet-18 by default).
+
+The window is shown before torch is imported; PyTorch and the model load in the background.
+Quitting never waits for a load: if one is still running (a factory that never returns), the
+process ends right after the event loop does.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from freezegui.cli.common import add_model_args, load_kwargs
-from freezegui.core.loading import DEFAULT_SPEC
+from freezegui.core.options import DEFAULT_SPEC, LoadOptions, add_load_arguments
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,7 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
         "spec", nargs="?", default=DEFAULT_SPEC, metavar="SPEC", help=f"model spec (default: {DEFAULT_SPEC})"
     )
     parser.add_argument("--rules", metavar="FILE", help="apply this rule file once the model is open")
-    add_model_args(parser, spec=False)
+    add_load_arguments(parser)
     return parser
 
 
@@ -24,6 +29,7 @@ def run_app(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from PySide6.QtWidgets import QApplication
 
+    from freezegui.app.loader import abandoned_loads
     from freezegui.app.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -32,5 +38,10 @@ def run_app(argv: list[str]) -> int:
     app.setApplicationDisplayName("freezegui")
     window = MainWindow()
     window.show()
-    window.open_model(args.spec, rules=args.rules, **load_kwargs(args))
-    return int(app.exec())
+    window.open_model(LoadOptions.from_args(args), rules=args.rules)
+    code = int(app.exec())
+    if abandoned_loads():  # a worker thread that may never end: do not wait for it at exit
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code

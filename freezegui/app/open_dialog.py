@@ -1,7 +1,7 @@
 """The "Open model" dialog: builds a model spec and load options, but never loads anything itself.
 
 Loading can take seconds (or fail), so the main window does it in a worker from the
-:class:`LoadRequest` this dialog returns. The dialog only checks the spec's *syntax* live with
+:class:`~freezegui.core.options.LoadOptions` this dialog returns. The dialog only checks the spec's *syntax* live with
 :func:`~freezegui.core.loading.parse_spec` (and that picked files exist), so the user sees a bad spec
 before pressing OK, not after a failed load.
 """
@@ -9,9 +9,7 @@ before pressing OK, not after a failed load.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSortFilterProxyModel, QStringListModel, Qt
 from PySide6.QtGui import QKeyEvent
@@ -39,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from freezegui.core.errors import FreezeguiError, SpecError
-from freezegui.core.loading import list_torchvision_models, parse_spec
+from freezegui.core.options import LoadOptions
 
 TAB_TORCHVISION, TAB_HF, TAB_PYTHON, TAB_CHECKPOINT, TAB_RECENT = range(5)
 MODEL_FILE_FILTER = "Models (*.pt *.pth *.pt2 *.torchscript *.jit *.ckpt);;All files (*)"
@@ -48,49 +46,6 @@ PYTHON_FILE_FILTER = "Python files (*.py);;All files (*)"
 _HINT_OK = "color: palette(window-text);"
 _HINT_INCOMPLETE = "color: palette(placeholder-text);"
 _HINT_ERROR = "color: #c62828;"
-
-
-@dataclass(frozen=True)
-class LoadRequest:
-    """What to load: a spec plus the options of :func:`~freezegui.core.loading.load_model`."""
-
-    spec: str
-    num_classes: int | None = None
-    structure_only: bool = False
-    weights: str | None = None
-    trust_pickle: bool = False
-    pretrained: bool = False
-
-    def load_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``load_model(self.spec, **kwargs)``; defaults are left out."""
-        kwargs: dict[str, Any] = {}
-        if self.num_classes is not None:
-            kwargs["num_classes"] = self.num_classes
-        if self.structure_only:
-            kwargs["structure_only"] = True
-        if self.weights is not None:
-            kwargs["weights"] = self.weights
-        if self.trust_pickle:
-            kwargs["trust_pickle"] = True
-        if self.pretrained:
-            kwargs["pretrained"] = True
-        return kwargs
-
-    def describe(self) -> str:
-        """One line for hints and status bars: ``torchvision:resnet18 (pretrained, 10 classes)``."""
-        text = self.spec
-        if self.weights is not None:
-            text += f" + weights {Path(self.weights).name}"
-        extras = []
-        if self.pretrained:
-            extras.append("pretrained")
-        if self.num_classes is not None:
-            extras.append(f"{self.num_classes} class" + ("" if self.num_classes == 1 else "es"))
-        if self.structure_only:
-            extras.append("structure only")
-        if self.trust_pickle:
-            extras.append("trusting pickled code")
-        return f"{text} ({', '.join(extras)})" if extras else text
 
 
 class _Incomplete(Exception):
@@ -134,27 +89,7 @@ class OpenModelDialog(QDialog):
         self.tabs.addTab(self._build_python_tab(), "Python factory")
         self.tabs.addTab(self._build_checkpoint_tab(), "Checkpoint file")
         self.tabs.addTab(self._build_recent_tab(list(recent_specs)), "Recent")
-
-        options = QFormLayout()
-        options.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
-        self.replaceHeadCheck = QCheckBox("Replace head:")
-        self.replaceHeadCheck.setObjectName("replaceHeadCheck")
-        self.replaceHeadCheck.setToolTip("Swap the classification head for a fresh, trainable one")
-        self.numClassesSpin = QSpinBox()
-        self.numClassesSpin.setObjectName("numClassesSpin")
-        self.numClassesSpin.setRange(1, 1_000_000)
-        self.numClassesSpin.setValue(10)
-        self.numClassesSpin.setSuffix(" classes")
-        self.numClassesSpin.setEnabled(False)
-        self.numClassesSpin.setMinimumWidth(130)
-        self.replaceHeadCheck.toggled.connect(self.numClassesSpin.setEnabled)
-        options.addRow(self.replaceHeadCheck, self.numClassesSpin)
-        self.structureOnlyCheck = QCheckBox("Structure only (no weights, no memory)")
-        self.structureOnlyCheck.setObjectName("structureOnlyCheck")
-        self.structureOnlyCheck.setToolTip(
-            "Build the model on the meta device: names, shapes, counts and rules work, nothing is allocated"
-        )
-        options.addRow(self.structureOnlyCheck)
+        options = self._build_options()
 
         self.hintLabel = QLabel()
         self.hintLabel.setObjectName("specHint")
@@ -188,6 +123,30 @@ class OpenModelDialog(QDialog):
         self._ready = True
         self._update()
 
+    def _build_options(self) -> QFormLayout:
+        """Options shared by every source: a new head, structure only."""
+        options = QFormLayout()
+        options.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
+        self.replaceHeadCheck = QCheckBox("Replace head:")
+        self.replaceHeadCheck.setObjectName("replaceHeadCheck")
+        self.replaceHeadCheck.setToolTip("Swap the classification head for a fresh, trainable one")
+        self.numClassesSpin = QSpinBox()
+        self.numClassesSpin.setObjectName("numClassesSpin")
+        self.numClassesSpin.setRange(1, 1_000_000)
+        self.numClassesSpin.setValue(10)
+        self.numClassesSpin.setSuffix(" classes")
+        self.numClassesSpin.setEnabled(False)
+        self.numClassesSpin.setMinimumWidth(130)
+        self.replaceHeadCheck.toggled.connect(self.numClassesSpin.setEnabled)
+        options.addRow(self.replaceHeadCheck, self.numClassesSpin)
+        self.structureOnlyCheck = QCheckBox("Structure only (no weights, no memory)")
+        self.structureOnlyCheck.setObjectName("structureOnlyCheck")
+        self.structureOnlyCheck.setToolTip(
+            "Build the model on the meta device: names, shapes, counts and rules work, nothing is allocated"
+        )
+        options.addRow(self.structureOnlyCheck)
+        return options
+
     # ------------------------------------------------------------------------------------------ tabs
     def _build_torchvision_tab(self) -> QWidget:
         page = QWidget()
@@ -195,6 +154,8 @@ class OpenModelDialog(QDialog):
         self.searchEdit.setObjectName("modelSearch")
         self.searchEdit.setPlaceholderText("Search torchvision models (e.g. resnet, vit, swin)")
         self.searchEdit.setClearButtonEnabled(True)
+        from freezegui.core.loading import list_torchvision_models
+
         try:
             names = list_torchvision_models()
         except FreezeguiError:  # torchvision missing: the tab stays empty, other sources still work
@@ -422,72 +383,78 @@ class OpenModelDialog(QDialog):
         index = self.modelList.currentIndex()
         return index.data() if index.isValid() else None
 
-    def _build_request(self) -> LoadRequest:
-        """The request the current input describes; raises _Incomplete or FreezeguiError."""
-        tab = self.tabs.currentIndex()
-        weights: str | None = None
-        trust_pickle = pretrained = False
-        if tab == TAB_TORCHVISION:
-            name = self._selected_torchvision()
-            if name is None:
-                query = self.searchEdit.text().strip()
-                raise _Incomplete(f"No torchvision model matches {query!r}." if query else "Choose a model.")
-            spec = f"torchvision:{name}"
-            pretrained = self.pretrainedCheck.isChecked()
-        elif tab == TAB_HF:
-            source = self.hfEdit.text().strip()
-            if not source:
-                raise _Incomplete("Type a hub id or choose a model folder.")
-            if self.hfConfigOnlyCheck.isChecked():
-                _require_path(source, "config folder")
-                spec = f"hf-config:{source}"
-            else:
-                spec = f"hf:{source}"
-        elif tab == TAB_PYTHON:
-            if self.pyModuleRadio.isChecked():
-                text = self.pyModuleEdit.text().strip()
-                if not text:
-                    raise _Incomplete("Type py:package.module:factory.")
-                spec = text if text.startswith("py:") else f"py:{text}"
-            else:
-                path, func = self.pyFileEdit.text().strip(), self.pyFunctionEdit.text().strip()
-                if not path:
-                    raise _Incomplete("Choose a .py file.")
-                if not func:
-                    raise _Incomplete("Name the function that builds the model.")
-                _require_path(path, "Python file")
-                spec = f"{path}:{func}"
-        elif tab == TAB_CHECKPOINT:
-            trust_pickle = self.trustPickleCheck.isChecked()
-            if self.wholeModelRadio.isChecked():
-                spec = self.modelFileEdit.text().strip()
-                if not spec:
-                    raise _Incomplete("Choose a TorchScript or pickled model file.")
-                _require_path(spec, "model file")
-            else:
-                spec, weights = self.archEdit.text().strip(), self.weightsEdit.text().strip()
-                if not spec:
-                    raise _Incomplete("Give the architecture, e.g. torchvision:resnet18.")
-                if not weights:
-                    raise _Incomplete("Choose the weights file.")
-                _require_path(weights, "weights file")
-        else:
-            item = self.recentList.currentItem()
-            if item is None:
-                raise _Incomplete("No recent model selected.")
-            spec = item.text()
-        parse_spec(spec)
+    def _build_request(self) -> LoadOptions:
+        """The options the current input describes; raises _Incomplete or FreezeguiError."""
+        from freezegui.core.loading import parse_spec
+
+        source = (
+            self._torchvision_source,
+            self._hf_source,
+            self._python_source,
+            self._checkpoint_source,
+            self._recent_source,
+        )[self.tabs.currentIndex()]
+        options = source()
+        parse_spec(options.spec)
         structure_only = self.structureOnlyCheck.isChecked()
-        if structure_only and (weights is not None or pretrained):
+        if structure_only and (options.weights is not None or options.pretrained):
             raise SpecError("Structure only builds an empty model; it cannot also load weights. Untick one.")
-        return LoadRequest(
-            spec=spec,
+        return options.replace(
             num_classes=self.numClassesSpin.value() if self.replaceHeadCheck.isChecked() else None,
             structure_only=structure_only,
-            weights=weights,
-            trust_pickle=trust_pickle,
-            pretrained=pretrained,
         )
+
+    def _torchvision_source(self) -> LoadOptions:
+        name = self._selected_torchvision()
+        if name is None:
+            query = self.searchEdit.text().strip()
+            raise _Incomplete(f"No torchvision model matches {query!r}." if query else "Choose a model.")
+        return LoadOptions(f"torchvision:{name}", pretrained=self.pretrainedCheck.isChecked())
+
+    def _hf_source(self) -> LoadOptions:
+        source = self.hfEdit.text().strip()
+        if not source:
+            raise _Incomplete("Type a hub id or choose a model folder.")
+        if self.hfConfigOnlyCheck.isChecked():
+            _require_path(source, "config folder")
+            return LoadOptions(f"hf-config:{source}")
+        return LoadOptions(f"hf:{source}")
+
+    def _python_source(self) -> LoadOptions:
+        if self.pyModuleRadio.isChecked():
+            text = self.pyModuleEdit.text().strip()
+            if not text:
+                raise _Incomplete("Type py:package.module:factory.")
+            return LoadOptions(text if text.startswith("py:") else f"py:{text}")
+        path, func = self.pyFileEdit.text().strip(), self.pyFunctionEdit.text().strip()
+        if not path:
+            raise _Incomplete("Choose a .py file.")
+        if not func:
+            raise _Incomplete("Name the function that builds the model.")
+        _require_path(path, "Python file")
+        return LoadOptions(f"{path}:{func}")
+
+    def _checkpoint_source(self) -> LoadOptions:
+        trust_pickle = self.trustPickleCheck.isChecked()
+        if self.wholeModelRadio.isChecked():
+            spec = self.modelFileEdit.text().strip()
+            if not spec:
+                raise _Incomplete("Choose a TorchScript or pickled model file.")
+            _require_path(spec, "model file")
+            return LoadOptions(spec, trust_pickle=trust_pickle)
+        spec, weights = self.archEdit.text().strip(), self.weightsEdit.text().strip()
+        if not spec:
+            raise _Incomplete("Give the architecture, e.g. torchvision:resnet18.")
+        if not weights:
+            raise _Incomplete("Choose the weights file.")
+        _require_path(weights, "weights file")
+        return LoadOptions(spec, weights=weights, trust_pickle=trust_pickle)
+
+    def _recent_source(self) -> LoadOptions:
+        item = self.recentList.currentItem()
+        if item is None:
+            raise _Incomplete("No recent model selected.")
+        return LoadOptions(item.text())
 
     def _update(self, *_: object) -> None:
         if not self._ready:
@@ -511,7 +478,7 @@ class OpenModelDialog(QDialog):
         """Whether the current input makes a valid request (the Open button's state)."""
         return self.okButton.isEnabled()
 
-    def request(self) -> LoadRequest:
+    def options(self) -> LoadOptions:
         """The chosen model and options; call after ``exec()`` returned Accepted."""
         try:
             return self._build_request()
@@ -551,4 +518,4 @@ def _spacer() -> QSpacerItem:
     return QSpacerItem(0, 8, QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
 
 
-__all__ = ["LoadRequest", "OpenModelDialog"]
+__all__ = ["OpenModelDialog"]

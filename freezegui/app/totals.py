@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QWidget
 
-from freezegui.core.counting import format_bytes, format_count, format_percent
-from freezegui.core.selection import Selection
+if TYPE_CHECKING:  # the core's counting imports torch; the totals bar is built before torch is
+    from freezegui.core.selection import Selection
 
 
 class TotalsBar(QFrame):
@@ -56,6 +56,8 @@ class TotalsBar(QFrame):
         self.memory.setText("")
 
     def update_from(self, selection: Selection | None, *_: Any) -> None:
+        from freezegui.core.counting import format_bytes, format_count, format_percent
+
         if selection is None:
             self.clear()
             return

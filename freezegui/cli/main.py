@@ -1,4 +1,4 @@
-"""Entry point: ``freezegui SUBCOMMAND ...`` runs a command; anything else opens the app."""
+"""The command-line interface: ``freezegui SUBCOMMAND ...`` (the app is opened by :mod:`freezegui.launcher`)."""
 
 from __future__ import annotations
 
@@ -47,15 +47,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in ("-h", "--help", "--version")):
-        return _run_app(args_list)
-    if args_list[0] == "--version":
+    if args_list and args_list[0] == "--version":
         from freezegui import __version__
 
         print(f"freezegui {__version__}")
         return 0
     parser = build_parser()
     args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
     try:
         return int(args.run(args) or 0)
     except FreezeguiError as exc:
@@ -67,15 +68,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("freezegui: interrupted", file=sys.stderr)
         return 130
-
-
-def _run_app(argv: list[str]) -> int:
-    try:
-        from freezegui.app.main import run_app
-    except ImportError as exc:
-        print(f"freezegui: the desktop app cannot start: {exc}", file=sys.stderr)
-        return 2
-    return run_app(argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

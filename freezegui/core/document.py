@@ -11,6 +11,7 @@ from torch import nn
 
 from freezegui.core.apply import ApplyReport, as_ruleset, evaluate_rules
 from freezegui.core.loading import load_model, parse_spec
+from freezegui.core.options import LoadOptions
 from freezegui.core.rules import RuleSet, rules_from_selection
 from freezegui.core.selection import Selection
 from freezegui.core.tree import ModuleTree, build_tree
@@ -20,29 +21,33 @@ from freezegui.core.tree import ModuleTree, build_tree
 class Document:
     """A loaded model, its module tree and the selection being edited."""
 
-    spec: str
     model: nn.Module
     tree: ModuleTree
     selection: Selection
-    load_kwargs: dict[str, Any] = field(default_factory=dict)
+    options: LoadOptions = field(default_factory=lambda: LoadOptions(spec=""))
     rules_path: Path | None = None
     method: str = "requires_grad"
     batchnorm: str = "frozen_stats"
 
     @classmethod
-    def load(cls, spec: str, **load_kwargs: Any) -> Document:
-        """Load ``spec`` (see :func:`freezegui.load_model`) and start from its current flags."""
-        kwargs = {k: v for k, v in load_kwargs.items() if v not in (None, False)}
-        return cls.from_model(load_model(spec, **kwargs), spec, kwargs)
+    def load(cls, options: LoadOptions | str, **fields: Any) -> Document:
+        """Load a model (see :func:`freezegui.load_model`) and start from its current flags.
+
+        ``options`` is a :class:`LoadOptions`, or a spec string with ``fields`` of one.
+        """
+        opts = options if isinstance(options, LoadOptions) else LoadOptions(spec=options, **fields)
+        return cls.from_model(load_model(opts.spec, **opts.load_kwargs()), opts)
 
     @classmethod
-    def from_model(
-        cls, model: nn.Module, spec: str = "", load_kwargs: dict[str, Any] | None = None
-    ) -> Document:
+    def from_model(cls, model: nn.Module, options: LoadOptions | str = "") -> Document:
+        """A document over a model already built (``options`` say how it was, for rule files)."""
+        opts = options if isinstance(options, LoadOptions) else LoadOptions(spec=options)
         tree = build_tree(model)
-        return cls(
-            spec=spec, model=model, tree=tree, selection=Selection(tree), load_kwargs=dict(load_kwargs or {})
-        )
+        return cls(model=model, tree=tree, selection=Selection(tree), options=opts)
+
+    @property
+    def spec(self) -> str:
+        return self.options.spec
 
     @property
     def display_name(self) -> str:
@@ -55,11 +60,7 @@ class Document:
 
     @property
     def num_classes(self) -> int | None:
-        return self.load_kwargs.get("num_classes")
-
-    @property
-    def structure_only(self) -> bool:
-        return bool(self.load_kwargs.get("structure_only"))
+        return self.options.num_classes
 
     # ------------------------------------------------------------------------------------ rules
     def to_ruleset(self) -> RuleSet:

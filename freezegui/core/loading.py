@@ -32,9 +32,11 @@ from torch import nn
 
 from freezegui.core.errors import FreezeguiError, LoadError, MissingDependencyError, SpecError
 from freezegui.core.heads import remember_head, replace_head
+from freezegui.core.options import (
+    DEFAULT_SPEC as DEFAULT_SPEC,  # re-exported: the spec default lives with LoadOptions
+)
 from freezegui.core.strenum import StrEnum
 
-DEFAULT_SPEC = "torchvision:resnet18"
 SPEC_HELP = (
     "use torchvision:NAME, hf:ID_OR_DIR, hf-config:PATH, py:package.module:factory, "
     "path/to/file.py:factory, or a TorchScript/pickled model file"

@@ -1,39 +1,62 @@
-"""App test fixtures: a main window with temporary settings and recorded (never blocking) dialogs."""
+"""App test fixtures: a main window with temporary settings and a recording prompt (never blocking)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
+
+from freezegui.app.prompt import Answer
 
 
-class Dialogs:
-    """Records every message box the app shows; answers questions with ``answer``."""
+class FakePrompt:
+    """The window's :class:`~freezegui.app.prompt.Prompt`: records every message, answers from fields."""
 
     def __init__(self) -> None:
         self.shown: list[tuple[str, str, str]] = []
-        self.answer = QMessageBox.StandardButton.Discard
+        self.answer = Answer.DISCARD  # to "unsaved changes?"
+        self.paths: list[str] = []  # answers to file dialogs, in order ("" = cancelled)
+        self.choice: str | None = None
+        self.number_answer: int | None = None
 
     def texts(self, kind: str | None = None) -> list[str]:
         return [text for k, _, text in self.shown if kind is None or k == kind]
 
+    def error(self, title: str, text: str) -> None:
+        self.shown.append(("critical", title, text))
+
+    def warning(self, title: str, text: str) -> None:
+        self.shown.append(("warning", title, text))
+
+    def information(self, title: str, text: str) -> None:
+        self.shown.append(("information", title, text))
+
+    def unsaved_changes(self, text: str) -> Answer:
+        self.shown.append(("question", "Unsaved changes", text))
+        return self.answer
+
+    def open_file(self, title: str, start: str, filters: str) -> str:
+        self.shown.append(("open_file", title, start))
+        return self.paths.pop(0) if self.paths else ""
+
+    def save_file(self, title: str, suggested: str, filters: str) -> str:
+        self.shown.append(("save_file", title, suggested))
+        return self.paths.pop(0) if self.paths else ""
+
+    def choose(self, title: str, label: str, items: Sequence[str]) -> str | None:
+        self.shown.append(("choose", title, label))
+        return self.choice
+
+    def number(self, title: str, label: str, value: int, lo: int, hi: int) -> int | None:
+        self.shown.append(("number", title, label))
+        return self.number_answer
+
 
 @pytest.fixture
-def dialogs(monkeypatch: pytest.MonkeyPatch) -> Dialogs:
-    rec = Dialogs()
-
-    def make(kind: str):
-        def show(parent, title, text, *args, **kwargs):
-            rec.shown.append((kind, title, text))
-            return rec.answer if kind == "question" else QMessageBox.StandardButton.Ok
-
-        return show
-
-    for kind in ("critical", "warning", "information", "question"):
-        monkeypatch.setattr(QMessageBox, kind, make(kind))
-    return rec
+def dialogs() -> FakePrompt:
+    return FakePrompt()
 
 
 @pytest.fixture
@@ -45,7 +68,7 @@ def settings(tmp_path: Path) -> QSettings:
 def window(qtbot, settings, dialogs):
     from freezegui.app.main_window import MainWindow
 
-    win = MainWindow(settings=settings)
+    win = MainWindow(settings=settings, prompt=dialogs)
     qtbot.addWidget(win)
     win.show()
     yield win

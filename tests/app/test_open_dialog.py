@@ -13,10 +13,10 @@ from freezegui.app.open_dialog import (
     TAB_PYTHON,
     TAB_RECENT,
     TAB_TORCHVISION,
-    LoadRequest,
     OpenModelDialog,
 )
 from freezegui.core.loading import list_torchvision_models, load_model
+from freezegui.core.options import LoadOptions
 
 
 @pytest.fixture
@@ -31,18 +31,10 @@ def select_model(dlg: OpenModelDialog, name: str) -> None:
     assert dlg.modelList.currentIndex().data() == name
 
 
-# ------------------------------------------------------------------------------------------ LoadRequest
-def test_load_kwargs_omits_defaults():
-    assert LoadRequest("torchvision:resnet18").load_kwargs() == {}
-    full = LoadRequest("torchvision:resnet18", 10, True, "w.pt", True, True)
-    assert full.load_kwargs() == {
-        "num_classes": 10,
-        "structure_only": True,
-        "weights": "w.pt",
-        "trust_pickle": True,
-        "pretrained": True,
-    }
-    assert LoadRequest("x.pt", num_classes=1).describe() == "x.pt (1 class)"
+def non_defaults(options: LoadOptions) -> dict:
+    """The load options that differ from LoadOptions' defaults."""
+    defaults = LoadOptions().load_kwargs()
+    return {k: v for k, v in options.load_kwargs().items() if defaults.get(k, object()) != v}
 
 
 # ---------------------------------------------------------------------------------------- torchvision
@@ -59,7 +51,7 @@ def test_search_filters_case_insensitively(dialog):
 
 def test_exact_name_is_selected_and_no_match_disables_ok(dialog):
     dialog.searchEdit.setText("RESNET18")
-    assert dialog.request() == LoadRequest("torchvision:resnet18")
+    assert dialog.options() == LoadOptions("torchvision:resnet18")
     assert dialog.okButton.isEnabled()
     dialog.searchEdit.setText("no-such-model-xyz")
     assert dialog.visible_torchvision_models() == []
@@ -80,9 +72,9 @@ def test_torchvision_request_with_common_options(dialog):
     dialog.pretrainedCheck.setChecked(True)
     dialog.replaceHeadCheck.setChecked(True)
     dialog.numClassesSpin.setValue(7)
-    request = dialog.request()
-    assert request == LoadRequest("torchvision:resnet18", num_classes=7, pretrained=True)
-    assert request.load_kwargs() == {"num_classes": 7, "pretrained": True}
+    request = dialog.options()
+    assert request == LoadOptions("torchvision:resnet18", num_classes=7, pretrained=True)
+    assert non_defaults(request) == {"num_classes": 7, "pretrained": True}
     assert dialog.hintLabel.text() == "Will open: torchvision:resnet18 (pretrained, 7 classes)"
 
 
@@ -90,10 +82,10 @@ def test_head_spin_only_counts_when_checked(dialog):
     select_model(dialog, "resnet18")
     assert not dialog.numClassesSpin.isEnabled()
     dialog.numClassesSpin.setValue(3)
-    assert dialog.request().num_classes is None
+    assert dialog.options().num_classes is None
     dialog.replaceHeadCheck.setChecked(True)
     assert dialog.numClassesSpin.isEnabled()
-    assert dialog.request().num_classes == 3
+    assert dialog.options().num_classes == 3
 
 
 def test_structure_only_goes_through_and_the_request_loads(dialog):
@@ -101,8 +93,8 @@ def test_structure_only_goes_through_and_the_request_loads(dialog):
     dialog.replaceHeadCheck.setChecked(True)
     dialog.numClassesSpin.setValue(10)
     dialog.structureOnlyCheck.setChecked(True)
-    request = dialog.request()
-    assert request.load_kwargs() == {"num_classes": 10, "structure_only": True}
+    request = dialog.options()
+    assert non_defaults(request) == {"num_classes": 10, "structure_only": True}
     assert "(10 classes, structure only)" in dialog.hintLabel.text()
     model = load_model(request.spec, **request.load_kwargs())  # what the main window will do
     assert model.fc.out_features == 10 and model.fc.weight.is_meta
@@ -128,7 +120,7 @@ def test_focus_enter_and_escape(dialog, qtbot):
     dialog.searchEdit.setText("vit_b_16")
     qtbot.keyClick(dialog.searchEdit, Qt.Key.Key_Return)
     assert dialog.result() == QDialog.DialogCode.Accepted
-    assert dialog.request().spec == "torchvision:vit_b_16"
+    assert dialog.options().spec == "torchvision:vit_b_16"
 
     other = OpenModelDialog()
     qtbot.addWidget(other)
@@ -151,7 +143,7 @@ def test_double_click_accepts(dialog, qtbot):
     index = dialog.modelList.currentIndex()
     dialog.modelList.doubleClicked.emit(index)
     assert dialog.result() == QDialog.DialogCode.Accepted
-    assert dialog.request().spec == "torchvision:alexnet"
+    assert dialog.options().spec == "torchvision:alexnet"
 
 
 # --------------------------------------------------------------------------------------- Hugging Face
@@ -159,15 +151,15 @@ def test_hf_hub_id_and_folder_picker(dialog, tmp_path, monkeypatch):
     dialog.tabs.setCurrentIndex(TAB_HF)
     assert not dialog.okButton.isEnabled()
     dialog.hfEdit.setText("bert-base-uncased")
-    assert dialog.request() == LoadRequest("hf:bert-base-uncased")
+    assert dialog.options() == LoadOptions("hf:bert-base-uncased")
 
     (tmp_path / "config.json").write_text('{"model_type": "bert"}')
     monkeypatch.setattr(dialog, "ask_directory", lambda title: str(tmp_path))
     dialog.findChild(type(dialog.okButton), "hfBrowse").click()
     assert dialog.hfEdit.text() == str(tmp_path)
-    assert dialog.request().spec == f"hf:{tmp_path}"
+    assert dialog.options().spec == f"hf:{tmp_path}"
     dialog.hfConfigOnlyCheck.setChecked(True)
-    assert dialog.request().spec == f"hf-config:{tmp_path}"
+    assert dialog.options().spec == f"hf-config:{tmp_path}"
 
 
 def test_hf_config_only_needs_a_local_path(dialog):
@@ -191,7 +183,7 @@ def test_python_module_factory(dialog):
     dialog.tabs.setCurrentIndex(TAB_PYTHON)
     assert not dialog.okButton.isEnabled()
     dialog.pyModuleEdit.setText("tests.models:MLP")  # the py: prefix is optional
-    assert dialog.request() == LoadRequest("py:tests.models:MLP")
+    assert dialog.options() == LoadOptions("py:tests.models:MLP")
     dialog.pyModuleEdit.setText("py:tests.models")  # no factory name: a syntax error, shown live
     assert not dialog.okButton.isEnabled()
     assert "py:package.module:factory" in dialog.hintLabel.text()
@@ -208,8 +200,8 @@ def test_python_file_factory(dialog, tmp_path, monkeypatch):
     dialog.pyFunctionEdit.setText("not an identifier")
     assert not dialog.okButton.isEnabled()
     dialog.pyFunctionEdit.setText("make")
-    request = dialog.request()
-    assert request == LoadRequest(f"{script}:make")
+    request = dialog.options()
+    assert request == LoadOptions(f"{script}:make")
     assert isinstance(load_model(request.spec, **request.load_kwargs()), torch.nn.Linear)
 
 
@@ -230,10 +222,10 @@ def test_whole_model_file_with_trust_pickle(dialog, tmp_path, monkeypatch):
     assert not dialog.okButton.isEnabled()
     monkeypatch.setattr(dialog, "ask_open_file", lambda title, flt: str(path))
     dialog.findChild(type(dialog.okButton), "checkpointBrowse").click()
-    assert dialog.request() == LoadRequest(str(path))
+    assert dialog.options() == LoadOptions(str(path))
     dialog.trustPickleCheck.setChecked(True)
-    request = dialog.request()
-    assert request.load_kwargs() == {"trust_pickle": True}
+    request = dialog.options()
+    assert non_defaults(request) == {"trust_pickle": True}
     assert isinstance(load_model(request.spec, **request.load_kwargs()), torch.nn.Linear)
 
 
@@ -246,9 +238,9 @@ def test_architecture_plus_weights(dialog, tmp_path, monkeypatch):
     assert not dialog.okButton.isEnabled()  # weights still missing
     monkeypatch.setattr(dialog, "ask_open_file", lambda title, flt: str(weights))
     dialog.findChild(type(dialog.okButton), "weightsBrowse").click()
-    request = dialog.request()
-    assert request == LoadRequest("torchvision:resnet18", weights=str(weights))
-    assert request.load_kwargs() == {"weights": str(weights)}
+    request = dialog.options()
+    assert request == LoadOptions("torchvision:resnet18", weights=str(weights))
+    assert non_defaults(request) == {"weights": str(weights)}
     assert "+ weights w.safetensors" in dialog.hintLabel.text()
     dialog.structureOnlyCheck.setChecked(True)  # the loader refuses this pair; so does the dialog
     assert not dialog.okButton.isEnabled()
@@ -280,10 +272,10 @@ def test_recent_list(dialog):
         "torchvision:vgg11",
         "py:tests.models:MLP",
     ]
-    assert dialog.request() == LoadRequest("torchvision:vgg11")
+    assert dialog.options() == LoadOptions("torchvision:vgg11")
     dialog.recentList.setCurrentRow(1)
     dialog.structureOnlyCheck.setChecked(True)
-    assert dialog.request() == LoadRequest("py:tests.models:MLP", structure_only=True)
+    assert dialog.options() == LoadOptions("py:tests.models:MLP", structure_only=True)
     dialog.recentList.itemDoubleClicked.emit(dialog.recentList.item(1))
     assert dialog.result() == QDialog.DialogCode.Accepted
 

@@ -12,12 +12,13 @@ import torch
 pytest.importorskip("PySide6.QtCharts")
 
 from PySide6.QtCore import QModelIndex, QSettings, Qt
-from PySide6.QtWidgets import QLabel, QMessageBox, QProgressBar, QPushButton
+from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton
 
 from freezegui.app.main_window import MainWindow
 from freezegui.core.document import Document
 from freezegui.core.rules import RuleSet
 from tests import models
+from tests.app.conftest import FakePrompt
 
 CALLS: list[int] = [0]  # forward calls of SlowConvNet, shared with the worker's deep copy
 HEAD_ONLY = "default: freeze\nrules: [{train: fc}]"
@@ -33,10 +34,11 @@ class SlowConvNet(models.SmallConvNet):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch) -> Iterator[MainWindow]:
+def window(qtbot, tmp_path) -> Iterator[MainWindow]:
     """The real main window with throw-away settings; "unsaved changes?" is answered Discard."""
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    win = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    win = MainWindow(
+        settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), prompt=FakePrompt()
+    )
     qtbot.addWidget(win)
     win.show()
     yield win
@@ -108,10 +110,10 @@ def test_a_run_locks_the_tree_and_stop_gives_the_window_back(window, qtbot) -> N
     assert window.tree_model.setData(root, Qt.CheckState.Unchecked, Qt.ItemDataRole.CheckStateRole) is False
     window.tree_view.setCurrentIndex(window.view_index(doc.tree.root))
     qtbot.keyClick(window.tree_view, Qt.Key.Key_Space)
-    window.freeze_all()
-    window.invert()
-    assert not window.freeze_all_action.isEnabled() and not window.undo_action.isEnabled()
-    assert not window.open_model_action.isEnabled()
+    window.edits.freeze_all()
+    window.edits.invert()
+    assert not window.action("freezeAll").isEnabled() and not window.action("undo").isEnabled()
+    assert not window.action("openModel").isEnabled()
     assert (doc.selection.trainable == mask_before).all() and trainable_count(window) == totals_before
 
     with qtbot.waitSignal(window.training_panel.runEnded, timeout=15_000) as ended:
@@ -124,11 +126,11 @@ def test_a_run_locks_the_tree_and_stop_gives_the_window_back(window, qtbot) -> N
 
     # Usable again: unlocked, and a toggle goes through the model to the selection and the totals.
     assert not window.training_panel.is_running and train.isEnabled() and not stop.isEnabled()
-    assert checkable(window) == flags_before and window.freeze_all_action.isEnabled()
+    assert checkable(window) == flags_before and window.action("freezeAll").isEnabled()
     assert window.tree_model.setData(root, Qt.CheckState.Checked, Qt.ItemDataRole.CheckStateRole)
     assert doc.selection.trainable.all()
     assert trainable_count(window) == window.findChild(QLabel, "totalCount").text() != totals_before
-    window.undo()
+    window.edits.undo()
     assert (doc.selection.trainable == mask_before).all() and trainable_count(window) == totals_before
 
 
@@ -154,7 +156,7 @@ def test_closing_during_a_run_stops_the_worker_without_hanging(window, qtbot, qt
 def test_resnet18_head_only_run_from_the_dock(window, qtbot) -> None:
     doc = Document.load("torchvision:resnet18", num_classes=10)
     window.set_document(doc)
-    window.train_head()  # the quick action: only the classification head trains
+    window.edits.train_head()  # the quick action: only the classification head trains
     assert [str(r) for r in doc.to_ruleset().rules] == ["train: fc"]
     configure(window, steps=2, batch=2, image=32)
     before = {k: v.clone() for k, v in doc.model.state_dict().items()}

@@ -6,7 +6,7 @@ import argparse
 import sys
 import warnings
 
-from freezegui.cli.common import add_model_args
+from freezegui.cli.common import add_model_args, load_options
 from freezegui.core.apply import evaluate_rules
 from freezegui.core.atomic import atomic_write_text
 from freezegui.core.errors import FreezeguiWarning, SpecError
@@ -44,16 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def load_structure(args: argparse.Namespace, spec: str) -> object:
     """Names and shapes are all an export needs: build on the meta device unless weights are asked for."""
-    weights = getattr(args, "weights", None)
-    pretrained = getattr(args, "pretrained", False)
-    return load_model(
-        spec,
-        structure_only=not (weights or pretrained),
-        num_classes=getattr(args, "num_classes", None),
-        weights=weights,
-        pretrained=pretrained,
-        trust_pickle=getattr(args, "trust_pickle", False),
-    )
+    options = load_options(args)
+    options = options.replace(spec=spec, structure_only=not (options.weights or options.pretrained))
+    return load_model(options.spec, **options.load_kwargs())
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,253 @@
+"""The document controller: open, save, export, drop, recent files, and the one guard in front of them.
+
+Every way the open model or its selection can be replaced (Open Model, Open Rules, a drop, a recent
+file, the command line's ``--rules``) goes through :meth:`DocumentController.may_replace`: it is
+refused while a training run uses the selection, and asks before unsaved edits are dropped. The
+user is asked through the injected :class:`~freezegui.app.prompt.Prompt`, never a ``QMessageBox``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtWidgets import QWidget
+
+from freezegui.app.loader import ModelLoader, Progress
+from freezegui.app.prompt import Answer, Prompt
+from freezegui.core.atomic import atomic_write_text
+from freezegui.core.errors import FreezeguiError
+from freezegui.core.options import LoadOptions
+
+if TYPE_CHECKING:
+    from freezegui.core.apply import ApplyReport
+    from freezegui.core.document import Document
+
+RULE_SUFFIXES = (".yaml", ".yml")
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".torchscript", ".jit")
+MAX_RECENT = 10
+RULES_FILTER = "Rule files (*.yaml *.yml);;All files (*)"
+EXPORT_SUFFIXES = {"python1": "_freeze.py", "python2": "_param_groups.py", "names": "_trainable.txt"}
+LOCKED = "A training run is using the selection: {what} when it has ended (or press Stop)."
+UNSAVED = "The freeze selection has changes that are not saved in a rule file. Save them?"
+
+
+def drop_kind(path: Path) -> str | None:
+    """ "rules", "model", or None for a file the window does not take."""
+    if path.suffix.lower() in RULE_SUFFIXES:
+        return "rules"
+    if path.suffix.lower() in CHECKPOINT_SUFFIXES or (path.is_dir() and (path / "config.json").exists()):
+        return "model"
+    return None
+
+
+class DocumentController(QObject):
+    """Owns the open :class:`Document` and every file operation on it."""
+
+    documentChanged = Signal(object)  # Document | None
+    loadFinished = Signal(bool)  # after every load attempt: True when the new model is open
+    progress = Signal(object)  # Progress of the load in flight
+    busyChanged = Signal(str)  # what is loading ("" when nothing is)
+    titleChanged = Signal()  # file name or saved state changed
+    status = Signal(str, int)  # a status-bar message and its timeout (ms)
+
+    def __init__(self, prompt: Prompt, settings: QSettings, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.prompt = prompt
+        self.settings = settings
+        self.doc: Document | None = None
+        self.locked = False
+        self._rules_after_load: str | None = None  # --rules: applied once the model is open
+        self.loader = ModelLoader(self)
+        self.loader.progress.connect(self._on_progress)
+        self.loader.loaded.connect(self._on_loaded)
+        self.loader.failed.connect(self._on_failed)
+
+    # ------------------------------------------------------------------------------------ guard
+    def may_replace(self, what: str) -> bool:
+        """The one guard: not during a training run, and not over unsaved edits unless the user agrees."""
+        if self.locked:
+            self.prompt.warning("Training in progress", LOCKED.format(what=what))
+            return False
+        return self.confirm_discard()
+
+    def confirm_discard(self) -> bool:
+        """True when nothing unsaved would be lost (saved, discarded, or nothing to lose)."""
+        if self.doc is None or not self.doc.selection.is_modified:
+            return True
+        answer = self.prompt.unsaved_changes(UNSAVED)
+        if answer is Answer.SAVE:
+            return self.save_rules()
+        return answer is Answer.DISCARD
+
+    # ------------------------------------------------------------------------------------ models
+    def set_document(self, doc: Document | None) -> None:
+        """Show ``doc`` (replacing the previous one, unguarded: callers ask first)."""
+        self.doc = doc
+        self.documentChanged.emit(doc)
+
+    def open_model(self, options: LoadOptions, *, rules: str | None = None, ask: bool = True) -> bool:
+        """Load in the background; the current model stays open until the new one is in."""
+        if ask and not self.may_replace(f"open {options.spec}"):
+            return False
+        self.loader.start(options)
+        self._rules_after_load = rules
+        self.busyChanged.emit(f"Loading {options.spec}…")
+        return True
+
+    def abandon_load(self) -> None:
+        """Drop the load in flight (its result is never shown)."""
+        if self.loader.busy:
+            self.loader.abandon()
+            self.busyChanged.emit("")
+
+    def open_model_dialog(self) -> None:
+        from freezegui.app.open_dialog import OpenModelDialog
+
+        parent = self.parent()
+        widget = parent if isinstance(parent, QWidget) else None
+        dialog = OpenModelDialog(widget, recent_specs=self.recent("models"))
+        if dialog.exec():
+            self.open_model(dialog.options())
+
+    def _on_progress(self, progress: Progress) -> None:
+        self.progress.emit(progress)
+
+    def _on_loaded(self, doc: Document, options: LoadOptions) -> None:
+        self.busyChanged.emit("")
+        self.set_document(doc)
+        self.remember("models", options.spec)
+        self.status.emit(f"Opened {options.spec}: {doc.tree.total_params:,} parameters", 5000)
+        rules, self._rules_after_load = self._rules_after_load, None
+        if rules:
+            self.open_rules(rules, ask=False)
+        self.loadFinished.emit(True)
+
+    def _on_failed(self, message: str, options: LoadOptions) -> None:
+        self.busyChanged.emit("")
+        self.prompt.error("Could not open the model", f"{options.spec}\n\n{message}")
+        self.loadFinished.emit(False)
+
+    # -------------------------------------------------------------------------------- rule files
+    def open_rules(self, path: str | Path, *, ask: bool = True) -> bool:
+        """Apply a rule file (undoable); report rules that matched nothing or another architecture."""
+        if self.doc is None or (ask and not self.may_replace(f"open {Path(path).name}")):
+            return False
+        try:
+            report = self.doc.open_rules(path)
+        except FreezeguiError as exc:
+            self.prompt.error("Could not open the rule file", str(exc))
+            return False
+        self.remember("rules", str(path))
+        self._report_rules(Path(path).name, report)
+        self.titleChanged.emit()
+        return True
+
+    def open_rules_dialog(self) -> None:
+        doc = self.doc
+        start = str(doc.rules_path.parent) if doc and doc.rules_path else str(Path.cwd())
+        path = self.prompt.open_file("Open rules", start, RULES_FILTER)
+        if path:
+            self.open_rules(path)
+
+    def _report_rules(self, name: str, report: ApplyReport) -> None:
+        problems = report.problems()
+        if problems:
+            self.prompt.warning(
+                "Rule file applied with problems",
+                f"{name} was applied, but:\n\n" + "\n".join(f"• {p}" for p in problems),
+            )
+        self.status.emit(f"Applied {name}: {report}", 8000)
+
+    def save_rules(self) -> bool:
+        if self.doc is None:
+            return False
+        if self.doc.rules_path is None:
+            return self.save_rules_as()
+        return self._save_to(self.doc.rules_path)
+
+    def save_rules_as(self, path: str | Path | None = None) -> bool:
+        if self.doc is None:
+            return False
+        if path is None:
+            suggested = str(self.doc.rules_path or Path.cwd() / f"{self.doc.display_name}_rules.yaml")
+            path = self.prompt.save_file("Save rules", suggested, RULES_FILTER)
+            if not path:
+                return False
+        return self._save_to(Path(path))
+
+    def _save_to(self, path: Path) -> bool:
+        assert self.doc is not None
+        try:
+            self.doc.save_rules(path)
+        except OSError as exc:
+            self.prompt.error("Could not save the rule file", f"{path}\n\n{exc}")
+            return False
+        self.remember("rules", str(path))
+        self.status.emit(f"Saved {path}", 5000)
+        self.titleChanged.emit()
+        return True
+
+    # ------------------------------------------------------------------------------------ export
+    def export_dialog(self, kind: str) -> bool:
+        if self.doc is None:
+            return False
+        suggested = str(Path.cwd() / f"{self.doc.display_name}{EXPORT_SUFFIXES[kind]}")
+        path = self.prompt.save_file("Export", suggested, "All files (*)")
+        return bool(path) and self.export(kind, Path(path))
+
+    def export(self, kind: str, path: Path) -> bool:
+        """Write the selection as a Python snippet (method 1 or 2) or a names list, atomically."""
+        assert self.doc is not None
+        doc = self.doc
+        try:
+            if kind == "names":
+                from freezegui.core.interop.names import to_names
+
+                text = to_names(doc.tree, doc.selection.trainable)
+            else:
+                from freezegui.core.interop.python import to_python
+
+                method = "requires_grad" if kind == "python1" else "lr_zero"
+                text = to_python(
+                    doc.tree, doc.selection.trainable, method, spec=doc.spec or None, batchnorm=doc.batchnorm
+                )
+            atomic_write_text(path, text)
+        except (OSError, FreezeguiError) as exc:
+            self.prompt.error("Could not export", f"{path}\n\n{exc}")
+            return False
+        self.status.emit(f"Exported {path}", 5000)
+        return True
+
+    # ---------------------------------------------------------------------------- drops, recent
+    def open_path(self, path: Path) -> bool:
+        """A dropped file: a rule file is applied; a checkpoint or model folder is opened."""
+        kind = drop_kind(path)
+        if kind == "rules":
+            return self.open_rules(path)
+        if kind == "model" and path.is_dir():
+            return self.open_model(LoadOptions(spec=f"hf:{path}"))
+        if kind == "model" and path.suffix.lower() == ".safetensors":
+            if self.doc is None or not self.doc.spec:
+                self.prompt.error(
+                    "Could not open the weights", f"{path} holds weights only: open the architecture first."
+                )
+                return False
+            return self.open_model(self.doc.options.replace(weights=str(path)))
+        if kind == "model":
+            return self.open_model(LoadOptions(spec=str(path)))
+        return False
+
+    def recent(self, kind: str) -> list[str]:
+        value = self.settings.value(f"recent/{kind}", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def remember(self, kind: str, item: str) -> None:
+        items = [item] + [x for x in self.recent(kind) if x != item]
+        self.settings.setValue(f"recent/{kind}", items[:MAX_RECENT])
+
+
+__all__ = ["DocumentController", "drop_kind"]

@@ -1,0 +1,32 @@
+"""The ``freezegui`` command: a subcommand runs the CLI, anything else opens the desktop app.
+
+The only place that knows both front ends; each is imported only when chosen, so the CLI never
+imports Qt and the app never imports the CLI.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+CLI_FIRST_ARGS = ("-h", "--help", "--version")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    from freezegui.cli.main import COMMANDS
+
+    if args and (args[0] in COMMANDS or args[0] in CLI_FIRST_ARGS):
+        from freezegui.cli.main import main as cli_main
+
+        return cli_main(args)
+    try:
+        from freezegui.app.main import run_app
+    except ImportError as exc:
+        print(f"freezegui: the desktop app cannot start: {exc}", file=sys.stderr)
+        return 2
+    return run_app(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
