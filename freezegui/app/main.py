@@ -29,7 +29,6 @@ def run_app(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     from PySide6.QtWidgets import QApplication
 
-    from freezegui.app.loader import abandoned_loads
     from freezegui.app.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -38,9 +37,16 @@ def run_app(argv: list[str]) -> int:
     app.setApplicationDisplayName("freezegui")
     window = MainWindow()
     window.show()
-    window.open_model(LoadOptions.from_args(args), rules=args.rules)
-    code = int(app.exec())
-    if abandoned_loads():  # a worker thread that may never end: do not wait for it at exit
+    window.open_model_when_painted(LoadOptions.from_args(args), rules=args.rules)
+    return finish(int(app.exec()))
+
+
+def finish(code: int) -> int:
+    """After the event loop: end the process at once if a dropped load still runs (a factory that
+    never returns would otherwise keep the interpreter waiting for its thread forever)."""
+    from freezegui.app.loader import abandoned_loads
+
+    if abandoned_loads():
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)

@@ -12,7 +12,7 @@ import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QByteArray, QModelIndex, QSettings, Qt, Signal
+from PySide6.QtCore import QByteArray, QEvent, QModelIndex, QObject, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -182,6 +182,15 @@ class MainWindow(QMainWindow):
         opts = options if isinstance(options, LoadOptions) else LoadOptions(spec=options, **fields)
         return self.controller.open_model(opts, rules=rules)
 
+    def open_model_when_painted(self, options: LoadOptions, *, rules: str | None = None) -> None:
+        """Show the busy state now and start loading once it is on screen: the import of torch in
+        the background then never delays the first paint (the startup path)."""
+        self._set_busy(f"Loading {options.spec}…")
+        painted = _FirstPaint(self.tree_pane.busy_page)
+        painted.done.connect(
+            lambda: QTimer.singleShot(0, lambda: self.controller.open_model(options, rules=rules))
+        )
+
     def _show_document(self, doc: Document | None) -> None:
         self._ensure_core()
         old = self._shown_doc
@@ -339,6 +348,23 @@ class MainWindow(QMainWindow):
             value = self.settings.value(key)
             if isinstance(value, (QByteArray, bytes)):
                 restore(value)
+
+
+class _FirstPaint(QObject):
+    """Emits ``done`` once, after the first paint event of ``widget``."""
+
+    done = Signal()
+
+    def __init__(self, widget: QWidget) -> None:
+        super().__init__(widget)
+        widget.installEventFilter(self)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if event.type() == QEvent.Type.Paint:
+            obj.removeEventFilter(self)
+            self.done.emit()
+            self.deleteLater()
+        return False
 
 
 def select_path(window: MainWindow, path: str) -> QModelIndex:

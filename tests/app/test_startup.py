@@ -1,0 +1,100 @@
+"""Startup and shutdown in fresh interpreters: the window is painted before torch is imported, the tree
+fills afterwards, quitting never waits for a load, and a factory that kills its thread is an error."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from tests.app.conftest import load
+
+FRESH_APP = textwrap.dedent(
+    """
+    import os, sys, time
+    from PySide6.QtCore import QEvent, QObject, QSettings, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication([])
+    from freezegui.app.main_window import MainWindow
+
+    settings = QSettings(sys.argv[1], QSettings.Format.IniFormat)
+    window = MainWindow(settings=settings)
+    seen = []
+
+    class Paints(QObject):
+        def eventFilter(self, obj, event):
+            if event.type() == QEvent.Type.Paint and not seen:
+                seen.append(("torch" in sys.modules, window.tree_pane.is_busy,
+                             window.tree_pane.busy_page.label.text()))
+            return False
+
+    paints = Paints()
+    window.tree_pane.busy_page.installEventFilter(paints)
+    window.show()
+    from freezegui.core.options import LoadOptions
+    window.open_model_when_painted(LoadOptions(sys.argv[2]))  # what `freezegui SPEC` does
+    """
+)
+
+CHECK_FILLED = textwrap.dedent(
+    """
+    def done(ok):
+        model = window.tree_model
+        print("PAINTED", seen)
+        print("FILLED", ok, model.rowCount(), window.findChild(QLabel, "totalCount").text())
+        print("MODULES", "torch" in sys.modules, "torchvision" in sys.modules, "transformers" in sys.modules)
+        app.quit()
+
+    from PySide6.QtWidgets import QLabel
+    window.loadFinished.connect(done)
+    app.exec()
+    """
+)
+
+
+def run_fresh(code: str, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def test_window_is_painted_busy_before_torch_then_the_tree_fills(tmp_path) -> None:
+    out = run_fresh(FRESH_APP + CHECK_FILLED, str(tmp_path / "s.ini"), "torchvision:resnet18")
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+    assert lines["PAINTED"] == "[(False, True, 'Loading PyTorch…')]"  # painted busy, torch not imported
+    assert lines["FILLED"] == "True 1 11,689,512"
+    assert lines["MODULES"] == "True True False"  # a torchvision spec never imports transformers
+
+
+def test_closing_while_a_factory_never_returns_exits_promptly(tmp_path) -> None:
+    code = FRESH_APP + textwrap.dedent(
+        """
+        from freezegui.app.main import finish
+        QTimer.singleShot(1500, window.close)  # the load is in flight: the factory sleeps forever
+        app.exec()
+        print("EVENT LOOP ENDED", flush=True)
+        finish(0)
+        """
+    )
+    started = time.monotonic()
+    out = run_fresh(code, str(tmp_path / "s.ini"), "py:tests.app.factories:sleeps_forever", timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "EVENT LOOP ENDED" in out.stdout
+    assert "Signal source has been deleted" not in out.stderr and "Traceback" not in out.stderr
+    assert time.monotonic() - started < 60  # without os._exit the process would hang forever
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [("exits", "SystemExit: 3"), ("interrupted", "KeyboardInterrupt")],
+)
+def test_a_factory_raising_base_exception_is_a_load_error(qtbot, window, dialogs, factory, message) -> None:
+    assert not load(qtbot, window, f"py:tests.app.factories:{factory}")
+    assert message in dialogs.texts("critical")[-1]
+    assert not window.tree_pane.is_busy and window.busy.isHidden() and window.document is None
+    assert load(qtbot, window, "py:tests.models:MLP")  # the app still works
