@@ -140,14 +140,14 @@ def test_closing_during_a_run_stops_the_worker_without_hanging(window, qtbot, qt
     panel = window.training_panel
     qtbot.mouseClick(train, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bar.value() > 0, timeout=30_000)
-    thread = panel._thread
-    assert thread is not None and thread.isRunning()
+    worker = panel._worker
+    assert worker is not None and worker.is_running
     assert window.document.selection.is_modified  # the close asks (answered Discard), then stops the run
 
     started = time.monotonic()
     assert window.close()
     assert time.monotonic() - started < 5  # one step is ~0.1 s here: no waiting on the full run
-    assert thread.isFinished() and panel._thread is None and not panel.is_running
+    assert not worker.is_running and panel._worker is None and not panel.is_running
     assert panel.report is not None and panel.report.status == "stopped"
     assert not [r for r in qtlog.records if "QThread" in r.message]
     assert "QThread" not in capfd.readouterr().err

@@ -138,12 +138,13 @@ def test_close_during_a_run_stops_it_cleanly(window, qtbot, qtlog) -> None:
     train, _, bar, _ = _widgets(win)
     qtbot.mouseClick(train, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: bar.value() >= 1, timeout=30_000)
-    thread = win.panel._thread
+    worker = win.panel._worker
+    assert worker is not None and worker.is_running
     t0 = time.monotonic()
     win.close()
     assert time.monotonic() - t0 < 5
-    assert thread is not None and thread.isFinished()
-    assert win.panel._thread is None and win.locks[-1] == (False, "")
+    assert not worker.is_running
+    assert win.panel._worker is None and win.locks[-1] == (False, "")
     assert win.panel.report is not None and win.panel.report.status == "stopped"
     assert not [r for r in qtlog.records if "QThread" in r.message]
 
