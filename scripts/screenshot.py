@@ -1,6 +1,8 @@
 """Render the README screenshot: the main window on ResNet-18 (10 classes), training layer4 and fc.
 
-    python scripts/screenshot.py [--out resources/screenshot.png]
+    python scripts/screenshot.py [--out resources/screenshot.png] [--busy /tmp/busy.png]
+
+``--busy`` also renders the first seconds of a start: the window with its "Loading PyTorch…" state.
 
 Runs offscreen (no display needed) with temporary settings, so the picture does not depend on a
 saved window layout; the model is built with random weights (nothing is downloaded).
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from freezegui.app.main_window import MainWindow, select_path  # noqa: E402
 from freezegui.core.document import Document  # noqa: E402
+from freezegui.core.options import LoadOptions  # noqa: E402
 from freezegui.core.rules import RuleSet  # noqa: E402
 
 RULES = """\
@@ -71,10 +74,35 @@ def render(out: Path) -> Path:
     return out
 
 
+def render_busy(out: Path) -> Path:
+    """The window as `freezegui` first paints it, while PyTorch loads in the background."""
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(settings=settings)
+        window.resize(*SIZE)
+        window.show()
+        window.open_model_when_painted(LoadOptions("torchvision:resnet18"))
+        for _ in range(5):
+            app.processEvents()
+        if not window.grab().save(str(out)):
+            raise SystemExit(f"could not write {out}")
+        window.controller.abandon_load()
+        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        window.close()
+        app.processEvents()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "resources" / "screenshot.png")
+    parser.add_argument(
+        "--busy", type=Path, help="also render the loading state here (a check, not for the README)"
+    )
     args = parser.parse_args()
+    if args.busy:
+        print(render_busy(args.busy))
     print(render(args.out))
 
 

@@ -21,12 +21,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, Signal
-from superqt.utils import GeneratorWorker, create_worker
 
 from freezegui.core.errors import FreezeguiError, LoadError
 from freezegui.core.options import LoadOptions
 
 if TYPE_CHECKING:
+    from superqt.utils import GeneratorWorker
+
     from freezegui.core.document import Document
 
 # Imported by the worker once torch is in, so the UI thread never waits on an import lock.
@@ -79,7 +80,7 @@ def load_steps(options: LoadOptions) -> Generator[Progress, None, Document]:
         from freezegui.core.document import Document
 
         return Document.load(options)
-    except FreezeguiError:
+    except (FreezeguiError, GeneratorExit):  # GeneratorExit: an abandoned load being closed
         raise
     except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
         raise LoadError(f"{type(exc).__name__}: {exc}") from exc
@@ -145,6 +146,8 @@ class ModelLoader(QObject):
 
     def start(self, options: LoadOptions) -> None:
         """Load in the background; the result arrives as ``loaded`` or ``failed`` (never both)."""
+        from superqt.utils import create_worker  # ~1 s to import on 2 cores: after the first paint
+
         self.abandon()
         relay = _Relay(self, options)
         # Bound methods of a QObject living in the UI thread: queued, so slots run in the UI thread.

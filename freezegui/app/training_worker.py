@@ -33,7 +33,7 @@ def training_batches(
             yield pending
         run.release()
         return run
-    except Exception:
+    except (Exception, GeneratorExit):  # GeneratorExit: the worker closing the generator
         raise
     except BaseException as exc:  # SystemExit/KeyboardInterrupt in user code: an error, not a dead worker
         raise TrainingError(f"the run stopped with {type(exc).__name__}: {exc}") from None
