@@ -186,10 +186,12 @@ class MainWindow(QMainWindow):
         """Show the busy state now and start loading once it is on screen: the import of torch in
         the background then never delays the first paint (the startup path)."""
         self._set_busy(f"Loading {options.spec}…")
-        painted = _FirstPaint(self.tree_pane.busy_page)
-        painted.done.connect(
-            lambda: QTimer.singleShot(0, lambda: self.controller.open_model(options, rules=rules))
-        )
+
+        def start() -> None:
+            if self.isVisible():  # not when the window was closed before its first paint was done
+                self.controller.open_model(options, rules=rules, ask=False)
+
+        _FirstPaint(self.tree_pane.busy_page).done.connect(lambda: QTimer.singleShot(0, start))
 
     def _show_document(self, doc: Document | None) -> None:
         self._ensure_core()

@@ -74,8 +74,14 @@ def test_window_is_painted_busy_before_torch_then_the_tree_fills(tmp_path) -> No
 def test_closing_while_a_factory_never_returns_exits_promptly(tmp_path) -> None:
     code = FRESH_APP + textwrap.dedent(
         """
+        from freezegui.app.loader import Stage
         from freezegui.app.main import finish
-        QTimer.singleShot(1500, window.close)  # the load is in flight: the factory sleeps forever
+
+        def close_when_building(progress):  # the factory is being called, and it sleeps forever
+            if progress.stage is Stage.BUILDING:
+                QTimer.singleShot(300, window.close)
+
+        window.controller.progress.connect(close_when_building)
         app.exec()
         print("EVENT LOOP ENDED", flush=True)
         finish(0)
