@@ -82,7 +82,7 @@ def load_steps(options: LoadOptions) -> Generator[Progress, None, Document]:
         return Document.load(options)
     except (FreezeguiError, GeneratorExit):  # GeneratorExit: an abandoned load being closed
         raise
-    except Exception as exc:  # noqa: BLE001 - shown to the user, never a crash
+    except Exception as exc:
         raise LoadError(f"{type(exc).__name__}: {exc}") from exc
     except BaseException as exc:  # SystemExit / KeyboardInterrupt from user code must not kill the worker
         raise LoadError(f"the loader stopped with {type(exc).__name__}: {exc}") from None

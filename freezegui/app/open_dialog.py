@@ -180,7 +180,7 @@ class OpenModelDialog(SourceTabs, QDialog):
         if self.is_complete():
             self.accept()
 
-    def accept(self) -> None:  # noqa: D401 - Enter on a disabled Open button must not close the dialog
+    def accept(self) -> None:
         if self.is_complete():
             super().accept()
 

@@ -29,7 +29,8 @@ from freezegui.app.training_widgets import TrainingDockWidgets, duration, proof_
 from freezegui.app.training_worker import training_batches
 from freezegui.core.errors import FreezeguiError
 from freezegui.core.training.config import SYNTHETIC, TrainingConfig
-from freezegui.core.training.engine import StepResult, TrainingReport, TrainingRun
+from freezegui.core.training.engine import TrainingRun
+from freezegui.core.training.report import StepResult, TrainingReport
 
 NORM_TIPS = {
     "frozen_stats": "Frozen BatchNorm layers stay in eval mode: their running statistics do not change",

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 from freezegui.core.training.config import SYNTHETIC, available_devices
 
 if TYPE_CHECKING:
-    from freezegui.core.training.engine import StepResult
     from freezegui.core.training.proof import ProofReport
+    from freezegui.core.training.report import StepResult
 
 MAX_CHART_POINTS = 1000  # the chart keeps about this many points (every k-th step on long runs)
 

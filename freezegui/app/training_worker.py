@@ -10,7 +10,8 @@ import time
 from collections.abc import Callable, Generator
 
 from freezegui.core.errors import TrainingError
-from freezegui.core.training.engine import StepResult, TrainingRun
+from freezegui.core.training.engine import TrainingRun
+from freezegui.core.training.report import StepResult
 
 EMIT_INTERVAL = 0.05  # seconds between progress batches: a fast model cannot flood the event loop
 
