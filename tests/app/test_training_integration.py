@@ -12,7 +12,7 @@ import torch
 pytest.importorskip("PySide6.QtCharts")
 
 from PySide6.QtCore import QModelIndex, QSettings, Qt
-from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton
+from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QPushButton
 
 from freezegui.app.main_window import MainWindow
 from freezegui.core.document import Document
@@ -57,10 +57,17 @@ def open_convnet(win: MainWindow, *, steps: int) -> Document:
 def configure(win: MainWindow, *, steps: int, batch: int, image: int) -> None:
     panel = win.training_panel
     assert panel is not None
+    panel.raise_()  # the user picks the Training tab (Details is the one shown first)
+    qtbot_wait_visible(panel)
     panel.stepsSpin.setValue(steps)
     panel.batchSpin.setValue(batch)
     panel.imageSizeSpin.setValue(image)
     panel.deviceCombo.setCurrentIndex(panel.deviceCombo.findData("cpu"))
+
+
+def qtbot_wait_visible(panel) -> None:
+    QApplication.processEvents()
+    assert panel.isVisible()
 
 
 def widgets(win: MainWindow) -> tuple[QPushButton, QPushButton, QProgressBar]:
