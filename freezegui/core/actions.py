@@ -16,6 +16,7 @@ from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
 from freezegui.core.heads import find_head
+from freezegui.core.lora import AdapterKind, adapter_kind, all_linear_targets
 from freezegui.core.patterns import Pattern
 from freezegui.core.selection import Selection
 from freezegui.core.tree import ModuleTree
@@ -195,3 +196,63 @@ def _matching(tree: ModuleTree, matcher: Pattern | str) -> tuple[list[int], list
 def apply_mask(selection: Selection, mask: np.ndarray, trainable: bool, *, label: str) -> bool:
     """Set the parameters in ``mask`` to one state as one undoable edit."""
     return selection.set_state_of(np.flatnonzero(mask), trainable, label=label)
+
+
+# ------------------------------------------------------------------------------------------ LoRA
+_ATTENTION_NAME = re.compile(r"attention|attn", re.IGNORECASE)
+_LINEAR_KINDS = (AdapterKind.LINEAR, AdapterKind.HF_CONV1D)
+
+
+def _linear_like(tree: ModuleTree) -> np.ndarray:
+    return np.fromiter(
+        (adapter_kind(m) in _LINEAR_KINDS for m in tree.modules), dtype=bool, count=len(tree.modules)
+    )
+
+
+def attention_projections_mask(tree: ModuleTree) -> np.ndarray:
+    """Per module: the linear layers inside attention modules (q/k/v/o projections, GPT-2's
+    ``c_attn``/``c_proj``, BERT's query/key/value and attention output ``dense``)."""
+    mask = np.zeros(len(tree.modules), dtype=bool)
+    linear = _linear_like(tree)
+    for i, m in enumerate(tree.modules):
+        if i and _ATTENTION_NAME.search(type(m).__name__) and not mask[i]:
+            end = int(tree.node_end[i])
+            mask[i:end] = linear[i:end]
+    return mask
+
+
+def all_linear_except_head_mask(tree: ModuleTree) -> np.ndarray:
+    """PEFT's ``all-linear`` on a transformers model (every Linear/Conv1D but the output embedding);
+    elsewhere every linear layer but the classification head."""
+    mask = all_linear_targets(tree)
+    root = tree.modules[0]
+    if not (type(root).__module__.startswith("transformers") and hasattr(root, "get_output_embeddings")):
+        head = head_index(tree)
+        if head is not None:
+            mask[head : int(tree.node_end[head])] = False
+    return mask
+
+
+def last_blocks_lora_mask(tree: ModuleTree, n: int) -> np.ndarray:
+    """Per module: the linear layers (attention and MLP) of the last ``n`` repeated blocks."""
+    blocks_at = block_list(tree)
+    if blocks_at is None:
+        raise ValueError(
+            "this model has no repeated block list (no ModuleList/Sequential of same-typed blocks)"
+        )
+    children = tree.nodes[blocks_at].children
+    mask = np.zeros(len(tree.modules), dtype=bool)
+    n = max(0, min(n, len(children)))
+    if n:
+        lo, hi = children[-n].index, children[-1].end
+        mask[lo:hi] = _linear_like(tree)[lo:hi]
+    return mask
+
+
+def suggest_adapters(selection: Selection, modules: np.ndarray, *, label: str) -> bool:
+    """Adapt exactly ``modules`` (freezing their own tensors in the same undoable edit)."""
+    tree = selection.tree
+    trainable = selection.trainable.copy()
+    for i in np.flatnonzero(modules).tolist():
+        trainable[tree.direct_param_indices(i)] = False
+    return selection.set_adapted_mask(modules, label=label, trainable=trainable)

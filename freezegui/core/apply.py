@@ -12,9 +12,11 @@ from torch import nn
 
 from freezegui.core.counting import Counts
 from freezegui.core.errors import FingerprintWarning, FreezeguiWarning, RuleError
+from freezegui.core.lora import LoraSpec, adapter_sizes, bias_mask
 from freezegui.core.norms import freeze_norm_stats, has_running_stats, release_norm_stats
 from freezegui.core.rules import RuleMatch, RuleSet, rules_from_selection
 from freezegui.core.tree import ModuleTree, build_tree
+from freezegui.core.wrapped import Unwrapped, evaluate_on_peft, peft_fingerprint, peft_names, unwrap
 
 RulesLike = RuleSet | str | os.PathLike[str] | dict[str, Any]
 
@@ -43,6 +45,12 @@ class ApplyReport:
     fingerprint_expected: str | None = None
     fingerprint_actual: str | None = None
     trainable_mask: np.ndarray | None = field(default=None, repr=False)
+    # Wrappers the rules were applied through, outermost first ("torch.compile (_orig_mod.)"...).
+    wrappers: list[str] = field(default_factory=list)
+    adapters_kept: int = 0  # PEFT adapter tensors whose flags no rule touched
+    adapted: np.ndarray | None = field(default=None, repr=False)  # per module, from a `lora:` section
+    lora_unmatched: list[str] = field(default_factory=list)  # lora targets covering no adaptable module
+    lora_conflicts: list[str] = field(default_factory=list)  # adapted modules whose tensors also train
 
     @property
     def unmatched(self) -> list[RuleMatch]:
@@ -67,6 +75,13 @@ class ApplyReport:
     def problems(self) -> list[str]:
         """Human-readable list of what is wrong (empty when clean)."""
         out = [f"rule `{m.rule}`{_at(m.rule.line)} matches no parameter" for m in self.unmatched]
+        out += [f"lora target `{t}` matches no module LoRA can adapt" for t in self.lora_unmatched]
+        if self.lora_conflicts:
+            shown = ", ".join(self.lora_conflicts[:3]) + (" ..." if len(self.lora_conflicts) > 3 else "")
+            out.append(
+                f"{len(self.lora_conflicts)} adapted module(s) also train fully ({shown}): a module is "
+                "trained or adapted, not both; freeze them in the rules"
+            )
         if not self.fingerprint_ok:
             out.append(
                 f"the rule file was made for another architecture (fingerprint {self.fingerprint_expected}, "
@@ -75,7 +90,10 @@ class ApplyReport:
         return out
 
     def __str__(self) -> str:
-        return str(self.counts)
+        if not self.wrappers:
+            return str(self.counts)
+        kept = f"; {self.adapters_kept} adapter tensor(s) kept as PEFT set them" if self.adapters_kept else ""
+        return f"{self.counts} (applied through {' -> '.join(self.wrappers)} to the bare model's names{kept})"
 
 
 def _at(line: int | None) -> str:
@@ -85,11 +103,19 @@ def _at(line: int | None) -> str:
 def evaluate_rules(
     model_or_tree: nn.Module | ModuleTree, rules: RulesLike
 ) -> tuple[ModuleTree, RuleSet, ApplyReport]:
-    """Evaluate rules without touching the model: the tree, the parsed rules and a report."""
+    """Evaluate rules without touching the model: the tree, the parsed rules and a report.
+
+    A ``lora:`` section adds its adapters to the counts (``lora`` and ``trainable``)."""
+    if not isinstance(model_or_tree, ModuleTree):
+        inner = unwrap(model_or_tree)
+        model_or_tree = model_or_tree if inner.peft else inner.model
     tree = model_or_tree if isinstance(model_or_tree, ModuleTree) else build_tree(model_or_tree)
     rs = as_ruleset(rules)
     mask, matches = rs.evaluate(tree)
     counts = Counts(trainable=int(tree.numel[mask].sum()), total=tree.total_params)
+    adapted = None
+    if rs.lora is not None:
+        adapted, counts = lora_counts(tree, mask, rs.lora)
     report = ApplyReport(
         counts=counts,
         matches=matches,
@@ -97,8 +123,32 @@ def evaluate_rules(
         fingerprint_expected=rs.model.fingerprint,
         fingerprint_actual=tree.fingerprint(),
         trainable_mask=mask,
+        adapted=adapted,
+        lora_unmatched=rs.lora.unmatched(tree) if rs.lora is not None else [],
+        lora_conflicts=_conflicts(tree, mask, adapted),
     )
     return tree, rs, report
+
+
+def _conflicts(tree: ModuleTree, trainable: np.ndarray, adapted: np.ndarray | None) -> list[str]:
+    if adapted is None:
+        return []
+    paths = tree.paths
+    return [
+        paths[i] for i in np.flatnonzero(adapted).tolist() if trainable[tree.direct_param_indices(i)].any()
+    ]
+
+
+def lora_counts(tree: ModuleTree, trainable: np.ndarray, spec: LoraSpec) -> tuple[np.ndarray, Counts]:
+    """The adapted modules of a ``lora:`` section and the counts with their adapters (and the biases
+    PEFT's ``bias`` setting trains), as PEFT's ``get_nb_trainable_parameters`` reports them."""
+    adapted = spec.adapted(tree)
+    lora = int(adapter_sizes(tree, spec.settings)[adapted].sum())
+    effective = trainable | bias_mask(tree, adapted, spec.settings.bias)
+    counts = Counts(
+        trainable=int(tree.numel[effective].sum()) + lora, total=tree.total_params + lora, lora=lora
+    )
+    return adapted, counts
 
 
 def apply_rules(model: nn.Module, rules: RulesLike, *, strict: bool = True) -> ApplyReport:
@@ -109,7 +159,16 @@ def apply_rules(model: nn.Module, rules: RulesLike, *, strict: bool = True) -> A
     Frozen normalisation layers keep their running statistics unless ``batchnorm: update_stats``.
     In strict mode a rule that matches nothing raises :class:`RuleError` before anything changes
     (a typo must not silently train the whole model); otherwise it warns.
+    A model inside ``torch.compile``, DataParallel/DDP or PEFT is handled under its bare names
+    (:mod:`freezegui.core.wrapped`); the report lists the wrappers.
     """
+    inner = unwrap(model)
+    if inner.peft:
+        return _apply_peft(inner, rules, strict=strict)
+    if inner.layers:
+        report = apply_rules(inner.model, rules, strict=strict)
+        report.wrappers = inner.layers
+        return report
     tree, rs, report = evaluate_rules(model, rules)
     problems = [p for p in report.problems() if "matches no parameter" in p]
     if problems:
@@ -126,6 +185,38 @@ def apply_rules(model: nn.Module, rules: RulesLike, *, strict: bool = True) -> A
         if tensor.requires_grad != want:
             tensor.requires_grad_(want)
     report.frozen_norm_layers = apply_norm_policy(model, tree, mask, rs)
+    return report
+
+
+def _apply_peft(inner: Unwrapped, rules: RulesLike, *, strict: bool) -> ApplyReport:
+    """Rules written for the bare model, on the PEFT-injected model inside ``inner``."""
+    tree = build_tree(inner.model)
+    rs = as_ruleset(rules)
+    names = peft_names(tree)
+    want, decided, matches = evaluate_on_peft(tree, rs, names)
+    flags = np.fromiter((t.requires_grad for t in tree.tensors), dtype=bool, count=len(tree.tensors))
+    flags[decided] = want[decided]
+    report = ApplyReport(
+        counts=Counts(trainable=int(tree.numel[flags].sum()), total=tree.total_params),
+        matches=matches,
+        method=rs.method,
+        fingerprint_expected=rs.model.fingerprint,
+        fingerprint_actual=peft_fingerprint(tree, names),
+        trainable_mask=flags,
+        wrappers=inner.layers,
+        adapters_kept=sum(1 for j, h in enumerate(names.hosts) if h is not None and not decided[j]),
+    )
+    problems = [p for p in report.problems() if "matches no parameter" in p]
+    if problems:
+        if strict:
+            raise RuleError("; ".join(problems) + ". Nothing was changed.", source=rs.source)
+        warnings.warn("; ".join(problems), FreezeguiWarning, stacklevel=3)
+    if not report.fingerprint_ok:
+        warnings.warn(report.problems()[-1], FingerprintWarning, stacklevel=3)
+    for tensor, flag, host in zip(tree.tensors, flags.tolist(), names.hosts):
+        want_grad = flag or (rs.method == "lr_zero" and host is None)
+        if tensor.requires_grad != want_grad:
+            tensor.requires_grad_(want_grad)
     return report
 
 

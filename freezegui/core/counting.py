@@ -9,10 +9,15 @@ from torch import nn
 
 @dataclass(frozen=True)
 class Counts:
-    """Trainable / frozen / total parameter elements."""
+    """Trainable / frozen / total parameter elements.
+
+    With LoRA adapters, ``trainable`` and ``total`` include the ``lora`` adapter parameters (as PEFT's
+    ``get_nb_trainable_parameters`` counts them), so ``frozen`` stays the frozen base parameters.
+    """
 
     trainable: int
     total: int
+    lora: int = 0
 
     @property
     def frozen(self) -> int:
@@ -28,11 +33,13 @@ class Counts:
             "frozen": self.frozen,
             "total": self.total,
             "trainable_percent": round(100 * self.trainable_fraction, 4),
+            "lora_parameters": self.lora,
         }
 
     def __str__(self) -> str:
+        adapters = f" | LoRA {self.lora:,}" if self.lora else ""
         return (
-            f"trainable {self.trainable:,} | frozen {self.frozen:,} | total {self.total:,} "
+            f"trainable {self.trainable:,}{adapters} | frozen {self.frozen:,} | total {self.total:,} "
             f"({format_percent(self.trainable_fraction)})"
         )
 

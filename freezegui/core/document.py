@@ -7,11 +7,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from torch import nn
 
 from freezegui.core.apply import ApplyReport, as_ruleset, evaluate_rules
 from freezegui.core.loading import load_model, parse_spec
+from freezegui.core.lora import LoraSpec, targets_from_adapted
 from freezegui.core.options import LoadOptions
+from freezegui.core.patterns import Pattern
 from freezegui.core.rules import RuleSet, rules_from_selection
 from freezegui.core.selection import Selection
 from freezegui.core.tree import ModuleTree, build_tree
@@ -72,6 +75,9 @@ class Document:
         rs.model.num_classes = self.num_classes
         rs.model.fingerprint = self.tree.fingerprint()
         rs.model.parameters = self.tree.total_params
+        if self.selection.adapted.any():
+            targets = targets_from_adapted(self.tree, self.selection.adapted)
+            rs.lora = LoraSpec(self.selection.lora_settings, [Pattern.compile(t) for t in targets])
         return rs
 
     def apply_ruleset(
@@ -80,7 +86,12 @@ class Document:
         """Set the selection from rules (undoable). Rules that match nothing are reported, not fatal."""
         _, rs, report = evaluate_rules(self.tree, as_ruleset(rules))
         assert report.trainable_mask is not None
-        self.selection.set_mask(report.trainable_mask, label=label)
+        if rs.lora is not None:
+            self.selection.set_lora_settings(rs.lora.settings)
+        adapted = (
+            report.adapted if report.adapted is not None else np.zeros(len(self.tree.modules), dtype=bool)
+        )
+        self.selection.set_adapted_mask(adapted, label=label, trainable=report.trainable_mask)
         self.method, self.batchnorm = rs.method, rs.batchnorm
         return report
 

@@ -20,6 +20,7 @@ import yaml
 
 from freezegui.core.atomic import atomic_write_text
 from freezegui.core.errors import RuleError
+from freezegui.core.lora import LoraSpec, parse_lora_section
 from freezegui.core.patterns import Pattern
 from freezegui.core.strenum import StrEnum
 from freezegui.core.tree import ModuleNode, ModuleTree
@@ -44,7 +45,7 @@ class NormPolicy(StrEnum):
 
 METHODS: tuple[str, ...] = tuple(Method)
 NORM_POLICIES: tuple[str, ...] = tuple(NormPolicy)
-_TOP_KEYS = {"version", "model", "default", "method", "batchnorm", "rules"}
+_TOP_KEYS = {"version", "model", "default", "method", "batchnorm", "rules", "lora"}
 _MODEL_KEYS = {"spec", "num_classes", "fingerprint", "parameters", "structure_only"}
 
 
@@ -117,6 +118,7 @@ class RuleSet:
     batchnorm: NormPolicy = NormPolicy.FROZEN_STATS
     model: ModelInfo = field(default_factory=ModelInfo)
     source: str | None = None
+    lora: LoraSpec | None = None  # the `lora:` section: adapted modules and their settings
 
     def __post_init__(self) -> None:
         # Built in code with plain strings: the same enum members a parsed file gets (bad values raise).
@@ -176,6 +178,8 @@ class RuleSet:
         out["method"] = str(self.method)  # YAML's safe dumper writes plain str only
         out["batchnorm"] = str(self.batchnorm)
         out["rules"] = [{r.action: r.pattern.text} for r in self.rules]
+        if self.lora is not None:
+            out["lora"] = self.lora.to_dict()
         return out
 
     def dumps(self) -> str:
@@ -312,6 +316,8 @@ def _parse_document(node: yaml.Node, source: str | None) -> RuleSet:
         rs.model = _parse_model(items["model"][1], source)
     if "rules" in items:
         rs.rules = _parse_rules(items["rules"][1], source)
+    if "lora" in items:
+        rs.lora = parse_lora_section(items["lora"][1], source)
     return rs
 
 

@@ -16,6 +16,14 @@ import numpy as np
 from psygnal import Signal
 
 from freezegui.core.counting import Counts
+from freezegui.core.lora import (
+    LoraConflictError,
+    LoraSettings,
+    adaptable_mask,
+    adapter_sizes,
+    bias_mask,
+    subtree_module_sums,
+)
 from freezegui.core.tree import ModuleNode, ModuleTree, ParamEntry
 
 
@@ -49,6 +57,10 @@ class _Edit:
     indices: np.ndarray
     before: np.ndarray
     after: np.ndarray
+    # LoRA: the modules whose adapted flag this edit changed (None: the edit touched no adapter).
+    modules: np.ndarray | None = None
+    adapted_before: np.ndarray | None = None
+    adapted_after: np.ndarray | None = None
 
 
 class Selection:
@@ -62,6 +74,12 @@ class Selection:
         if trainable is None:
             trainable = tree.requires_grad
         self.trainable = np.asarray(trainable, dtype=bool).copy()
+        # LoRA: per module (preorder), whether it gets an adapter; exclusive with training it fully.
+        self.adapted = np.zeros(len(tree.modules), dtype=bool)
+        self.lora_settings = LoraSettings()
+        self._adapter_sizes: np.ndarray | None = None
+        self.node_lora = np.zeros(len(tree.modules), dtype=np.int64)
+        self.node_bias = np.zeros(len(tree.modules), dtype=np.int64)
         self._elsize = tree.element_size
         self._undo: list[_Edit] = []
         self._redo: list[_Edit] = []
@@ -72,7 +90,12 @@ class Selection:
     def counts(self, node: ModuleNode | None = None) -> Counts:
         """Counts for ``node``'s subtree (the whole model by default)."""
         i = (node or self.tree.root).index
-        return Counts(trainable=int(self.node_trainable[i]), total=int(self.tree.total[i]))
+        lora = int(self.node_lora[i])
+        return Counts(
+            trainable=int(self.node_trainable[i]) + int(self.node_bias[i]) + lora,
+            total=int(self.tree.total[i]) + lora,
+            lora=lora,
+        )
 
     def check_state(self, node: ModuleNode | ParamEntry) -> CheckState:
         if isinstance(node, ParamEntry):
@@ -98,6 +121,12 @@ class Selection:
     def set_subtree(self, node: ModuleNode, trainable: bool, *, label: str | None = None) -> bool:
         """Train or freeze everything under ``node``. Returns False when nothing changed."""
         tree = self.tree
+        if trainable and self.adapted[node.index : node.end].any():
+            raise LoraConflictError(
+                self._conflict_message(
+                    np.flatnonzero(self.adapted[node.index : node.end]) + node.index, "adapted"
+                )
+            )
         idx = tree.param_indices(node)
         changed = idx[self.trainable[idx] != trainable]
         if tree.ties:
@@ -122,6 +151,8 @@ class Selection:
             touched += self._update_tie_owners(
                 changed, sign, inside=(lo, hi), done={a.index for a in ancestors}, owning=owners
             )
+        if self._lora_active:
+            self._lora_recount()
         self.changed.emit(Change(subtrees=[node], nodes=touched, param_rows=owners))
         return True
 
@@ -145,6 +176,7 @@ class Selection:
         diff = np.flatnonzero(trainable != self.trainable)
         if diff.size == 0:
             return False
+        self._check_exclusive(trainable, self.adapted)
         self._record(_Edit(label, diff, self.trainable[diff].copy(), trainable[diff].copy()))
         self._assign(diff, trainable[diff])
         return True
@@ -178,7 +210,7 @@ class Selection:
             return False
         edit = self._undo.pop()
         self._redo.append(edit)
-        self._assign(edit.indices, edit.before)
+        self._assign(edit.indices, edit.before, edit.modules, edit.adapted_before)
         self.history_changed.emit()
         return True
 
@@ -187,7 +219,7 @@ class Selection:
             return False
         edit = self._redo.pop()
         self._undo.append(edit)
-        self._assign(edit.indices, edit.after)
+        self._assign(edit.indices, edit.after, edit.modules, edit.adapted_after)
         self.history_changed.emit()
         return True
 
@@ -220,14 +252,110 @@ class Selection:
         self._redo.clear()
         self.history_changed.emit()
 
-    def _assign(self, indices: np.ndarray, values: np.ndarray) -> None:
+    def _assign(
+        self,
+        indices: np.ndarray,
+        values: np.ndarray,
+        modules: np.ndarray | None = None,
+        adapted: np.ndarray | None = None,
+    ) -> None:
         self.trainable[indices] = values
+        if modules is not None and adapted is not None:
+            self.adapted[modules] = adapted
         self._recount()
         self.changed.emit(Change(full=True))
 
     def _recount(self) -> None:
         self.node_trainable = self.tree.subtree_sums(self.trainable, elements=True)
         self.node_ntrain = self.tree.subtree_sums(self.trainable, elements=False)
+        self._lora_recount()
+
+    # ------------------------------------------------------------------------------------------ LoRA
+    @property
+    def _lora_active(self) -> bool:
+        return bool(self.adapted.any()) or self.lora_settings.bias.value == "all"
+
+    def _lora_recount(self) -> None:
+        """Adapter parameters per subtree, and the biases PEFT's ``bias`` setting trains besides."""
+        if not self._lora_active:
+            self.node_lora[:] = 0
+            self.node_bias[:] = 0
+            return
+        if self._adapter_sizes is None:
+            self._adapter_sizes = adapter_sizes(self.tree, self.lora_settings)
+        self.node_lora = subtree_module_sums(self.tree, np.where(self.adapted, self._adapter_sizes, 0))
+        extra = bias_mask(self.tree, self.adapted, self.lora_settings.bias) & ~self.trainable
+        self.node_bias = self.tree.subtree_sums(extra, elements=True)
+
+    def _conflict_message(self, modules: np.ndarray, state: str) -> str:
+        paths = [self.tree.paths[i] or "(model)" for i in modules[:3].tolist()]
+        more = f" and {modules.size - 3} more" if modules.size > 3 else ""
+        return (
+            f"{', '.join(paths)}{more} {'is' if modules.size == 1 else 'are'} {state}: a module is frozen, "
+            f"trained fully or adapted with LoRA, not two at once ("
+            + ("remove the adapter first)" if state == "adapted" else "freeze it first)")
+        )
+
+    def _check_exclusive(self, trainable: np.ndarray, adapted: np.ndarray) -> None:
+        """A module that owns a trained tensor cannot also get an adapter."""
+        mods = np.flatnonzero(adapted)
+        if mods.size == 0:
+            return
+        tree = self.tree
+        clash = [i for i in mods.tolist() if trainable[tree.direct_param_indices(i)].any()]
+        if clash:
+            raise LoraConflictError(self._conflict_message(np.asarray(clash), "trained fully"))
+
+    def adaptable(self, node: ModuleNode | None = None) -> np.ndarray:
+        """Indices of the modules PEFT can adapt in ``node``'s subtree (the whole model by default)."""
+        node = node or self.tree.root
+        able = adaptable_mask(self.tree)
+        return np.flatnonzero(able[node.index : node.end]) + node.index
+
+    def set_lora_settings(self, settings: LoraSettings) -> None:
+        """Change rank, alpha, DoRA or bias (the counts follow; the adapted modules stay)."""
+        self.lora_settings = settings
+        self._adapter_sizes = None
+        self._lora_recount()
+        self.changed.emit(Change(full=True))
+
+    def set_adapted(self, node: ModuleNode, adapted: bool, *, label: str | None = None) -> bool:
+        """Put (or remove) a LoRA adapter on every adaptable module under ``node``, as one undoable
+        edit. Raises :class:`LoraConflictError` when one of them trains fully."""
+        new = self.adapted.copy()
+        new[self.adaptable(node)] = adapted
+        verb = "Adapt" if adapted else "Remove adapters from"
+        return self.set_adapted_mask(new, label=label or f"{verb} {node.path or 'all'}")
+
+    def set_adapted_mask(
+        self, adapted: np.ndarray, *, label: str, trainable: np.ndarray | None = None
+    ) -> bool:
+        """Replace the adapted modules (and optionally the trained tensors) as one undoable edit."""
+        adapted = np.asarray(adapted, dtype=bool) & adaptable_mask(self.tree)
+        train = self.trainable if trainable is None else np.asarray(trainable, dtype=bool)
+        self._check_exclusive(train, adapted)
+        mods = np.flatnonzero(adapted != self.adapted)
+        diff = np.flatnonzero(train != self.trainable)
+        if mods.size == 0 and diff.size == 0:
+            return False
+        edit = _Edit(label, diff, self.trainable[diff].copy(), train[diff].copy())
+        edit.modules, edit.adapted_before, edit.adapted_after = (
+            mods,
+            self.adapted[mods].copy(),
+            adapted[mods].copy(),
+        )
+        self._record(edit)
+        self._assign(diff, train[diff], mods, adapted[mods])
+        return True
+
+    def adapted_names(self) -> list[str]:
+        """Paths of the adapted modules, in model order."""
+        paths = self.tree.paths
+        return [paths[i] for i in np.flatnonzero(self.adapted).tolist()]
+
+    def lora_parameters(self) -> int:
+        """Adapter parameters of the whole selection at the current settings."""
+        return int(self.node_lora[0])
 
     def _update_tie_owners(
         self,

@@ -7,7 +7,7 @@ import sys
 import warnings
 
 from freezegui.cli.common import add_model_args, load_options
-from freezegui.core.apply import evaluate_rules
+from freezegui.core.apply import ApplyReport, evaluate_rules
 from freezegui.core.atomic import atomic_write_text
 from freezegui.core.errors import FreezeguiWarning, SpecError
 from freezegui.core.interop.axolotl import to_axolotl
@@ -15,14 +15,16 @@ from freezegui.core.interop.llamafactory import num_layers_of, to_llamafactory
 from freezegui.core.interop.names import to_names
 from freezegui.core.interop.python import to_python
 from freezegui.core.loading import load_model
+from freezegui.core.rules import RuleSet
+from freezegui.core.tree import ModuleTree
 
-FORMATS = ("axolotl", "llamafactory", "python", "names")
+FORMATS = ("axolotl", "llamafactory", "python", "names", "peft")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export",
-        help="write a rule file's selection for axolotl, LLaMA-Factory, plain Python or as a names list",
+        help="write a rule file's selection for axolotl, LLaMA-Factory, PEFT (LoRA), plain Python or as names",
     )
     add_model_args(p)
     p.add_argument("rules", metavar="RULES", help="rule file")
@@ -38,7 +40,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="llamafactory: hidden layer count (default: the model config's num_hidden_layers)",
     )
-    p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write here (default: stdout); peft: adapter_config.json, or a .py file for a LoraConfig snippet",
+    )
     p.set_defaults(run=run)
 
 
@@ -56,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {problem}", file=sys.stderr)
     mask = report.trainable_mask
     assert mask is not None
+    if args.fmt == "peft":
+        return _export_peft(args, tree, rs, report)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FreezeguiWarning)
         if args.fmt == "axolotl":
@@ -77,6 +86,30 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         atomic_write_text(args.output, text)
         print(f"wrote {args.output} ({args.fmt}); {report}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _export_peft(args: argparse.Namespace, tree: ModuleTree, rs: RuleSet, report: ApplyReport) -> int:
+    """``--to peft``: the rule file's ``lora:`` section and fully trained modules as a LoraConfig."""
+    from freezegui.core.interop.peft import to_peft
+
+    if rs.lora is None or report.adapted is None:
+        raise SpecError(f"{args.rules} has no `lora:` section: nothing for a PEFT LoRA config to adapt")
+    if report.lora_conflicts:
+        raise SpecError(report.problems()[-1])
+    assert report.trainable_mask is not None
+    exported = to_peft(tree, report.trainable_mask, report.adapted, rs.lora.settings, spec=args.spec)
+    python = bool(args.output) and str(args.output).endswith(".py")
+    text = exported.python() if python else exported.json()
+    if args.output:
+        atomic_write_text(args.output, text)
+        print(
+            f"wrote {args.output} (peft): {len(exported.adapted)} adapted module(s), "
+            f"{len(exported.modules_to_save)} in modules_to_save; {report.counts}",
+            file=sys.stderr,
+        )
     else:
         sys.stdout.write(text)
     return 0

@@ -12,18 +12,24 @@ from freezegui.core.errors import FreezeguiWarning, SpecError
 from freezegui.core.interop.axolotl import from_axolotl, unmatched_patterns
 from freezegui.core.interop.llamafactory import from_llamafactory, num_layers_of
 from freezegui.core.interop.names import from_names
+from freezegui.core.interop.peft import from_peft, read_peft_config
 from freezegui.core.rules import read_rule_text
 from freezegui.core.tree import build_tree
 
-FORMATS = ("axolotl", "llamafactory", "names")
+FORMATS = ("axolotl", "llamafactory", "names", "peft")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "import",
-        help="turn an axolotl config, LLaMA-Factory freeze arguments or a names list into a rule file",
+        help="turn an axolotl config, LLaMA-Factory freeze arguments, a PEFT adapter_config.json or a names "
+        "list into a rule file",
     )
-    p.add_argument("file", metavar="FILE", help="axolotl/LLaMA-Factory config (YAML) or names list")
+    p.add_argument(
+        "file",
+        metavar="FILE",
+        help="axolotl/LLaMA-Factory config (YAML), PEFT adapter_config.json or names list",
+    )
     p.add_argument("--from", dest="fmt", required=True, choices=FORMATS, help="input format")
     p.add_argument("-o", "--output", required=True, metavar="RULES", help="rule file to write")
     p.add_argument(
@@ -51,9 +57,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     text = read_rule_text(args.file, what="file")
     source = str(args.file)
-    if args.fmt == "llamafactory" and not args.model:
+    if args.fmt in ("llamafactory", "peft") and not args.model:
         raise SpecError(
-            "--from llamafactory needs --model SPEC: its layer counts and module names come from the model"
+            f"--from {args.fmt} needs --model SPEC: what its names match depends on the model's module names"
         )
     model = load_structure(args, args.model) if args.model else None
     tree = build_tree(model) if model is not None else None  # type: ignore[arg-type]
@@ -67,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
                     f"pattern {p!r} matches no parameter of {args.model}"
                     for p in unmatched_patterns(text, tree)
                 ]
+        elif args.fmt == "peft":
+            assert tree is not None
+            imported = from_peft(read_peft_config(text, source), tree, source=source)
+            rs = imported.rules
+            problems += imported.problems
         elif args.fmt == "llamafactory":
             assert tree is not None
             layers = args.num_layers or num_layers_of(model)  # type: ignore[arg-type]

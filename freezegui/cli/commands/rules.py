@@ -8,6 +8,8 @@ import sys
 from freezegui.cli.common import add_model_args, load_from_args
 from freezegui.core.apply import evaluate_rules
 from freezegui.core.errors import RuleError
+from freezegui.core.lora import LoraBias, LoraSettings, LoraSpec, targets_from_adapted
+from freezegui.core.patterns import Pattern
 from freezegui.core.rules import Rule, RuleSet, rules_from_selection
 
 
@@ -37,21 +39,49 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write the patterns as given instead of the shortest list",
     )
+    p.add_argument(
+        "--lora",
+        action="append",
+        default=[],
+        metavar="PAT",
+        help="put a LoRA adapter on every adaptable module PAT covers, e.g. '**.q_proj' (repeatable)",
+    )
+    p.add_argument("--lora-r", type=int, default=8, metavar="R", help="LoRA rank (default 8)")
+    p.add_argument("--lora-alpha", type=float, default=16, metavar="A", help="LoRA alpha (default 16)")
+    p.add_argument("--lora-dropout", type=float, default=0.0, metavar="P", help="LoRA dropout (default 0)")
+    p.add_argument("--lora-dora", action="store_true", help="DoRA: add a magnitude vector per adapter")
+    p.add_argument(
+        "--lora-bias", choices=("none", "all", "lora_only"), default="none", help="biases PEFT trains"
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
     p.set_defaults(run=run, ordered=None)
 
 
 def run(args: argparse.Namespace) -> int:
     ordered = args.ordered or []
-    if not ordered:
-        raise RuleError("give at least one --train or --freeze pattern")
-    default = args.default or ("freeze" if any(action == "train" for action, _ in ordered) else "train")
+    if not ordered and not args.lora:
+        raise RuleError("give at least one --train, --freeze or --lora pattern")
+    trains = any(action == "train" for action, _ in ordered) or bool(args.lora)
+    default = args.default or ("freeze" if trains else "train")
     given = RuleSet(rules=[Rule.make(action, pat) for action, pat in ordered], default=default)
+    if args.lora:
+        settings = LoraSettings(
+            r=args.lora_r,
+            lora_alpha=args.lora_alpha,
+            dropout=args.lora_dropout,
+            use_dora=args.lora_dora,
+            bias=LoraBias(args.lora_bias),
+        )
+        given.lora = LoraSpec(settings, [Pattern.compile(p) for p in args.lora])
     model = load_from_args(args)
     tree, _, report = evaluate_rules(model, given)
-    if report.unmatched:
+    if report.unmatched or report.lora_unmatched or report.lora_conflicts:
         raise RuleError("; ".join(report.problems()) + ". Nothing was written.")
     out = given if args.keep_patterns else rules_from_selection(tree, report.trainable_mask)
+    if given.lora is not None and not args.keep_patterns:
+        assert report.adapted is not None
+        targets = targets_from_adapted(tree, report.adapted)
+        out.lora = LoraSpec(given.lora.settings, [Pattern.compile(t) for t in targets])
     out.method, out.batchnorm = args.method, args.batchnorm
     out.model.spec = args.spec
     out.model.num_classes = args.num_classes

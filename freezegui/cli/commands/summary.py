@@ -1,14 +1,16 @@
-"""``freezegui summary SPEC``: a table of modules with trainable / total counts."""
+"""``freezegui summary SPEC``: a table of modules with trainable / total counts (and LoRA adapters)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 from freezegui.cli.common import add_model_args, load_from_args
-from freezegui.core.apply import apply_rules
+from freezegui.core.apply import apply_rules, evaluate_rules
 from freezegui.core.counting import format_count
+from freezegui.core.errors import RuleError
 from freezegui.core.loading import parse_spec
 from freezegui.core.selection import Selection
 from freezegui.core.tree import build_tree
@@ -17,19 +19,51 @@ from freezegui.core.tree import build_tree
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("summary", help="table of modules with trainable / total parameter counts")
     add_model_args(p)
-    p.add_argument("--rules", metavar="FILE", help="apply this rule file first")
+    p.add_argument("--rules", metavar="FILE", help="apply this rule file first (its `lora:` section too)")
+    p.add_argument(
+        "--adapter",
+        metavar="DIR",
+        help="a saved PEFT LoRA adapter folder (adapter_config.json) on top of SPEC: show its adapters",
+    )
     p.add_argument("--depth", type=int, default=1, metavar="N", help="module depth to show (default 1)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
+def _selection(args: argparse.Namespace) -> tuple[Selection, list[str], list[str]]:
+    """The model's selection with the rule file's or the adapter folder's adapters, and warnings."""
+    if args.rules and args.adapter:
+        raise RuleError("give --rules or --adapter, not both")
     model = load_from_args(args)
+    problems: list[str] = []
+    if args.adapter:
+        from freezegui.core.interop.peft import read_adapter_folder
+
+        tree = build_tree(model)
+        imported, problems = read_adapter_folder(Path(args.adapter), tree)
+        sel = Selection(tree)
+        sel.set_lora_settings(imported.rules.lora.settings)  # type: ignore[union-attr]
+        sel.set_adapted_mask(imported.adapted, label="adapter", trainable=imported.trainable)
+        return sel, problems, []
     report = apply_rules(model, args.rules, strict=False) if args.rules else None
     tree = build_tree(model)
     sel = Selection(tree)
+    if report is not None:
+        problems = report.problems()
+        _, rs, evaluated = evaluate_rules(tree, args.rules)
+        if rs.lora is not None and evaluated.adapted is not None and not evaluated.lora_conflicts:
+            sel.set_lora_settings(rs.lora.settings)
+            sel.set_adapted_mask(evaluated.adapted, label="rules", trainable=sel.trainable)
+    unmatched = [str(m.rule) for m in report.unmatched] if report is not None else []
+    return sel, problems, unmatched
+
+
+def run(args: argparse.Namespace) -> int:
+    sel, problems, unmatched = _selection(args)
+    tree = sel.tree
     counts = sel.counts()
     rows = [n for n in tree.nodes if n.depth <= args.depth]
+    lora = bool(sel.adapted.any())
     if args.json:
         out = {
             **counts.as_dict(),
@@ -38,32 +72,53 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "path": n.path,
                     "type": n.type_name,
-                    "trainable": int(sel.node_trainable[n.index]),
+                    "trainable": sel.counts(n).trainable,
                     "total": int(tree.total[n.index]),
+                    **({"lora_parameters": int(sel.node_lora[n.index])} if lora else {}),
                 }
                 for n in rows
             ],
         }
-        if report is not None:
-            out["unmatched_rules"] = [str(m.rule) for m in report.unmatched]
+        if lora:
+            out["adapted_modules"] = sel.adapted_names()
+            out["lora"] = sel.lora_settings.as_dict()
+        if problems:
+            out["problems"] = problems
+        if args.rules:
+            out["unmatched_rules"] = unmatched
         json.dump(out, sys.stdout, indent=2)
         print()
         return 0
+    _table(sel, rows, lora)
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    return 0
+
+
+def _table(sel: Selection, rows: list, lora: bool) -> None:  # type: ignore[type-arg]
+    tree = sel.tree
+    counts = sel.counts()
     name_w = max(len("Module"), *(len(n.path or "(model)") + 2 * n.depth for n in rows))
     type_w = max(len("Type"), *(len(n.type_name) for n in rows))
     num_w = 15
     header = f"{'Module':<{name_w}}  {'Type':<{type_w}}  {'Trainable':>{num_w}}  {'Parameters':>{num_w}}"
+    if lora:
+        header += f"  {'LoRA':>{num_w}}"
     print(header)
     print("-" * len(header))
     for n in rows:
         label = "  " * n.depth + (n.name or "(model)")
-        tr, tot = int(sel.node_trainable[n.index]), int(tree.total[n.index])
-        print(f"{label:<{name_w}}  {n.type_name:<{type_w}}  {tr:>{num_w},}  {tot:>{num_w},}")
+        tr, tot = sel.counts(n).trainable, int(tree.total[n.index])
+        line = f"{label:<{name_w}}  {n.type_name:<{type_w}}  {tr:>{num_w},}  {tot:>{num_w},}"
+        if lora:
+            line += f"  {int(sel.node_lora[n.index]):>{num_w},}"
+        print(line)
     print("-" * len(header))
     print(f"Trainable: {counts.trainable:,} ({format_count(counts.trainable)})")
+    if lora:
+        print(
+            f"  of which LoRA: {counts.lora:,} ({format_count(counts.lora)}) on "
+            f"{int(sel.adapted.sum())} module(s), r={sel.lora_settings.r}"
+        )
     print(f"Frozen:    {counts.frozen:,} ({format_count(counts.frozen)})")
     print(f"Total:     {counts.total:,} ({format_count(counts.total)})")
-    if report is not None:
-        for problem in report.problems():
-            print(f"warning: {problem}", file=sys.stderr)
-    return 0
