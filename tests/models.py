@@ -115,3 +115,63 @@ class _ExpertBlock(nn.Module):
         self.attn = nn.Linear(dim, dim)
         self.mlp = nn.Module()
         self.mlp.experts = nn.ModuleList(nn.Linear(dim, dim) for _ in range(num_experts))
+
+
+# --------------------------------------------------------------------------------- LoRA / PEFT
+def tiny_llama(layers: int = 3) -> nn.Module:
+    """A 3-layer Llama (q/k/v/o and gate/up/down projections, untied lm_head): ~10 K parameters."""
+    import transformers
+
+    torch.manual_seed(0)
+    cfg = transformers.LlamaConfig(
+        vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=layers,
+        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=32,
+    )  # fmt: skip
+    return transformers.LlamaForCausalLM(cfg)
+
+
+def tiny_gpt2() -> nn.Module:
+    """GPT-2 with transformers' Conv1D layers and lm_head tied to wte."""
+    import transformers
+
+    torch.manual_seed(0)
+    cfg = transformers.GPT2Config(vocab_size=64, n_positions=32, n_embd=16, n_layer=2, n_head=2)
+    return transformers.GPT2LMHeadModel(cfg)
+
+
+def tiny_bert() -> nn.Module:
+    """BERT for sequence classification: query/key/value, attention output dense, pooler, classifier."""
+    import transformers
+
+    torch.manual_seed(0)
+    cfg = transformers.BertConfig(
+        vocab_size=64, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=32, max_position_embeddings=32, num_labels=3,
+    )  # fmt: skip
+    return transformers.BertForSequenceClassification(cfg)
+
+
+class HeadAndLmHead(nn.Module):
+    """Top-level ``head`` beside ``lm_head``: PEFT's modules_to_save suffix match confuses them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8))
+        self.head = nn.Linear(8, 3)
+        self.lm_head = nn.Linear(8, 5)
+        self.block = nn.Module()
+        self.block.head = nn.Linear(8, 2)
+
+
+class AdaptableZoo(nn.Module):
+    """One of each module type LoRA adapts (grouped conv too), for the adapter size formulas."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(6, 10)
+        self.emb = nn.Embedding(12, 5)
+        self.c1 = nn.Conv1d(3, 4, kernel_size=3)
+        self.c2 = nn.Conv2d(4, 8, kernel_size=(3, 2))
+        self.c2g = nn.Conv2d(4, 8, kernel_size=3, groups=2)
+        self.c3 = nn.Conv3d(2, 4, kernel_size=2)
+        self.norm = nn.LayerNorm(10)
