@@ -161,6 +161,7 @@ class HeadAndLmHead(nn.Module):
         self.lm_head = nn.Linear(8, 5)
         self.block = nn.Module()
         self.block.head = nn.Linear(8, 2)
+        self.block.subhead = nn.Linear(8, 2)
 
 
 class AdaptableZoo(nn.Module):
