@@ -143,11 +143,15 @@ lora:
 def test_lora_section_round_trip_and_semantics() -> None:
     rs = RuleSet.loads(LORA_RULES)
     assert rs.lora is not None
-    assert rs.lora.settings == LoraSettings(r=4, lora_alpha=8, dropout=0.1, use_dora=True, bias=LoraBias.LORA_ONLY)
+    assert rs.lora.settings == LoraSettings(
+        r=4, lora_alpha=8, dropout=0.1, use_dora=True, bias=LoraBias.LORA_ONLY
+    )
     tree = build_tree(models.tiny_llama())
     adapted = {tree.paths[i] for i in np.flatnonzero(rs.lora.adapted(tree))}
     layer2 = {f"model.layers.2.{p}" for p in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj")}
-    layer2 |= {f"model.layers.2.{p}" for p in ("self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")}
+    layer2 |= {
+        f"model.layers.2.{p}" for p in ("self_attn.o_proj", "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+    }
     assert adapted == {"model.layers.0.self_attn.q_proj", "model.layers.1.self_attn.q_proj"} | layer2
     again = RuleSet.loads(rs.dumps())
     assert again.lora is not None and again.lora.to_dict() == rs.lora.to_dict()
@@ -178,7 +182,11 @@ def test_targets_from_adapted_are_short_and_exact() -> None:
         if p.endswith(("q_proj", "v_proj")) or p == "model.layers.1.mlp.up_proj":
             want[i] = True
     targets = targets_from_adapted(tree, want)
-    assert targets == ["model.layers.*.self_attn.q_proj", "model.layers.*.self_attn.v_proj", "model.layers.1.mlp.up_proj"]
+    assert targets == [
+        "model.layers.*.self_attn.q_proj",
+        "model.layers.*.self_attn.v_proj",
+        "model.layers.1.mlp.up_proj",
+    ]
     assert np.array_equal(targets_mask(tree, [Pattern.compile(t) for t in targets]), want)
 
 

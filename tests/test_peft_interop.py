@@ -46,12 +46,16 @@ def _peft_saved(pm) -> set[str]:  # type: ignore[no-untyped-def]
     from peft.utils.other import ModulesToSaveWrapper
 
     return {
-        n.removeprefix("base_model.model.") for n, m in pm.named_modules() if isinstance(m, ModulesToSaveWrapper)
+        n.removeprefix("base_model.model.")
+        for n, m in pm.named_modules()
+        if isinstance(m, ModulesToSaveWrapper)
     }
 
 
 def _agrees_with_peft_matching(tree: ModuleTree, config: dict) -> None:
-    cfg = peft.LoraConfig(**{k: v for k, v in config.items() if k not in ("peft_type", "base_model_name_or_path")})
+    cfg = peft.LoraConfig(
+        **{k: v for k, v in config.items() if k not in ("peft_type", "base_model_name_or_path")}
+    )
     for path in tree.paths[1:]:
         assert bool(check_target_module_exists(cfg, path)) == target_matches(config, path), path
 
@@ -130,7 +134,9 @@ def test_round_trip_with_fully_trained_modules(data: st.DataObject) -> None:
     cands = _candidates(tree)
     chosen = data.draw(st.sets(st.sampled_from(cands), min_size=1, max_size=6), label="adapted")
     leaves = [
-        i for i in range(1, len(tree.modules)) if tree.node_end[i] == i + 1 and tree.nparams[i] and i not in chosen
+        i
+        for i in range(1, len(tree.modules))
+        if tree.node_end[i] == i + 1 and tree.nparams[i] and i not in chosen
     ]
     saved = data.draw(st.sets(st.sampled_from(leaves), max_size=4), label="saved")
     adapted = np.zeros(len(tree.modules), dtype=bool)
@@ -157,17 +163,25 @@ def test_round_trip_with_fully_trained_modules(data: st.DataObject) -> None:
 
 def test_layers_to_transform_when_that_is_the_shape() -> None:
     model, tree = _arch("llama")
-    adapted = np.array([p in ("model.layers.1.self_attn.q_proj", "model.layers.2.self_attn.q_proj") for p in tree.paths])
+    adapted = np.array(
+        [p in ("model.layers.1.self_attn.q_proj", "model.layers.2.self_attn.q_proj") for p in tree.paths]
+    )
     trainable = np.zeros(len(tree.params), dtype=bool)
     exported = to_peft(tree, trainable, adapted, LoraSettings(r=4))
     assert exported.config["target_modules"] == ["q_proj"]
     assert exported.config["layers_to_transform"] == [1, 2]
-    assert _peft_adapted(_peft_model(model, exported.config)) == {tree.paths[i] for i in np.flatnonzero(adapted)}
+    assert _peft_adapted(_peft_model(model, exported.config)) == {
+        tree.paths[i] for i in np.flatnonzero(adapted)
+    }
 
 
 def test_regex_when_no_suffix_list_is_exact() -> None:
     model, tree = _arch("llama")
-    want = {"model.layers.0.self_attn.q_proj", "model.layers.1.self_attn.k_proj", "model.layers.2.mlp.up_proj"}
+    want = {
+        "model.layers.0.self_attn.q_proj",
+        "model.layers.1.self_attn.k_proj",
+        "model.layers.2.mlp.up_proj",
+    }
     adapted = np.array([p in want for p in tree.paths])
     exported = to_peft(tree, np.zeros(len(tree.params), dtype=bool), adapted, LoraSettings(r=4))
     assert _peft_adapted(_peft_model(model, exported.config)) == want
@@ -236,7 +250,11 @@ def test_import_all_linear_and_unmatched_entries() -> None:
     imported = from_peft({"target_modules": "all-linear", "r": 4}, tree)
     assert imported.adapted.sum() == 3 * 7
     imported = from_peft(
-        {"target_modules": ["q_proj", "nope"], "modules_to_save": ["lm_head", "ghost"], "layers_to_transform": [0, 9]},
+        {
+            "target_modules": ["q_proj", "nope"],
+            "modules_to_save": ["lm_head", "ghost"],
+            "layers_to_transform": [0, 9],
+        },
         tree,
     )
     assert any("'nope' matches no module" in p for p in imported.problems)
@@ -251,9 +269,13 @@ def test_import_reproduces_peft_suffix_semantics() -> None:
     assert from_peft({**config, "target_modules": ["o_proj"]}, tree).adapted.sum() == 3
     imported = from_peft({**config, "target_modules": ["o_proj"]}, tree)
     pm = _peft_model(model, {**config, "target_modules": ["o_proj"]})
-    assert _peft_saved(pm) == {tree.paths[i] for i in range(1, len(tree.paths)) if tree.paths[i].endswith("norm")}
+    assert _peft_saved(pm) == {
+        tree.paths[i] for i in range(1, len(tree.paths)) if tree.paths[i].endswith("norm")
+    }
     saved_params = {n for p in np.flatnonzero(imported.trainable) for n in tree.params[int(p)].names}
-    assert "model.layers.0.input_layernorm.weight" in saved_params  # bare suffix: "input_layernorm" ends in "norm"
+    assert (
+        "model.layers.0.input_layernorm.weight" in saved_params
+    )  # bare suffix: "input_layernorm" ends in "norm"
 
 
 @pytest.mark.parametrize(

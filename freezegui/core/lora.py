@@ -143,7 +143,7 @@ def adapter_numel(module: nn.Module, r: int, *, use_dora: bool = False) -> int:
         lin: Any = module
         n, out = r * (lin.in_features + lin.out_features), lin.out_features
     elif kind is AdapterKind.HF_CONV1D:
-        w = module.weight  # (in, out)
+        w: Any = module.weight  # (in, out)
         n, out = r * (int(w.shape[0]) + int(w.shape[1])), int(w.shape[1])
     elif kind is AdapterKind.EMBEDDING:
         emb: Any = module
@@ -153,7 +153,7 @@ def adapter_numel(module: nn.Module, r: int, *, use_dora: bool = False) -> int:
         k = int(np.prod(conv.kernel_size))
         n = r * conv.in_channels * k + conv.out_channels * r // conv.groups
         out = conv.out_channels
-    return n + (out if use_dora else 0)
+    return int(n + (out if use_dora else 0))
 
 
 _KINDS: WeakKeyDictionary[ModuleTree, np.ndarray] = WeakKeyDictionary()
@@ -200,7 +200,8 @@ def subtree_module_sums(tree: ModuleTree, values: np.ndarray) -> np.ndarray:
     """Per module: the sum of a per-module quantity over its subtree (preorder ranges)."""
     cs = np.zeros(len(values) + 1, dtype=np.int64)
     np.cumsum(values, out=cs[1:])
-    return cs[tree.node_end] - cs[:-1]
+    sums: np.ndarray = cs[tree.node_end] - cs[:-1]
+    return sums
 
 
 def all_linear_targets(tree: ModuleTree) -> np.ndarray:
