@@ -19,7 +19,7 @@ from freezegui.core.interop.peft import (
     target_matches,
     to_peft,
 )
-from freezegui.core.lora import LoraSettings, adaptable_mask
+from freezegui.core.lora import LoraBias, LoraSettings, adaptable_mask
 from freezegui.core.rules import RuleSet
 from freezegui.core.selection import Selection
 from freezegui.core.tree import ModuleTree, build_tree
@@ -304,3 +304,19 @@ def test_saved_adapter_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "adapter" / "adapter_config.json").write_text(json.dumps(config))
     _, problems = read_adapter_folder(tmp_path / "adapter", tree)
     assert any("LoRA parameters" in p for p in problems)
+
+
+@pytest.mark.parametrize("bias", ["lora_only", "all"])
+def test_bias_settings_count_as_peft_trains_them(bias: str) -> None:
+    model, tree = _arch("bert")
+    adapted = np.array([p.endswith((".query", ".value")) for p in tree.paths])
+    trainable = np.zeros(len(tree.params), dtype=bool)
+    trainable[tree.param_indices(tree.node("classifier"))] = True
+    lora = LoraSettings(r=4, bias=LoraBias(bias))
+    exported = to_peft(tree, trainable, adapted, lora)
+    assert exported.config["bias"] == bias
+    pm = _peft_model(model, exported.config)
+    sel = Selection(tree, trainable)
+    sel.set_lora_settings(lora)
+    sel.set_adapted_mask(adapted, label="bias")
+    assert sel.counts().trainable == pm.get_nb_trainable_parameters()[0]

@@ -164,12 +164,14 @@ def _saved_modules(
     """The top-most fully trained modules; refuses tensors PEFT cannot train on their own."""
     extra = bias_mask(tree, adapted, settings.bias)
     want = trainable & ~extra
-    ntrain = tree.subtree_sums(want, elements=False)
+    # A module trains fully when all its tensors do, some of them biases the bias setting trains.
+    ntrain = tree.subtree_sums(trainable | extra, elements=False)
     out: list[int] = []
     covered = np.zeros(len(tree.params), dtype=bool)
     i, n = 1, len(tree.modules)
     while i < n:
-        if tree.nparams[i] and ntrain[i] == tree.nparams[i]:
+        node_params = tree.param_indices(tree.nodes[i]) if ntrain[i] == tree.nparams[i] else None
+        if tree.nparams[i] and node_params is not None and want[node_params].any():
             out.append(i)
             covered[tree.param_indices(tree.nodes[i])] = True
             i = int(tree.node_end[i])
