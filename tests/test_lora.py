@@ -253,3 +253,10 @@ def test_suggest_last_blocks_and_apply_as_one_edit() -> None:
     assert not sel.trainable[tree.param_indices(tree.node("model.layers.2.mlp.up_proj"))].any()
     sel.undo()
     assert sel.trainable.all() and not sel.adapted.any()
+
+
+def test_training_memory_counts_adapters() -> None:
+    sel = _llama_selection()
+    base = sel.training_memory_bytes()
+    sel.set_adapted(sel.tree.node("model.layers.0.self_attn.q_proj"), True)
+    assert sel.training_memory_bytes() - base == 4 * 4 * 8 * (16 + 16)  # weights, grads, 2 moments, float32

@@ -115,7 +115,9 @@ class Selection:
         """Rough memory to train this selection with AdamW: weights + gradients + 2 moments (model dtype)."""
         weights = int((self.tree.numel * self._elsize).sum())
         train = int((self.tree.numel * self._elsize)[self.trainable].sum())
-        return weights + 3 * train
+        # LoRA adapters: their own weights, gradients and moments, in the model's first dtype.
+        adapters = self.lora_parameters() * (int(self._elsize[0]) if self._elsize.size else 4)
+        return weights + 3 * train + 4 * adapters
 
     # ---------------------------------------------------------------------------------------- editing
     def set_subtree(self, node: ModuleNode, trainable: bool, *, label: str | None = None) -> bool:
