@@ -22,7 +22,7 @@ from freezegui.core.lora import (
 )
 from freezegui.core.patterns import Pattern
 from freezegui.core.rules import RuleSet
-from freezegui.core.selection import Selection
+from freezegui.core.selection import CheckState, Selection
 from freezegui.core.tree import build_tree
 from tests import models
 
@@ -83,6 +83,10 @@ def test_adapting_a_subtree_counts_r_in_plus_out_per_module_and_undoes() -> None
     assert sel.counts(attn).lora == expected
     assert sel.counts(tree.node("model.layers.0")).lora == 0
     assert sel.adapted_names() == [f"model.layers.1.self_attn.{p}_proj" for p in "qkvo"]
+    assert sel.lora_state(attn) is CheckState.TRAIN
+    assert sel.lora_state(tree.node("model.layers.1")) is CheckState.PARTIAL
+    assert sel.lora_state(tree.node("model.layers.0")) is CheckState.FREEZE
+    assert sel.lora_state(tree.node("model.norm")) is CheckState.EMPTY
     sel.set_lora_settings(LoraSettings(r=2))
     assert sel.counts().lora == expected // 4
     assert sel.undo()

@@ -314,6 +314,15 @@ class Selection:
         able = adaptable_mask(self.tree)
         return np.flatnonzero(able[node.index : node.end]) + node.index
 
+    def lora_state(self, node: ModuleNode) -> CheckState:
+        """What a LoRA column's checkbox shows: ticked when every adaptable module below is adapted,
+        EMPTY where nothing below can be adapted."""
+        able = self.adaptable(node)
+        if able.size == 0:
+            return CheckState.EMPTY
+        k = int(self.adapted[able].sum())
+        return CheckState.TRAIN if k == able.size else CheckState.FREEZE if k == 0 else CheckState.PARTIAL
+
     def set_lora_settings(self, settings: LoraSettings) -> None:
         """Change rank, alpha, DoRA or bias (the counts follow; the adapted modules stay)."""
         self.lora_settings = settings
