@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from freezegui.cli.common import add_model_args, load_from_args
 from freezegui.core.apply import apply_rules, evaluate_rules
@@ -13,7 +14,7 @@ from freezegui.core.counting import format_count
 from freezegui.core.errors import RuleError
 from freezegui.core.loading import parse_spec
 from freezegui.core.selection import Selection
-from freezegui.core.tree import build_tree
+from freezegui.core.tree import ModuleNode, build_tree
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     rows = [n for n in tree.nodes if n.depth <= args.depth]
     lora = bool(sel.adapted.any())
     if args.json:
-        out = {
+        out: dict[str, Any] = {
             **counts.as_dict(),
             "spec": str(parse_spec(args.spec)),
             "modules": [
@@ -95,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table(sel: Selection, rows: list, lora: bool) -> None:  # type: ignore[type-arg]
+def _table(sel: Selection, rows: list[ModuleNode], lora: bool) -> None:
     tree = sel.tree
     counts = sel.counts()
     name_w = max(len("Module"), *(len(n.path or "(model)") + 2 * n.depth for n in rows))
