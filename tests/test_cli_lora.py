@@ -57,7 +57,7 @@ def test_export_python_snippet(tmp_path) -> None:  # type: ignore[no-untyped-def
     out = tmp_path / "lora.py"
     assert main(["export", LLAMA, str(rules), "--to", "peft", "-o", str(out)]) == 0
     namespace: dict = {}
-    exec(out.read_text(), namespace)  # noqa: S102 - our own generated file
+    exec(out.read_text(), namespace)  # our own generated file
     config = namespace["config"]
     assert set(config.target_modules) == {"q_proj", "v_proj"}
     assert config.r == 8

@@ -4,6 +4,7 @@ with undo and exclusivity, the ``lora:`` rule-file section, and the Suggest help
 from __future__ import annotations
 
 import copy
+import re
 
 import numpy as np
 import pytest
@@ -100,7 +101,9 @@ def test_train_and_adapt_are_exclusive() -> None:
     tree = sel.tree
     q = tree.node("model.layers.0.self_attn.q_proj")
     sel.set_subtree(q, True)
-    with pytest.raises(LoraConflictError, match="model.layers.0.self_attn.q_proj is trained fully"):
+    with pytest.raises(
+        LoraConflictError, match=re.escape("model.layers.0.self_attn.q_proj is trained fully")
+    ):
         sel.set_adapted(q, True)
     assert not sel.adapted.any()
     sel.set_subtree(q, False)
@@ -248,8 +251,10 @@ def test_suggest_last_blocks_and_apply_as_one_edit() -> None:
     mask = actions.last_blocks_lora_mask(tree, 1)
     assert _names(tree, mask) == {
         f"model.layers.2.{p}"
-        for p in ("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj")
-        + ("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj")
+        for p in (
+            *("self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj"),
+            *("mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"),
+        )
     }
     sel = Selection(tree)  # everything trains: the suggestion freezes the adapted modules itself
     assert actions.suggest_adapters(sel, mask, label="Suggest")

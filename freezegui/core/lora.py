@@ -18,7 +18,6 @@ Nothing here imports PEFT: the sizes follow PEFT's layer shapes (tested against 
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,23 +29,21 @@ from torch import nn
 
 from freezegui.core.errors import FreezeguiError, RuleError
 from freezegui.core.patterns import Pattern
+from freezegui.core.strenum import StrEnum
 from freezegui.core.tree import ModuleTree
 
 LORA_KEYS = ("r", "lora_alpha", "dropout", "use_dora", "bias", "targets")
 
 
-class LoraBias(str, enum.Enum):
-    """PEFT's ``bias`` setting: which biases train besides the adapters (str-valued: YAML and JSON)."""
+class LoraBias(StrEnum):
+    """PEFT's ``bias`` setting: which biases train besides the adapters."""
 
     NONE = "none"
     ALL = "all"
     LORA_ONLY = "lora_only"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class AdapterKind(str, enum.Enum):
+class AdapterKind(StrEnum):
     """The module types PEFT's LoRA can adapt."""
 
     LINEAR = "linear"
@@ -55,9 +52,6 @@ class AdapterKind(str, enum.Enum):
     CONV3D = "conv3d"
     EMBEDDING = "embedding"
     HF_CONV1D = "hf_conv1d"  # transformers' Conv1D (GPT-2): a Linear with a transposed weight
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class LoraConflictError(FreezeguiError):
