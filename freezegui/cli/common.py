@@ -20,9 +20,9 @@ def add_model_args(parser: argparse.ArgumentParser, *, spec: bool = True) -> Non
     add_load_arguments(parser)
 
 
-def load_options(args: argparse.Namespace) -> LoadOptions:
-    """The :class:`LoadOptions` that :func:`add_model_args` options give."""
-    return LoadOptions.from_args(args)
+def load_options(args: argparse.Namespace, spec: str | None = None) -> LoadOptions:
+    """The :class:`LoadOptions` that :func:`add_model_args` options give (for ``spec``, if given)."""
+    return LoadOptions.from_args(args, spec)
 
 
 def load_from_args(args: argparse.Namespace, **extra: Any) -> nn.Module:

@@ -65,15 +65,16 @@ class LoadOptions:
         return f"{text} ({', '.join(extras)})" if extras else text
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> LoadOptions:
-        """The options :func:`add_load_arguments` parsed (``args.spec`` included)."""
+    def from_args(cls, args: argparse.Namespace, spec: str | None = None) -> LoadOptions:
+        """The options :func:`add_load_arguments` parsed, for ``spec`` (default: ``args.spec``)."""
         return cls(
-            spec=args.spec,
-            structure_only=bool(args.structure_only),
-            num_classes=args.num_classes,
-            weights=args.weights,
-            pretrained=bool(args.pretrained),
-            trust_pickle=bool(args.trust_pickle),
+            spec=args.spec if spec is None else spec,
+            # Commands that take a model only as an option (import --model) have no loading flags.
+            structure_only=bool(getattr(args, "structure_only", False)),
+            num_classes=getattr(args, "num_classes", None),
+            weights=getattr(args, "weights", None),
+            pretrained=bool(getattr(args, "pretrained", False)),
+            trust_pickle=bool(getattr(args, "trust_pickle", False)),
             kwargs=dict(getattr(args, "factory_kwargs", None) or {}),
         )
 

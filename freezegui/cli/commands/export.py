@@ -51,8 +51,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def load_structure(args: argparse.Namespace, spec: str) -> object:
     """Names and shapes are all an export needs: build on the meta device unless weights are asked for."""
-    options = load_options(args)
-    options = options.replace(spec=spec, structure_only=not (options.weights or options.pretrained))
+    options = load_options(args, spec)
+    options = options.replace(structure_only=not (options.weights or options.pretrained))
     return load_model(options.spec, **options.load_kwargs())
 
 
