@@ -10,15 +10,23 @@ PACKAGE = Path(__file__).resolve().parents[1] / "freezegui"
 TREE = PACKAGE / "core" / "tree.py"
 
 
+def _torch_module_attributes() -> set[str]:
+    """``nn.Module``'s own underscore attributes (``_modules``, ``_parameters``): the tree reads them
+    from the model, as any code walking a model may; they are torch's API, not the tree's."""
+    from torch import nn
+
+    return set(vars(nn.Module())) | set(dir(nn.Module))
+
+
 def _private_names() -> set[str]:
-    """Underscore attributes and module names that core/tree.py defines."""
+    """Underscore attributes and module names that core/tree.py defines (torch's excluded)."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(TREE.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
             names.add(node.attr)
         elif isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name[:1] == "_" != node.name[1:2]:
             names.add(node.name)
-    return names
+    return names - _torch_module_attributes()
 
 
 def _offenders(path: Path, private: set[str]) -> list[str]:
