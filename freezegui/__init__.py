@@ -128,3 +128,12 @@ __all__ = [
     "parse_spec",
     "rules_from_model",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``freezegui.plan`` / ``freezegui.Plan`` load the planner (and its FLOP counter) on first use."""
+    if name in ("plan", "Plan"):
+        import freezegui.core.plan as planner
+
+        return getattr(planner, name)
+    raise AttributeError(f"module 'freezegui' has no attribute {name!r}")

@@ -19,6 +19,7 @@ COMMANDS = {
     "train": "train",
     "export": "export",
     "import": "import_",
+    "plan": "plan",
 }
 
 

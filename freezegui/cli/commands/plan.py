@@ -1,0 +1,60 @@
+"""``freezegui plan SPEC``: memory (activations included) and FLOPs of training a selection."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from freezegui.cli.common import add_model_args, load_from_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plan", help="memory and FLOPs of one training step of a selection, beside full fine-tuning"
+    )
+    add_model_args(p)
+    p.add_argument("--rules", metavar="FILE", help="the selection (default: the model's own flags)")
+    p.add_argument("--batch-size", type=int, default=8, metavar="N", help="examples per GPU (default 8)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--seq-len", type=int, metavar="L", help="tokens per sequence (default 32)")
+    size.add_argument("--image-size", type=int, metavar="S", help="image side in pixels")
+    p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), help="weights dtype (default: the model's)")
+    p.add_argument("--amp", action="store_true", help="mixed precision: fp32 master weights and moments")
+    p.add_argument("--optimizer", choices=("adamw", "sgd", "sgd-momentum"), default="adamw")
+    p.add_argument(
+        "--gradient-checkpointing", action="store_true", help="the transformers model's own switch"
+    )
+    p.add_argument("--gpus", type=int, default=1, metavar="N", help="data-parallel ranks (default 1)")
+    p.add_argument("--shard", choices=("none", "fsdp"), default="none", help="fsdp splits the state")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from freezegui.core.plan import plan
+
+    if args.shard == "fsdp" and args.gpus < 2:
+        print("freezegui: note: --shard fsdp with one GPU splits nothing", file=sys.stderr)
+    model = load_from_args(args)
+    result = plan(
+        model,
+        args.rules,
+        batch_size=args.batch_size,
+        seq_len=args.seq_len,
+        image_size=args.image_size,
+        dtype=args.dtype,
+        amp=args.amp,
+        optimizer=args.optimizer,
+        gradient_checkpointing=args.gradient_checkpointing,
+        gpus=args.gpus,
+        shard=args.shard,
+    )
+    if args.json:
+        json.dump(result.as_dict(), sys.stdout, indent=2)
+        print()
+    else:
+        print(result)
+    if not result.step_ran:
+        print(f"freezegui: warning: {result.message}", file=sys.stderr)
+    return 0

@@ -1,0 +1,130 @@
+"""One training step, measured: bytes saved for backward, FLOPs, the largest temporary.
+
+The same code measures the meta copy (the plan) and a real model (the tests compare the two):
+saved tensors are seen through ``torch.autograd.graph.saved_tensors_hooks`` and counted once per
+storage at the storage's full size; storages of parameters and buffers are left out (they are the
+weights, counted apart). FLOPs come from PyTorch's ``FlopCounterMode`` around the forward and the
+``backward()`` of the same step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode, _FlopCounterMode
+
+from freezegui.core.plan.attention import ATTENTION_FLOPS
+from freezegui.core.plan.shims import meta_shims
+
+
+@dataclass(frozen=True)
+class StepCost:
+    """What one measured step costs beyond the training state."""
+
+    activations_bytes: int
+    temporary_bytes: int
+    forward_flops: int
+    backward_flops: int
+
+    @property
+    def step_flops(self) -> int:
+        return self.forward_flops + self.backward_flops
+
+
+def storage_key(t: torch.Tensor) -> int:
+    """Identity of a tensor's storage that also works on meta (where every data pointer is 0)."""
+    return int(t.untyped_storage()._cdata)
+
+
+class SavedTensors:
+    """Counts what autograd saves for backward, once per storage; parameters and buffers excluded."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self._exclude = {storage_key(t) for t in (*model.parameters(), *model.buffers())}
+        self._seen: dict[int, torch.UntypedStorage] = {}  # kept alive: no address reuse while counting
+        self.bytes = 0
+
+    def _pack(self, t: torch.Tensor) -> torch.Tensor:
+        self.note(t)
+        return t
+
+    def note(self, t: torch.Tensor) -> None:
+        """Count ``t``'s storage as kept for backward (also used for gradient-checkpoint inputs)."""
+        storage = t.untyped_storage()
+        key = int(storage._cdata)
+        if key not in self._exclude and key not in self._seen:
+            self._seen[key] = storage
+            self.bytes += storage.nbytes()
+
+    @contextlib.contextmanager
+    def hooks(self) -> Iterator[None]:
+        with torch.autograd.graph.saved_tensors_hooks(self._pack, _unpack):
+            yield
+
+    def release(self) -> None:
+        self._seen.clear()
+
+
+def _unpack(t: torch.Tensor) -> torch.Tensor:
+    return t
+
+
+class StepFlopCounter(FlopCounterMode):
+    """PyTorch's FLOP counter and formulas (plus the fused CPU attention), without per-module totals.
+
+    It also notes the largest single op output (the temporary the peak adds). Skipping the module
+    tracker (which hooks every module call) keeps a 70B meta step near the cost of its bare forward.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(display=False, custom_mapping=dict(ATTENTION_FLOPS))
+        self.total = 0
+        self.largest_output = 0
+
+    def __enter__(self) -> StepFlopCounter:
+        self.mode = _FlopCounterMode(self)
+        self.mode.__enter__()  # type: ignore[no-untyped-call]
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        mode, self.mode = self.mode, None
+        if mode is not None:
+            mode.__exit__(*args)  # type: ignore[no-untyped-call]
+
+    def _count_flops(self, func_packet: Any, out: Any, args: Any, kwargs: Any) -> Any:
+        if isinstance(out, torch.Tensor):
+            self.largest_output = max(self.largest_output, out.untyped_storage().nbytes())
+        formula = self.flop_registry.get(func_packet)
+        if formula is not None:
+            self.total += int(formula(*args, **kwargs, out_val=out))
+        return out
+
+
+def measure_step(
+    model: nn.Module, forward: Callable[[], torch.Tensor], saved: SavedTensors | None = None
+) -> StepCost:
+    """Run ``forward()`` (returning the loss) and its backward on ``model``, counting as it goes.
+
+    The model's gradients are left as the step made them; callers working on a copy discard it.
+    """
+    saved = saved or SavedTensors(model)
+    counter = StepFlopCounter()
+    with meta_shims(), counter:
+        with saved.hooks():
+            loss = forward()
+        forward_flops = counter.total
+        if loss.requires_grad:
+            loss.backward()  # type: ignore[no-untyped-call]
+    cost = StepCost(
+        activations_bytes=saved.bytes,
+        temporary_bytes=counter.largest_output,
+        forward_flops=int(forward_flops),
+        backward_flops=counter.total - forward_flops,
+    )
+    saved.release()
+    return cost

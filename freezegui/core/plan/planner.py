@@ -1,0 +1,195 @@
+"""``freezegui.plan``: what training a selection costs, measured by one step on the meta device.
+
+The training state (weights, gradients, optimizer) is exact from the module tree. Activations and
+FLOPs come from a real forward and backward of a meta copy of the model with the selection's
+``requires_grad`` flags, on the batch the training engine would build: autograd runs, shapes
+propagate, nothing is allocated. A model whose forward cannot run on meta gets the state part and
+a message saying why.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from freezegui.core.apply import apply_norm_policy, as_ruleset, evaluate_rules
+from freezegui.core.counting import Counts
+from freezegui.core.errors import FreezeguiError
+from freezegui.core.plan.measure import SavedTensors, StepCost, measure_step
+from freezegui.core.plan.meta import _line, enable_checkpointing, meta_copy
+from freezegui.core.plan.options import PlanError, PlanOptions, Shard
+from freezegui.core.plan.result import Cost, Plan
+from freezegui.core.plan.state import state_cost
+from freezegui.core.rules import RuleSet
+from freezegui.core.selection import Selection
+from freezegui.core.tree import ModuleTree, build_tree
+
+RulesArg = RuleSet | str | os.PathLike[str] | dict[str, Any] | None
+DEFAULT_SEQ_LEN = 32  # the training engine's default
+
+
+def plan(
+    model: nn.Module,
+    rules: RulesArg = None,
+    *,
+    selection: Selection | np.ndarray | None = None,
+    batch_size: int = 8,
+    seq_len: int | None = None,
+    image_size: int | None = None,
+    dtype: str | None = None,
+    amp: bool = False,
+    optimizer: str = "adamw",
+    gradient_checkpointing: bool = False,
+    gpus: int = 1,
+    shard: str = "none",
+    full_finetune: Plan | None = None,
+) -> Plan:
+    """Plan one training step of ``model`` with the selection ``rules`` (or ``selection``) makes.
+
+    With neither, the model's own ``requires_grad`` flags are the selection. ``full_finetune`` reuses
+    a full fine-tuning plan made with the same options (the app keeps one per setting). The model is
+    not changed. Raises :class:`PlanError` for settings no plan can use.
+    """
+    options = PlanOptions.make(
+        batch_size=batch_size,
+        seq_len=seq_len,
+        image_size=image_size,
+        dtype=dtype,
+        amp=amp,
+        optimizer=optimizer,
+        gradient_checkpointing=gradient_checkpointing,
+        gpus=gpus,
+        shard=shard,
+    )
+    tree, rs, mask = _selection_of(model, rules, selection)
+    everything = np.ones(len(tree.tensors), dtype=bool)
+    if full_finetune is None or full_finetune.options != options:
+        full_rules = RuleSet(default="train", batchnorm=rs.batchnorm)
+        full_finetune = _plan_one(model, tree, full_rules, everything, everything, options)
+    grads = everything if rs.method == "lr_zero" else mask  # lr_zero: every tensor keeps requires_grad
+    if grads.all():
+        mine = _with_counts(full_finetune, tree, mask)
+    else:
+        mine = _plan_one(model, tree, rs, mask, grads, options)
+    mine.full_finetune = full_finetune
+    return mine
+
+
+def _selection_of(
+    model: nn.Module, rules: RulesArg, selection: Selection | np.ndarray | None
+) -> tuple[ModuleTree, RuleSet, np.ndarray]:
+    if rules is not None and selection is not None:
+        raise TypeError("give rules or selection, not both")
+    if rules is not None:
+        tree, rs, report = evaluate_rules(model, as_ruleset(rules))
+        assert report.trainable_mask is not None
+        return tree, rs, report.trainable_mask
+    if isinstance(selection, Selection):
+        return selection.tree, RuleSet(default="train"), selection.trainable.copy()
+    tree = build_tree(model)
+    mask = tree.requires_grad.copy() if selection is None else np.asarray(selection, dtype=bool).copy()
+    if mask.shape != (len(tree.tensors),):
+        raise PlanError(f"the selection has {mask.size} entries; the model has {len(tree.tensors)} tensors")
+    return tree, RuleSet(default="train"), mask
+
+
+def _with_counts(template: Plan, tree: ModuleTree, mask: np.ndarray) -> Plan:
+    counts = Counts(trainable=int(tree.numel[mask].sum()), total=tree.total_params)
+    return Plan(
+        template.cost, template.per_rank, counts, template.options, template.step_ran, template.message
+    )
+
+
+def _plan_one(
+    model: nn.Module,
+    tree: ModuleTree,
+    rs: RuleSet,
+    mask: np.ndarray,
+    grads: np.ndarray,
+    options: PlanOptions,
+) -> Plan:
+    state = state_cost(tree, grads, grads, options)
+    step: StepCost | None = None
+    message = ""
+    if grads.any():
+        try:
+            step = _meta_step(model, tree, rs, mask, grads, options)
+        except FreezeguiError as exc:
+            message = f"{exc}; only weights, gradients and optimizer state are planned"
+    else:  # nothing trains: no backward, nothing saved
+        step = StepCost(0, 0, 0, 0)
+    counts = Counts(trainable=int(tree.numel[mask].sum()), total=tree.total_params)
+    total, rank = _layout(state, step, options)
+    return Plan(total, rank, counts, options, step_ran=step is not None, message=message)
+
+
+def _compute_dtype(options: PlanOptions) -> torch.dtype | None:
+    """The dtype activations are kept in: the chosen one, or bf16 under mixed precision."""
+    dtype = options.torch_dtype
+    if options.amp and dtype in (None, torch.float32):
+        return torch.bfloat16
+    return dtype
+
+
+def _meta_step(
+    model: nn.Module, tree: ModuleTree, rs: RuleSet, mask: np.ndarray, grads: np.ndarray, options: PlanOptions
+) -> StepCost:
+    from freezegui.core.training.config import TrainingConfig
+    from freezegui.core.training.data import synthetic_data
+
+    copy = meta_copy(model, _compute_dtype(options))
+    copy_tree = build_tree(copy)
+    for t, flag in zip(copy_tree.tensors, grads.tolist()):
+        t.requires_grad_(flag)
+    apply_norm_policy(copy, copy_tree, mask, rs)
+    saved = SavedTensors(copy)
+    if options.gradient_checkpointing:
+        enable_checkpointing(copy, saved)
+    config = TrainingConfig(
+        batch_size=options.batch_size,
+        seq_len=options.seq_len or DEFAULT_SEQ_LEN,
+        image_size=options.image_size,
+    )
+    data = synthetic_data(copy, config, torch.device("meta"))
+    batch = data.batch(0)
+    copy.train()
+    try:
+        return measure_step(copy, lambda: data.loss(copy, batch), saved)
+    except FreezeguiError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - data-dependent control flow, custom ops...
+        raise FreezeguiError(
+            f"the forward pass of {type(model).__name__} cannot run on the meta device ({_line(exc)})"
+        ) from None
+
+
+def _layout(state: Cost, step: StepCost | None, options: PlanOptions) -> tuple[Cost, Cost]:
+    """(whole job, one rank): FSDP splits the training state across ranks; activations are per rank."""
+    n = options.gpus
+    step = step or StepCost(0, 0, 0, 0)
+    split = options.shard == Shard.FSDP
+    rank = Cost(
+        weights_bytes=math.ceil(state.weights_bytes / n) if split else state.weights_bytes,
+        gradients_bytes=math.ceil(state.gradients_bytes / n) if split else state.gradients_bytes,
+        optimizer_bytes=math.ceil(state.optimizer_bytes / n) if split else state.optimizer_bytes,
+        activations_bytes=step.activations_bytes,
+        temporary_bytes=step.temporary_bytes,
+        forward_flops=step.forward_flops,
+        backward_flops=step.backward_flops,
+    )
+    keep = 1 if split else n
+    total = Cost(
+        weights_bytes=state.weights_bytes * keep,
+        gradients_bytes=state.gradients_bytes * keep,
+        optimizer_bytes=state.optimizer_bytes * keep,
+        activations_bytes=step.activations_bytes * n,
+        temporary_bytes=step.temporary_bytes * n,
+        forward_flops=step.forward_flops * n,
+        backward_flops=step.backward_flops * n,
+    )
+    return total, rank
