@@ -88,18 +88,12 @@ class Plan:
         return a / b if b else None
 
     def as_dict(self) -> dict[str, Any]:
-        """The ``--json`` shape: the keys of :data:`KEYS` at the top level (integers)."""
+        """The ``--json`` shape: exactly :data:`KEYS` (integers), ``full_finetune`` and, for gpus > 1, ``per_rank``."""
         out: dict[str, Any] = self.cost.as_dict()
         if self.full_finetune is not None:
             out["full_finetune"] = self.full_finetune.cost.as_dict()
         if self.options.gpus > 1:
             out["per_rank"] = self.per_rank.as_dict()
-        out["temporary_bytes"] = self.cost.temporary_bytes
-        out["step_ran"] = self.step_ran
-        out["message"] = self.message
-        out["trainable_parameters"] = self.counts.trainable
-        out["total_parameters"] = self.counts.total
-        out["options"] = self.options.as_dict()
         return out
 
     def lines(self) -> list[str]:

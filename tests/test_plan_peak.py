@@ -1,0 +1,78 @@
+"""The planned peak against a measurement: torch.profiler's memory timeline on CPU, the allocator on CUDA."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import freezegui
+from freezegui.core.training.config import TrainingConfig
+from freezegui.core.training.data import synthetic_data
+from tests.plan_models import ARCHS
+
+TOLERANCE = 0.25  # the README states the agreement measured here
+
+
+def _steady_step(model: nn.Module, rules: dict, cfg: TrainingConfig, device: torch.device):
+    """A training step after a first one (optimizer state exists, gradients set to None)."""
+    freezegui.apply_rules(model, rules)
+    model.to(device)
+    data = synthetic_data(model, cfg, device)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    model.train()
+
+    def step(i: int) -> None:
+        opt.zero_grad(set_to_none=True)
+        data.loss(model, data.batch(i)).backward()
+        opt.step()
+
+    step(0)
+    return step
+
+
+def cpu_peak(model: nn.Module, rules: dict, cfg: TrainingConfig) -> int:
+    from torch.profiler import ProfilerActivity, profile
+    from torch.profiler._memory_profiler import MemoryProfileTimeline
+
+    step = _steady_step(model, rules, cfg, torch.device("cpu"))
+    with profile(
+        activities=[ProfilerActivity.CPU], profile_memory=True, record_shapes=True, with_stack=True
+    ) as prof:
+        step(1)
+    _, sizes = MemoryProfileTimeline(prof._memory_profile())._coalesce_timeline("cpu")
+    return max(sum(s) for s in sizes)
+
+
+CASES = [("resnet18", "full"), ("resnet18", "head"), ("bert", "full")]
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("name, selection", CASES)
+def test_peak_matches_cpu_memory_timeline(name: str, selection: str) -> None:
+    arch = next(a for a in ARCHS if a.name == name)
+    cfg = TrainingConfig(batch_size=4, seq_len=64, image_size=arch.size.get("image_size"))
+    model = arch.make()
+    rules = arch.rules(selection)
+    planned = freezegui.plan(model, rules, batch_size=4, seq_len=64, image_size=cfg.image_size).peak_bytes
+    measured = cpu_peak(model, rules, cfg)
+    assert abs(planned - measured) <= TOLERANCE * measured, (planned, measured)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("name, selection", CASES)
+def test_peak_matches_cuda_max_memory_allocated(name: str, selection: str) -> None:
+    arch = next(a for a in ARCHS if a.name == name)
+    device = torch.device("cuda")
+    cfg = TrainingConfig(batch_size=4, seq_len=64, image_size=arch.size.get("image_size"))
+    model = arch.make()
+    rules = arch.rules(selection)
+    planned = freezegui.plan(model, rules, batch_size=4, seq_len=64, image_size=cfg.image_size).peak_bytes
+    step = _steady_step(model, rules, cfg, device)
+    torch.cuda.synchronize()
+    torch.cuda.reset_peak_memory_stats(device)
+    step(1)
+    torch.cuda.synchronize()
+    measured = torch.cuda.max_memory_allocated(device)
+    assert abs(planned - measured) <= TOLERANCE * measured, (planned, measured)
