@@ -66,6 +66,7 @@ class MainWindow(QMainWindow):
         self.controller = DocumentController(self.prompt, self.settings, self)
         self.edits = EditCommands(lambda: self.controller.doc, lambda: self.controller.locked, self.prompt)
         self.training_panel: Any = None
+        self.cost_panel: Any = None  # Cost panel hook (issue 12)
         self._core_ready = False
         self._shown_doc: Document | None = None  # whose selection signals are connected
         self._busy_cursor = False
@@ -128,6 +129,12 @@ class MainWindow(QMainWindow):
 
     def _add_core_panels(self) -> None:
         """Docks whose modules import torch: added once the core is ready (before the model shows)."""
+        # --- Cost panel hook (issue 12): the dock follows documentChanged and the selection itself ---
+        from freezegui.app.cost_panel import CostPanel
+
+        self.cost_panel = CostPanel(self)
+        self.add_dock(self.cost_panel, "Cost", "costPanel")
+        # --- end of the Cost panel hook ---
         try:
             from freezegui.app.training_panel import TrainingPanel
         except ImportError:  # no QtCharts: the window works without the training dock

@@ -1,4 +1,4 @@
-"""The always-visible totals: trainable / frozen / total, trainable %, and training memory."""
+"""The always-visible totals: trainable / frozen / total and trainable % (what training costs: the Cost dock)."""
 
 from __future__ import annotations
 
@@ -29,13 +29,6 @@ class TotalsBar(QFrame):
         layout.addSpacing(18)
         self.total = self._pair(layout, "Total", "totalCount", None)
         layout.addStretch(1)
-        self.memory = QLabel("")
-        self.memory.setObjectName("trainingMemory")
-        self.memory.setToolTip(
-            "Rough memory to train this selection with AdamW in the model's dtype:\n"
-            "all weights + gradients and two optimizer moments for the trainable ones (activations not included)."
-        )
-        layout.addWidget(self.memory)
         self.clear()
 
     @staticmethod
@@ -53,10 +46,9 @@ class TotalsBar(QFrame):
         for label in (self.trainable, self.frozen, self.total):
             label.setText("—")
         self.percent.setText("")
-        self.memory.setText("")
 
     def update_from(self, selection: Selection | None, *_: Any) -> None:
-        from freezegui.core.counting import format_bytes, format_count, format_percent
+        from freezegui.core.counting import format_count, format_percent
 
         if selection is None:
             self.clear()
@@ -70,4 +62,3 @@ class TotalsBar(QFrame):
             label.setText(f"{value:,}")
             label.setToolTip(f"{format_count(value)} parameters")
         self.percent.setText(f"({format_percent(counts.trainable_fraction)})")
-        self.memory.setText(f"Training memory ≈ {format_bytes(selection.training_memory_bytes())}")

@@ -1,7 +1,18 @@
 """The cost planner: memory (activations included) and FLOPs of training a selection, from a meta step."""
 
 from freezegui.core.plan.options import Optimizer, PlanError, PlanOptions, Shard
-from freezegui.core.plan.planner import plan
+from freezegui.core.plan.planner import length_kind, plan, plan_tree
 from freezegui.core.plan.result import KEYS, Cost, Plan
 
-__all__ = ["KEYS", "Cost", "Optimizer", "Plan", "PlanError", "PlanOptions", "Shard", "plan"]
+__all__ = [
+    "KEYS",
+    "Cost",
+    "Optimizer",
+    "Plan",
+    "PlanError",
+    "PlanOptions",
+    "Shard",
+    "length_kind",
+    "plan",
+    "plan_tree",
+]

@@ -67,15 +67,31 @@ def plan(
         shard=shard,
     )
     tree, rs, mask = _selection_of(model, rules, selection)
+    return plan_tree(model, tree, mask, rs, options, full_finetune=full_finetune)
+
+
+def plan_tree(
+    model: nn.Module,
+    tree: ModuleTree,
+    mask: np.ndarray,
+    rules: RuleSet,
+    options: PlanOptions,
+    *,
+    full_finetune: Plan | None = None,
+) -> Plan:
+    """:func:`plan` for a selection already evaluated on ``tree`` (the app's document).
+
+    ``rules`` gives the method (``lr_zero`` keeps every gradient) and the BatchNorm policy.
+    """
     everything = np.ones(len(tree.tensors), dtype=bool)
     if full_finetune is None or full_finetune.options != options:
-        full_rules = RuleSet(default="train", batchnorm=rs.batchnorm)
+        full_rules = RuleSet(default="train", batchnorm=rules.batchnorm)
         full_finetune = _plan_one(model, tree, full_rules, everything, everything, options)
-    grads = everything if rs.method == "lr_zero" else mask  # lr_zero: every tensor keeps requires_grad
+    grads = everything if rules.method == "lr_zero" else mask  # lr_zero: every tensor keeps requires_grad
     if grads.all():
         mine = _with_counts(full_finetune, tree, mask)
     else:
-        mine = _plan_one(model, tree, rs, mask, grads, options)
+        mine = _plan_one(model, tree, rules, mask, grads, options)
     mine.full_finetune = full_finetune
     return mine
 
@@ -193,3 +209,15 @@ def _layout(state: Cost, step: StepCost | None, options: PlanOptions) -> tuple[C
         backward_flops=step.backward_flops * n,
     )
     return total, rank
+
+
+def length_kind(model: nn.Module) -> str:
+    """What the plan's length means for this model: ``"tokens"``, ``"pixels"`` or ``""`` (neither)."""
+    from freezegui.core.training.data import _first_leaf, _hf_task, is_transformers_model
+
+    if is_transformers_model(model):
+        return "pixels" if _hf_task(model) == "image_classification" else "tokens"
+    first = _first_leaf(model)
+    if isinstance(first, nn.Embedding):
+        return "tokens"
+    return "pixels" if isinstance(first, (nn.Conv2d, nn.Conv3d)) else ""

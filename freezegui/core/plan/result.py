@@ -103,7 +103,7 @@ class Plan:
         out = [head, "-" * len(head)]
         rows = [(k.removesuffix("_bytes").removesuffix("_flops"), k) for k in KEYS]
         for label, key in rows:
-            fmt = _flops if key.endswith("_flops") else format_bytes
+            fmt = format_flops if key.endswith("_flops") else format_bytes
             mine = getattr(self.cost, key)
             theirs = getattr(full.cost, key) if full is not None else None
             ratio = self.ratio(key)
@@ -115,7 +115,7 @@ class Plan:
         if self.options.gpus > 1:
             out.append(
                 f"per rank ({self.options.gpus} GPUs, shard {self.options.shard}): peak "
-                f"{format_bytes(self.per_rank.peak_bytes)}, step {_flops(self.per_rank.step_flops)} FLOPs"
+                f"{format_bytes(self.per_rank.peak_bytes)}, step {format_flops(self.per_rank.step_flops)} FLOPs"
             )
         if not self.step_ran:
             out.append(f"note: {self.message}")
@@ -125,7 +125,8 @@ class Plan:
         return "\n".join(self.lines())
 
 
-def _flops(n: float) -> str:
+def format_flops(n: float) -> str:
+    """``2.37e9`` -> ``'2.37 G'``."""
     for scale, unit in ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
         if abs(n) >= scale:
             return f"{n / scale:.2f} {unit}"

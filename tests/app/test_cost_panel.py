@@ -1,0 +1,69 @@
+"""The Cost dock: updates after a toggle, flips its verdict at a GPU size between two peaks, never shows a stale plan."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from freezegui.core.document import Document
+from tests.plan_models import ARCHS
+
+GIB = 1024**3
+
+
+def _show_cost(qtbot, window, model) -> object:
+    panel = window.cost_panel
+    panel.raise_()
+    qtbot.waitUntil(panel.isVisible)
+    panel.batch.setValue(2)
+    panel.length.setValue(32)
+    with qtbot.waitSignal(panel.planShown, timeout=120_000):
+        window.set_document(Document.from_model(model, "torchvision:resnet18"))
+    return panel
+
+
+def test_cost_panel_updates_after_toggle_and_verdict_flips(qtbot, window) -> None:
+    model = next(a for a in ARCHS if a.name == "resnet18").make()
+    panel = _show_cost(qtbot, window, model)
+    assert panel.is_current
+    full_peak = panel.plan.per_rank.peak_bytes
+    assert panel.plan.ratio("step_flops") == 1.0
+    doc = window.document
+    doc.selection.set_subtree(doc.tree.root, False)  # freeze everything ...
+    assert not panel.is_current and "Updating" in panel.status.text()  # the old plan is marked stale at once
+    with qtbot.waitSignal(panel.planShown, timeout=120_000):
+        doc.selection.set_subtree(doc.tree.node("fc"), True)  # ... then train the head only
+    head_peak = panel.plan.per_rank.peak_bytes
+    assert panel.is_current and head_peak < full_peak
+    assert panel.plan.counts.trainable == 5130
+    assert panel.plan.ratio("step_flops") < 0.6
+    between = (head_peak + full_peak) / 2 / GIB
+    panel.gpu.setCurrentText(f"{between:.6f}")
+    assert panel.verdict.property("fits") is True and "fits" in panel.verdict.text()
+    with qtbot.waitSignal(panel.planShown, timeout=120_000):
+        doc.selection.set_subtree(doc.tree.root, True)  # full fine-tuning again: above the line
+    assert panel.verdict.property("fits") is False and "does not fit" in panel.verdict.text()
+    window.grab().save("/tmp/cost_panel.png")
+
+
+def test_results_of_an_older_generation_are_dropped(qtbot, window) -> None:
+    model = next(a for a in ARCHS if a.name == "convnet").make()
+    panel = _show_cost(qtbot, window, model)
+    shown = panel.plan
+    late = dataclasses.replace(shown)
+    panel._done(panel._generation - 1, panel._doc, late)  # a late result for an older selection
+    assert panel.plan is shown and panel.is_current
+    panel.batch.setValue(3)  # a setting is an edit too
+    assert not panel.is_current
+    qtbot.waitUntil(lambda: panel.is_current, timeout=120_000)
+    assert panel.plan.options.batch_size == 3
+
+
+def test_hidden_panel_plans_nothing(qtbot, window) -> None:
+    model = next(a for a in ARCHS if a.name == "convnet").make()
+    window.details_dock.raise_()
+    window.set_document(Document.from_model(model))
+    qtbot.wait(DEBOUNCE_WAIT)
+    assert not window.cost_panel._running and window.cost_panel.plan is None
+
+
+DEBOUNCE_WAIT = 500
