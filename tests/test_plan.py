@@ -152,3 +152,16 @@ def test_structure_only_model_and_selection_array() -> None:
 def test_bad_options_are_clear_errors(mlp: nn.Module, kwargs: dict, message: str) -> None:
     with pytest.raises(PlanError, match=message):
         plan(mlp, **kwargs)
+
+
+def test_compare_methods_prints_the_plan_beside_the_measurement(convnet: nn.Module) -> None:
+    from freezegui.core.training import compare_methods, format_comparison
+
+    cfg = TrainingConfig(steps=2, batch_size=2, image_size=16, device="cpu")
+    rules = {"default": "freeze", "rules": [{"train": "fc"}]}
+    rows = {r.name: r for r in compare_methods(convnet, cfg, rules=rules)}
+    assert rows["full"].plan.ratio("step_flops") == 1.0
+    assert rows["requires_grad"].plan.ratio("step_flops") < 1.0
+    assert rows["lr_zero"].plan.ratio("step_flops") == 1.0  # method 2 computes everything
+    assert rows["requires_grad"].as_dict()["plan_peak_bytes"] == rows["requires_grad"].plan.peak_bytes
+    assert "plan vs full" in format_comparison(list(rows.values()))

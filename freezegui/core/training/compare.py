@@ -35,10 +35,11 @@ METHOD_LABELS = {
 
 @dataclass
 class MethodResult:
-    """One row of the comparison."""
+    """One row of the comparison, with the cost planner's prediction for it (None if it could not plan)."""
 
     name: str
     report: TrainingReport
+    plan: Any = None  # freezegui.core.plan.Plan
 
     @property
     def label(self) -> str:
@@ -59,6 +60,8 @@ class MethodResult:
             "last_loss": r.last_loss,
             "frozen_verified": r.proof.frozen_verified_elements if r.proof else None,
             "proof_ok": r.proof.ok if r.proof else None,
+            "plan_step_flops_ratio": self.plan.ratio("step_flops") if self.plan is not None else None,
+            "plan_peak_bytes": self.plan.peak_bytes if self.plan is not None else None,
         }
 
 
@@ -84,8 +87,9 @@ def compare_methods(
         run = TrainingRun(
             trial, dataclasses.replace(config, method=method), rules=rs, spec=spec, **run_kwargs
         )
+        predicted = _predict(model, rs, method, config)
         report = run.run(None if on_step is None else functools.partial(on_step, name))
-        results.append(MethodResult(name, report))
+        results.append(MethodResult(name, report, predicted))
         run.release()
         del trial, run
         gc.collect()
@@ -94,6 +98,25 @@ def compare_methods(
         if report.status == TrainingStatus.STOPPED:
             break
     return results
+
+
+def _predict(model: nn.Module, rules: RuleSet, method: str, config: TrainingConfig) -> Any:
+    """The planner's prediction for one row (same batch, length and optimizer); None when it cannot plan."""
+    from freezegui.core.plan import plan
+
+    rs = dataclasses.replace(rules, method=method)
+    optimizer = "sgd-momentum" if config.optimizer == "sgd" and config.momentum else config.optimizer
+    try:
+        return plan(
+            model,
+            rs,
+            batch_size=config.batch_size,
+            seq_len=config.seq_len,
+            image_size=config.image_size,
+            optimizer=optimizer,
+        )
+    except Exception:  # noqa: BLE001 - a prediction must never break the measured comparison
+        return None
 
 
 def format_comparison(results: list[MethodResult]) -> str:
@@ -108,6 +131,8 @@ def format_comparison(results: list[MethodResult]) -> str:
         "peak device",
         "loss",
         "frozen ok",
+        "plan vs full",
+        "plan peak",
     )
     full = next((r.report.time_per_step for r in results if r.name == "full"), None)
     rows = []
@@ -128,6 +153,8 @@ def format_comparison(results: list[MethodResult]) -> str:
                 else "n/a",
                 f"{rep.first_loss:.3f}→{rep.last_loss:.3f}" if rep.losses else "-",
                 ("yes" if rep.proof.ok else "NO") if rep.proof and rep.proof.frozen_tensors else "-",
+                _plan_ratio(r.plan),
+                format_bytes(r.plan.peak_bytes) if r.plan is not None else "-",
             )
         )
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
@@ -136,6 +163,12 @@ def format_comparison(results: list[MethodResult]) -> str:
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in rows]
     lines.append(
         "state = weights + gradients + optimizer state (exact tensor bytes, activations not counted); "
-        "peak device = torch.cuda.max_memory_allocated (CUDA only)"
+        "peak device = torch.cuda.max_memory_allocated (CUDA only); plan vs full = the planner's "
+        "step-FLOPs ratio to full fine-tuning (compare with 'vs full'), plan peak = its predicted peak memory"
     )
     return "\n".join(lines)
+
+
+def _plan_ratio(predicted: Any) -> str:
+    ratio = predicted.ratio("step_flops") if predicted is not None else None
+    return f"{ratio:.2f}x" if ratio is not None else "-"

@@ -1,0 +1,161 @@
+"""The cost planner, measured in one run: 70B plan time and memory, FLOPs ratio vs time ratio, peak agreement.
+
+    python benchmarks/bench_plan.py [--quick]
+
+1. ``freezegui.plan`` on the Llama-3-70B-shaped config (structure only, bf16, batch 1 x 2,048 tokens)
+   next to the bare meta forward of the same model (goal: plan <= 2x), rounds alternated, medians;
+   and the process's own peak memory (no weights are allocated).
+2. Head-only ResNet-18 and last-2 BERT-base: the plan's step-FLOPs ratio to full fine-tuning next to
+   the measured time-per-step ratio on this CPU (goal: within 25 %), steps alternated, medians.
+3. The planned peak next to torch.profiler's memory timeline of a steady CPU step.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import freezegui  # noqa: E402
+from freezegui.core.training.config import TrainingConfig  # noqa: E402
+from freezegui.core.training.data import synthetic_data  # noqa: E402
+from tests.models import LLAMA_70B_CONFIG  # noqa: E402
+
+LAST_TWO = {
+    "default": "freeze",
+    "rules": [{"train": ["model.layers.78", "model.layers.79", "model.norm", "lm_head"]}],
+}
+
+
+def bench_70b(rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "config.json").write_text(json.dumps(LLAMA_70B_CONFIG))
+        model = freezegui.load_model(f"hf-config:{tmp}", structure_only=True)
+    ids = torch.zeros(1, 2048, dtype=torch.long, device="meta")
+    times: dict[str, list[float]] = {
+        k: [] for k in ("forward", "forward+backward", "plan full", "plan last 2")
+    }
+    full = part = None
+    for _ in range(rounds):  # alternated, so machine load hits all alike
+        t = time.perf_counter()
+        model(input_ids=ids)
+        times["forward"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        model(input_ids=ids, labels=ids).loss.backward()
+        times["forward+backward"].append(time.perf_counter() - t)
+        for p in model.parameters():
+            p.grad = None
+        t = time.perf_counter()
+        full = freezegui.plan(model, batch_size=1, seq_len=2048, dtype="bf16")
+        times["plan full"].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        part = freezegui.plan(model, LAST_TWO, batch_size=1, seq_len=2048, dtype="bf16", full_finetune=full)
+        times["plan last 2"].append(time.perf_counter() - t)
+    assert full is not None and part is not None
+    med = {k: statistics.median(v) for k, v in times.items()}
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"1. Llama-3-70B-shaped, structure only, bf16, batch 1 x 2,048 (medians of {rounds}, alternated)")
+    print(f"   bare meta forward           {med['forward']:6.2f} s")
+    print(f"   bare meta forward+backward  {med['forward+backward']:6.2f} s")
+    for key, result in (("plan full", full), ("plan last 2", part)):
+        print(
+            f"   freezegui.{key:<17} {med[key]:6.2f} s = {med[key] / med['forward']:.2f}x the bare forward "
+            f"(goal <= 2x), {med[key] / med['forward+backward']:.2f}x forward+backward; peak "
+            f"{result.peak_bytes / 2**30:.1f} GiB, activations {result.activations_bytes / 2**30:.1f} GiB, "
+            f"step {result.step_flops / 1e12:.0f} TFLOPs"
+        )
+    print(
+        f"   process peak RSS            {rss:6.0f} MB (the weights alone would be {full.weights_bytes / 2**30:.0f} GiB)"
+    )
+
+
+def _step_time(model: torch.nn.Module, rules: dict, cfg: TrainingConfig, steps: int):
+    freezegui.apply_rules(model, rules)
+    data = synthetic_data(model, cfg, torch.device("cpu"))
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    model.train()
+
+    def step(i: int) -> float:
+        t = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        data.loss(model, data.batch(i)).backward()
+        opt.step()
+        return time.perf_counter() - t
+
+    return step
+
+
+def bench_ratio(name: str, make, rules: dict, cfg: TrainingConfig, steps: int) -> None:
+    size = {"seq_len": cfg.seq_len, "image_size": cfg.image_size}
+    p = freezegui.plan(make(), rules, batch_size=cfg.batch_size, **size)
+    flops_ratio = p.ratio("step_flops")
+    full = _step_time(make(), {"default": "train"}, cfg, steps)
+    part = _step_time(make(), rules, cfg, steps)
+    full(0), part(0)
+    tf, tp = [], []
+    for i in range(1, steps + 1):  # alternated so load on the machine hits both alike
+        tf.append(full(i))
+        tp.append(part(i))
+    time_ratio = statistics.median(tp) / statistics.median(tf)
+    off = abs(flops_ratio - time_ratio) / time_ratio
+    print(
+        f"   {name:<22} step-FLOPs ratio {flops_ratio:.3f}   time ratio {time_ratio:.3f} "
+        f"({statistics.median(tp) * 1e3:.0f} / {statistics.median(tf) * 1e3:.0f} ms)   off by {off:.0%} (goal <= 25 %)"
+    )
+
+
+def bench_peak() -> None:
+    from tests.plan_models import ARCHS
+    from tests.test_plan_peak import cpu_peak
+
+    print("3. planned peak vs torch.profiler memory timeline (steady CPU step, batch 4)")
+    for name, selection in (("resnet18", "full"), ("resnet18", "head"), ("bert", "full"), ("bert", "head")):
+        arch = next(a for a in ARCHS if a.name == name)
+        cfg = TrainingConfig(batch_size=4, seq_len=64, image_size=arch.size.get("image_size"))
+        model = arch.make()
+        rules = arch.rules(selection)
+        planned = freezegui.plan(model, rules, batch_size=4, seq_len=64, image_size=cfg.image_size).peak_bytes
+        measured = cpu_peak(model, rules, cfg)
+        print(
+            f"   {name:<9} {selection:<5} planned {planned / 2**20:7.1f} MiB   measured {measured / 2**20:7.1f} MiB"
+            f"   planned/measured {planned / measured:.2f}"
+        )
+
+
+def main() -> None:
+    quick = "--quick" in sys.argv
+    bench_70b(1 if quick else 3)
+    print("2. step-FLOPs ratio vs measured time-per-step ratio (this selection / full fine-tuning)")
+    from torchvision.models import resnet18
+    from transformers import BertConfig, BertForSequenceClassification
+
+    steps = 3 if quick else 9
+    bench_ratio(
+        "ResNet-18 head only",
+        lambda: resnet18(num_classes=10),
+        {"default": "freeze", "rules": [{"train": "fc"}]},
+        TrainingConfig(batch_size=16, image_size=112),
+        steps,
+    )
+    bench_ratio(
+        "BERT-base last 2",
+        lambda: BertForSequenceClassification(BertConfig()),
+        {
+            "default": "freeze",
+            "rules": [{"train": ["bert.encoder.layer.10", "bert.encoder.layer.11", "classifier"]}],
+        },
+        TrainingConfig(batch_size=4, seq_len=128),
+        steps,
+    )
+    bench_peak()
+
+
+if __name__ == "__main__":
+    main()
