@@ -1,6 +1,6 @@
 """The cost planner, measured in one run: 70B plan time and memory, FLOPs ratio vs time ratio, peak agreement.
 
-    python benchmarks/bench_plan.py [--quick]
+    python benchmarks/bench_plan.py [--quick] [--ui]   (--ui: only part 4)
 
 1. ``freezegui.plan`` on the Llama-3-70B-shaped config (structure only, bf16, batch 1 x 2,048 tokens)
    next to the bare meta forward of the same model (goal: plan <= 2x), rounds alternated, medians;
@@ -8,6 +8,7 @@
 2. Head-only ResNet-18 and last-2 BERT-base: the plan's step-FLOPs ratio to full fine-tuning next to
    the measured time-per-step ratio on this CPU (goal: within 25 %), steps alternated, medians.
 3. The planned peak next to torch.profiler's memory timeline of a steady CPU step.
+4. A layer toggle on the 70B tree in the window, Cost dock hidden vs planning in the background.
 """
 
 from __future__ import annotations
@@ -129,8 +130,66 @@ def bench_peak() -> None:
         )
 
 
+def bench_ui_toggle(toggles: int) -> None:
+    """A layer toggle on the 70B tree with the Cost dock hidden, then shown while its plan runs."""
+    import os
+
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from freezegui.app.main_window import MainWindow
+    from freezegui.core.document import Document
+
+    app = QApplication.instance() or QApplication([])
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "config.json").write_text(json.dumps(LLAMA_70B_CONFIG))
+        model = freezegui.load_model(f"hf-config:{tmp}", structure_only=True)
+        window = MainWindow(settings=QSettings(str(Path(tmp, "s.ini")), QSettings.Format.IniFormat))
+    window.show()
+    window.set_document(Document.from_model(model))
+    app.processEvents()
+    doc = window.document
+    layer = doc.tree.node("model.layers.40")
+
+    def toggles() -> list[float]:
+        out = []
+        for i in range(toggles):
+            t = time.perf_counter()
+            doc.selection.set_subtree(layer, i % 2 == 1)
+            app.processEvents()
+            out.append(time.perf_counter() - t)
+            time.sleep(0.05)
+            app.processEvents()
+        return out
+
+    hidden = toggles()
+    window.cost_panel.raise_()
+    app.processEvents()
+    deadline = time.perf_counter() + 5
+    while not window.cost_panel._running and time.perf_counter() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+    running = toggles()
+    busy = window.cost_panel._running
+    print(f"4. toggling model.layers.40 on the 70B tree in the window ({toggles} toggles each)")
+    print(
+        f"   Cost dock hidden            median {statistics.median(hidden) * 1e3:6.1f} ms, max {max(hidden) * 1e3:6.1f} ms"
+    )
+    print(
+        f"   Cost dock planning          median {statistics.median(running) * 1e3:6.1f} ms, max {max(running) * 1e3:6.1f} ms"
+        f" (plan still running at the end: {busy}; goal: one frame, 16 ms)"
+    )
+    window.cost_panel.shutdown()
+    doc.selection.mark_saved()
+    window.close()
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
+    if "--ui" in sys.argv:
+        bench_ui_toggle(10 if quick else 20)
+        return
     bench_70b(1 if quick else 3)
     print("2. step-FLOPs ratio vs measured time-per-step ratio (this selection / full fine-tuning)")
     from torchvision.models import resnet18
@@ -155,6 +214,7 @@ def main() -> None:
         steps,
     )
     bench_peak()
+    bench_ui_toggle(10 if quick else 20)
 
 
 if __name__ == "__main__":

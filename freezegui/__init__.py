@@ -105,6 +105,7 @@ __all__ = [
     "ModuleNode",
     "ModuleTree",
     "NormPolicy",
+    "Plan",
     "Rule",
     "RuleError",
     "RuleSet",
@@ -125,6 +126,7 @@ __all__ = [
     "evaluate_rules",
     "load_model",
     "param_groups",
+    "plan",
     "parse_spec",
     "rules_from_model",
 ]

@@ -51,6 +51,7 @@ def plan(
 ) -> Plan:
     """Plan one training step of ``model`` with the selection ``rules`` (or ``selection``) makes.
 
+    ``selection`` is an app :class:`Selection` or a boolean mask over the tree's unique tensors (method 1).
     With neither, the model's own ``requires_grad`` flags are the selection. ``full_finetune`` reuses
     a full fine-tuning plan made with the same options (the app keeps one per setting). The model is
     not changed. Raises :class:`PlanError` for settings no plan can use.
