@@ -24,10 +24,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import freezegui  # noqa: E402
-from freezegui.core.training.config import TrainingConfig  # noqa: E402
-from freezegui.core.training.data import synthetic_data  # noqa: E402
-from tests.models import LLAMA_70B_CONFIG  # noqa: E402
+import freezegui
+from freezegui.core.training.config import TrainingConfig
+from freezegui.core.training.data import synthetic_data
+from tests.models import LLAMA_70B_CONFIG
 
 LAST_TWO = {
     "default": "freeze",

@@ -126,8 +126,8 @@ __all__ = [
     "evaluate_rules",
     "load_model",
     "param_groups",
-    "plan",
     "parse_spec",
+    "plan",
     "rules_from_model",
 ]
 

@@ -251,7 +251,7 @@ class CostPanel(QDockWidget):
         gen = self._generation
         try:
             options = PlanOptions.make(**self.options())
-        except Exception as exc:  # noqa: BLE001 - a bad setting is a message, not a crash
+        except Exception as exc:
             self._failed(gen, exc)
             return
         rules = RuleSet(default="train", method=doc.method, batchnorm=doc.batchnorm)

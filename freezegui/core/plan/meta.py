@@ -29,7 +29,7 @@ def meta_copy(model: nn.Module, dtype: torch.dtype | None = None) -> nn.Module:
         )
     try:
         return copy.deepcopy(model, memo)
-    except Exception as exc:  # noqa: BLE001 - TorchScript, unpicklable attributes...
+    except Exception as exc:
         raise FreezeguiError(
             f"cannot copy {type(model).__name__} to the meta device ({_line(exc)})"
         ) from None

@@ -179,7 +179,7 @@ def _meta_step(
         return measure_step(copy, lambda: data.loss(copy, batch), saved)
     except FreezeguiError:
         raise
-    except Exception as exc:  # noqa: BLE001 - data-dependent control flow, custom ops...
+    except Exception as exc:
         raise FreezeguiError(
             f"the forward pass of {type(model).__name__} cannot run on the meta device ({_line(exc)})"
         ) from None
