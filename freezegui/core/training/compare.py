@@ -21,7 +21,7 @@ from torch import nn
 
 from freezegui.core.apply import RulesLike, as_ruleset
 from freezegui.core.counting import format_bytes
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules import Method, RuleSet
 from freezegui.core.training.config import TrainingConfig
 from freezegui.core.training.engine import TrainingRun
 from freezegui.core.training.report import StepResult, TrainingReport, TrainingStatus
@@ -104,7 +104,7 @@ def _predict(model: nn.Module, rules: RuleSet, method: str, config: TrainingConf
     """The planner's prediction for one row (same batch, length and optimizer); None when it cannot plan."""
     from freezegui.core.plan import plan
 
-    rs = dataclasses.replace(rules, method=method)
+    rs = dataclasses.replace(rules, method=Method(method))
     optimizer = "sgd-momentum" if config.optimizer == "sgd" and config.momentum else config.optimizer
     try:
         return plan(
