@@ -130,7 +130,7 @@ def bench_peak() -> None:
         )
 
 
-def bench_ui_toggle(toggles: int) -> None:
+def bench_ui_toggle(count: int) -> None:
     """A layer toggle on the 70B tree with the Cost dock hidden, then shown while its plan runs."""
     import os
 
@@ -154,7 +154,7 @@ def bench_ui_toggle(toggles: int) -> None:
 
     def toggles() -> list[float]:
         out = []
-        for i in range(toggles):
+        for i in range(count):
             t = time.perf_counter()
             doc.selection.set_subtree(layer, i % 2 == 1)
             app.processEvents()
@@ -172,7 +172,7 @@ def bench_ui_toggle(toggles: int) -> None:
         time.sleep(0.01)
     running = toggles()
     busy = window.cost_panel._running
-    print(f"4. toggling model.layers.40 on the 70B tree in the window ({toggles} toggles each)")
+    print(f"4. toggling model.layers.40 on the 70B tree in the window ({count} toggles each)")
     print(
         f"   Cost dock hidden            median {statistics.median(hidden) * 1e3:6.1f} ms, max {max(hidden) * 1e3:6.1f} ms"
     )
