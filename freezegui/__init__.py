@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     )
     from freezegui.core.loading import Spec, SpecKind, load_model, parse_spec
     from freezegui.core.options import LoadOptions
+    from freezegui.core.plan import Plan, plan
     from freezegui.core.rules import Method, NormPolicy, Rule, RuleSet
     from freezegui.core.selection import Selection
     from freezegui.core.training import (
@@ -43,6 +44,8 @@ __version__ = "0.1.0"
 # Public name -> the core module defining it, imported on first use (PEP 562): `import freezegui.app`
 # or `freezegui.core.options` then imports no torch, so the app paints its window before that.
 _EXPORTS = {
+    "plan": "plan",
+    "Plan": "plan",
     **dict.fromkeys(
         ("ApplyReport", "apply_rules", "evaluate_rules", "param_groups", "rules_from_model"), "apply"
     ),
@@ -130,12 +133,3 @@ __all__ = [
     "plan",
     "rules_from_model",
 ]
-
-
-def __getattr__(name: str) -> object:
-    """``freezegui.plan`` / ``freezegui.Plan`` load the planner (and its FLOP counter) on first use."""
-    if name in ("plan", "Plan"):
-        import freezegui.core.plan as planner
-
-        return getattr(planner, name)
-    raise AttributeError(f"module 'freezegui' has no attribute {name!r}")
