@@ -11,6 +11,7 @@ GIB = 1024**3
 
 
 def _show_cost(qtbot, window, model) -> object:
+    window._ensure_core()  # core docks are added when the loader reports the core ready
     panel = window.cost_panel
     panel.raise_()
     qtbot.waitUntil(panel.isVisible)
@@ -60,6 +61,7 @@ def test_results_of_an_older_generation_are_dropped(qtbot, window) -> None:
 
 def test_hidden_panel_plans_nothing(qtbot, window) -> None:
     model = next(a for a in ARCHS if a.name == "convnet").make()
+    window._ensure_core()
     window.details_dock.raise_()
     window.set_document(Document.from_model(model))
     qtbot.wait(DEBOUNCE_WAIT)
