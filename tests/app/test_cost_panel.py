@@ -11,10 +11,13 @@ GIB = 1024**3
 
 
 def _show_cost(qtbot, window, model) -> object:
+    qtbot.waitExposed(window)
     window._ensure_core()  # core docks are added when the loader reports the core ready
+    qtbot.wait(50)  # the dock area lays out its new tabs
     panel = window.cost_panel
     panel.raise_()
-    qtbot.waitUntil(panel.isVisible)
+    # a tabified dock reports isVisible() behind another tab: wait for it to be the shown tab
+    qtbot.waitUntil(lambda: panel.isVisible() and panel._shown)
     panel.batch.setValue(2)
     panel.length.setValue(32)
     with qtbot.waitSignal(panel.planShown, timeout=120_000):
