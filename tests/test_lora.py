@@ -96,6 +96,23 @@ def test_adapting_a_subtree_counts_r_in_plus_out_per_module_and_undoes() -> None
     assert len(sel.adapted_names()) == 4
 
 
+def test_labelled_settings_change_is_one_undoable_edit() -> None:
+    """The app's settings dialog: undo restores the rank (and its counts), the file counts as unsaved."""
+    sel = _llama_selection()
+    sel.set_adapted(sel.tree.node("model.layers.0.mlp"), True)
+    sel.mark_saved()
+    r8 = sel.counts().lora
+    sel.set_lora_settings(LoraSettings(r=8), label="LoRA settings")  # unchanged: no edit
+    assert not sel.is_modified
+    sel.set_lora_settings(LoraSettings(r=2, use_dora=True), label="LoRA settings")
+    assert sel.is_modified and sel.undo_label == "LoRA settings"
+    assert sel.counts().lora == r8 // 4 + (32 + 32 + 16)  # DoRA: a magnitude per output feature
+    assert sel.undo()
+    assert sel.lora_settings == LoraSettings() and sel.counts().lora == r8 and not sel.is_modified
+    assert sel.redo()
+    assert sel.lora_settings.r == 2
+
+
 def test_train_and_adapt_are_exclusive() -> None:
     sel = _llama_selection()
     tree = sel.tree

@@ -61,6 +61,9 @@ class _Edit:
     modules: np.ndarray | None = None
     adapted_before: np.ndarray | None = None
     adapted_after: np.ndarray | None = None
+    # LoRA settings this edit changed (None: it changed none).
+    settings_before: LoraSettings | None = None
+    settings_after: LoraSettings | None = None
 
 
 class Selection:
@@ -212,7 +215,7 @@ class Selection:
             return False
         edit = self._undo.pop()
         self._redo.append(edit)
-        self._assign(edit.indices, edit.before, edit.modules, edit.adapted_before)
+        self._assign(edit.indices, edit.before, edit.modules, edit.adapted_before, edit.settings_before)
         self.history_changed.emit()
         return True
 
@@ -221,7 +224,7 @@ class Selection:
             return False
         edit = self._redo.pop()
         self._undo.append(edit)
-        self._assign(edit.indices, edit.after, edit.modules, edit.adapted_after)
+        self._assign(edit.indices, edit.after, edit.modules, edit.adapted_after, edit.settings_after)
         self.history_changed.emit()
         return True
 
@@ -260,10 +263,13 @@ class Selection:
         values: np.ndarray,
         modules: np.ndarray | None = None,
         adapted: np.ndarray | None = None,
+        settings: LoraSettings | None = None,
     ) -> None:
         self.trainable[indices] = values
         if modules is not None and adapted is not None:
             self.adapted[modules] = adapted
+        if settings is not None:
+            self.lora_settings, self._adapter_sizes = settings, None
         self._recount()
         self.changed.emit(Change(full=True))
 
@@ -323,8 +329,18 @@ class Selection:
         k = int(self.adapted[able].sum())
         return CheckState.TRAIN if k == able.size else CheckState.FREEZE if k == 0 else CheckState.PARTIAL
 
-    def set_lora_settings(self, settings: LoraSettings) -> None:
-        """Change rank, alpha, DoRA or bias (the counts follow; the adapted modules stay)."""
+    def set_lora_settings(self, settings: LoraSettings, *, label: str | None = None) -> None:
+        """Change rank, alpha, DoRA or bias (the counts follow; the adapted modules stay).
+
+        With a ``label`` the change is an undoable edit (the app's settings dialog: it then also
+        counts as unsaved); without one it is part of a bigger step (opening a rule file)."""
+        if label is not None:
+            if settings == self.lora_settings:
+                return
+            none = np.zeros(0, dtype=np.int64)
+            edit = _Edit(label, none, np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
+            edit.settings_before, edit.settings_after = self.lora_settings, settings
+            self._record(edit)
         self.lora_settings = settings
         self._adapter_sizes = None
         self._lora_recount()
