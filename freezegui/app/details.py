@@ -161,9 +161,11 @@ class DetailsPane(QWidget):
         if _is_param(item):
             self.title.setText(f"<b>{item.path}</b> — parameter")
             return
-        total, trainable = int(doc.tree.total[item.index]), int(doc.selection.node_trainable[item.index])
+        counts = doc.selection.counts(item)  # adapters included, as in the tree and the totals
+        lora = f" (LoRA adapters: {counts.lora:,})" if counts.lora else ""
         self.title.setText(
-            f"<b>{item.path or doc.display_name}</b> — {item.type_name}<br>{trainable:,} trainable of {total:,} parameters"
+            f"<b>{item.path or doc.display_name}</b> — {item.type_name}<br>"
+            f"{counts.trainable:,} trainable of {counts.total:,} parameters{lora}"
         )
 
     def _entries_under(self, node: ModuleNode) -> list[ParamEntry]:

@@ -159,7 +159,7 @@ class MainWindow(QMainWindow):
     def _ensure_core(self) -> None:
         if not self._core_ready:
             self._core_ready = True
-            self.tree_pane.model  # noqa: B018 - creates the item model
+            self.tree_model.refused.connect(lambda why: self.prompt.warning("Cannot do that", why))
             self._add_core_panels()
             self._update_actions()
 

@@ -11,7 +11,8 @@ if TYPE_CHECKING:  # the core's counting imports torch; the totals bar is built 
 
 
 class TotalsBar(QFrame):
-    """Labels ``trainableCount``/``frozenCount``/``totalCount`` hold the exact integers ("5,130")."""
+    """Labels ``trainableCount``/``frozenCount``/``totalCount``/``loraCount`` hold the exact integers
+    ("5,130"); trainable and total include the LoRA adapters (as PEFT counts them)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -28,6 +29,14 @@ class TotalsBar(QFrame):
         self.frozen = self._pair(layout, "Frozen", "frozenCount", "#2f5fa7")
         layout.addSpacing(18)
         self.total = self._pair(layout, "Total", "totalCount", None)
+        layout.addSpacing(18)
+        self.lora_caption = QLabel("of which LoRA:")
+        self.lora_caption.setToolTip("Adapter parameters at the current rank (see LoRA ▸ LoRA settings)")
+        layout.addWidget(self.lora_caption)
+        self.lora = QLabel("")
+        self.lora.setObjectName("loraCount")
+        self.lora.setStyleSheet("font-weight: 600; color: #8a3ab9;")
+        layout.addWidget(self.lora)
         layout.addStretch(1)
         self.clear()
 
@@ -46,6 +55,13 @@ class TotalsBar(QFrame):
         for label in (self.trainable, self.frozen, self.total):
             label.setText("—")
         self.percent.setText("")
+        self._show_lora(0)
+
+    def _show_lora(self, lora: int) -> None:
+        """The adapters' count, shown only while there are adapters."""
+        self.lora.setText(f"{lora:,}")
+        self.lora.setVisible(bool(lora))
+        self.lora_caption.setVisible(bool(lora))
 
     def update_from(self, selection: Selection | None, *_: Any) -> None:
         from freezegui.core.counting import format_count, format_percent
@@ -61,4 +77,5 @@ class TotalsBar(QFrame):
         ):
             label.setText(f"{value:,}")
             label.setToolTip(f"{format_count(value)} parameters")
+        self._show_lora(counts.lora)
         self.percent.setText(f"({format_percent(counts.trainable_fraction)})")

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QApplication
 from freezegui.app.search_filter import SearchFilterModel
 from freezegui.app.tree_cells import ANSWERED_ROLES, RIGHT, RIGHT_ALIGNED, TOOLTIP_ROLE, Cell, role_value
 from freezegui.app.tree_columns import (
+    COL_LORA,
     COL_NAME,
     COL_SHAPE,
     COL_TOTAL,
@@ -32,13 +33,16 @@ from freezegui.app.tree_columns import (
     HEADERS,
     Column,
     Item,
+    row_tooltip,
 )
 from freezegui.core.document import Document
+from freezegui.core.errors import FreezeguiError
 from freezegui.core.selection import Change, CheckState
 from freezegui.core.tree import ModuleNode, ParamEntry
 
 __all__ = [
     "COLUMNS",
+    "COL_LORA",
     "COL_NAME",
     "COL_SHAPE",
     "COL_TOTAL",
@@ -80,7 +84,8 @@ _QT_CHECK = {
 
 
 class ModuleTreeModel(QAbstractItemModel):
-    """The COLUMNS of each module and parameter row; column 0 holds the Train check box.
+    """The COLUMNS of each module and parameter row; column 0 holds the Train check box, COL_LORA
+    the LoRA one (an edit the core refuses, such as Train and LoRA on one module, is ``refused``).
 
     A view paints a cell with one ``multiData`` call for all its roles (Qt 6's item delegate asks
     that way), answered from the row's formatted cells, which are made once per row and dropped
@@ -89,6 +94,8 @@ class ModuleTreeModel(QAbstractItemModel):
 
     # A change too wide to describe row by row (see _emit_subtree): views should repaint all rows.
     wide_change = Signal()
+    # An edit the core refused (str: why), for the window to say; nothing changed.
+    refused = Signal(str)
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -204,12 +211,15 @@ class ModuleTreeModel(QAbstractItemModel):
         # Asked for every visible cell on each repaint (twice on a selected row), so the common
         # answer comes first: only column 0 of a row with parameters has a check box.
         column = index.column()
-        if column > 0:
+        if column > 0 and column != COL_LORA:
             return _PLAIN
         if column < 0:  # an invalid index
             return Qt.ItemFlag.NoItemFlags
         if self._locked or self._doc is None:
             return _PLAIN
+        if column == COL_LORA:  # a box only where the LoRA column shows one
+            cell = self.cell(index)
+            return _CHECKABLE if cell is not None and cell.check is not None else _PLAIN
         node = index.internalPointer()
         if isinstance(node, ParamEntry) or self._doc.tree.nparams[node.index]:
             return _CHECKABLE
@@ -254,16 +264,17 @@ class ModuleTreeModel(QAbstractItemModel):
         assert doc is not None
         state = doc.selection.check_state(item)
         tied = isinstance(item, ParamEntry) and bool(item.aliases)
-        frozen = self._dim if state is CheckState.FREEZE else None
+        adapted = isinstance(item, ModuleNode) and doc.selection.counts(item).lora > 0
+        frozen = self._dim if state is CheckState.FREEZE and not adapted else None  # grey: nothing trains
         bold = self._bold if isinstance(item, ModuleNode) and item.parent is None else None
-        check = _QT_CHECK.get(state)
         cells = []
-        for i, column in enumerate(COLUMNS):
+        for column in COLUMNS:
             colour = self._tied if tied and column.tied_color else frozen if column.dim_when_frozen else None
+            check = column.check(doc, item) if column.check is not None else None
             cells.append(
                 Cell(
                     column.text(doc, item),
-                    check if i == COL_NAME else None,
+                    _QT_CHECK.get(check) if check is not None else None,
                     RIGHT_ALIGNED if column.right_aligned else None,
                     colour,
                     bold,
@@ -279,31 +290,28 @@ class ModuleTreeModel(QAbstractItemModel):
         assert doc is not None
         custom = COLUMNS[col].tooltip if 0 <= col < _N_COLUMNS else None
         text = custom(doc, item) if custom is not None else None
-        if text is not None:
-            return text
-        sel, tree = doc.selection, doc.tree
-        if isinstance(item, ParamEntry):
-            numel = item.info.numel
-            text = f"{item.path}\n{numel:,} parameters, {'trains' if sel.trainable[item.info.index] else 'frozen'}"
-            if item.aliases:
-                text += f"\nTied with: {', '.join(item.aliases)} (one tensor: toggles together, counted once)"
-            return text
-        total, trainable = int(tree.total[item.index]), int(sel.node_trainable[item.index])
-        return f"{item.path or '(whole model)'} — {item.type_name}\n{trainable:,} trainable of {total:,} parameters"
+        return text if text is not None else row_tooltip(doc, item)
 
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        column = index.column()
         if (
             self._doc is None
             or self._locked
             or role != Qt.ItemDataRole.CheckStateRole
-            or index.column() != COL_NAME
+            or column not in (COL_NAME, COL_LORA)
         ):
             return False
-        trainable = _as_check_state(value) == Qt.CheckState.Checked
-        node = index.internalPointer()
-        if isinstance(node, ParamEntry):
-            return self._doc.selection.set_param(node, trainable) or True
-        return self._doc.selection.set_subtree(node, trainable) or True
+        ticked = _as_check_state(value) == Qt.CheckState.Checked
+        node, sel = index.internalPointer(), self._doc.selection
+        try:
+            if column == COL_LORA:
+                return isinstance(node, ModuleNode) and (sel.set_adapted(node, ticked) or True)
+            if isinstance(node, ParamEntry):
+                return sel.set_param(node, ticked) or True
+            return sel.set_subtree(node, ticked) or True
+        except FreezeguiError as exc:  # LoraConflictError: Train and LoRA on one module
+            self.refused.emit(str(exc))
+            return False
 
     def toggle(self, index: Index) -> None:
         """Space on a row: partial or frozen -> train, trained -> freeze."""

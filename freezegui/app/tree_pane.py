@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from freezegui.core.document import Document
     from freezegui.core.tree import ModuleNode, ParamEntry
 
-COLUMN_WIDTHS = (300, 150, 85, 85, 140)  # name, type, parameters, trainable, shape
+COLUMN_WIDTHS = (300, 150, 85, 85, 80, 140)  # name, type, parameters, trainable, LoRA, shape
 EXPAND_ALL_LIMIT = 2000  # a search shows its matches expanded when this few rows are visible
 
 
