@@ -39,7 +39,7 @@ class ActionSpec:
     key: str  # object name is f"{key}Action"; look it up with window.action(key)
     text: str
     run: Callable[[Any], object]  # called with the window
-    menu: str  # "File", "File/Export", "Edit", "View", "Help"
+    menu: str  # "File", "File/Export", "Edit", "LoRA", "View", "Help"
     shortcut: Sequence[Shortcut] = ()
     tip: str = ""
     toolbar: int = 0  # 0: not in the toolbar; else its group there (groups are separated)
@@ -57,6 +57,12 @@ def _doc(s: UiState) -> bool:
 
 def _unlocked_core(s: UiState) -> bool:
     return s.core_ready and not s.locked
+
+
+def _lora_settings(w: Any) -> object:
+    from freezegui.app.lora_settings import show_lora_settings
+
+    return show_lora_settings(w)
 
 
 def _export(kind: str) -> Callable[[Any], object]:
@@ -104,6 +110,18 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("trainType", "Train by module type…", lambda w: w.edits.by_type_dialog(True), "Edit",
                enabled_when=_editable),
     ActionSpec("find", "&Find", lambda w: w.search_bar.focus(), "Edit", (SK.Find,), separator_before=True),
+    # LoRA
+    ActionSpec("loraAttention", "Suggest: attention projections", lambda w: w.edits.suggest_attention(), "LoRA",
+               tip="Adapters on every linear layer inside attention (q/k/v/o projections)",
+               enabled_when=_editable),
+    ActionSpec("loraAllLinear", "Suggest: all linear layers except the head", lambda w: w.edits.suggest_all_linear(),
+               "LoRA", tip="PEFT's all-linear: every Linear/Conv1D but the output head", enabled_when=_editable),
+    ActionSpec("loraLastBlocks", "Suggest: attention + MLP of the last N blocks…",
+               lambda w: w.edits.suggest_last_blocks(), "LoRA", enabled_when=_editable),
+    ActionSpec("loraRemove", "Remove all adapters", lambda w: w.edits.remove_adapters(), "LoRA",
+               separator_before=True, enabled_when=_editable),
+    ActionSpec("loraSettings", "LoRA settings…", _lora_settings, "LoRA",
+               tip="Rank r, lora_alpha, dropout, DoRA and bias", separator_before=True, enabled_when=_editable),
     # View
     ActionSpec("expandAll", "Expand all", lambda w: w.tree_view.expandAll(), "View", enabled_when=_doc),
     ActionSpec("collapseAll", "Collapse all", lambda w: w.tree_pane.collapse_to_root(), "View",
@@ -112,7 +130,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("ruleHelp", "Rule syntax", lambda w: w.show_rule_help(), "Help"),
     ActionSpec("about", "About freezegui", lambda w: w.show_about(), "Help"),
 )  # fmt: skip
-MENUS = ("&File", "&Edit", "&View", "&Help")
+MENUS = ("&File", "&Edit", "&LoRA", "&View", "&Help")
 
 
 def build_actions(

@@ -11,6 +11,7 @@ from freezegui.core.errors import FreezeguiError
 if TYPE_CHECKING:
     from freezegui.core.actions import SearchResult
     from freezegui.core.document import Document
+    from freezegui.core.lora import LoraSettings
 
 
 class EditCommands:
@@ -135,6 +136,56 @@ class EditCommands:
                 d.selection, result.mask(d.tree), trainable, label=f"{verb} matches of {result.query!r}"
             )
         )
+
+    # ------------------------------------------------------------------------------------- LoRA
+    def set_lora_settings(self, settings: LoraSettings) -> None:
+        self._edit(lambda d: d.selection.set_lora_settings(settings, label="LoRA settings"))
+
+    def remove_adapters(self) -> None:
+        self._edit(lambda d: d.selection.set_adapted(d.tree.root, False, label="Remove all adapters"))
+
+    def suggest_attention(self) -> None:
+        from freezegui.core import actions
+
+        self._suggest(actions.attention_projections_mask, "LoRA on attention projections")
+
+    def suggest_all_linear(self) -> None:
+        from freezegui.core import actions
+
+        self._suggest(actions.all_linear_except_head_mask, "LoRA on all linear layers but the head")
+
+    def suggest_last_blocks(self, n: int | None = None) -> None:
+        from freezegui.core import actions
+
+        doc = self._document()
+        if doc is None or self._locked():
+            return
+        blocks = actions.block_list(doc.tree)
+        if blocks is None:
+            self.prompt.error(
+                "Cannot do that", "This model has no repeated block list to pick the last blocks of."
+            )
+            return
+        count = len(doc.tree.nodes[blocks].children)
+        if n is None:
+            label = f"Blocks of {doc.tree.paths[blocks]} ({count}) whose attention and MLP get adapters:"
+            n = self.prompt.number("LoRA on the last N blocks", label, min(2, count), 1, count)
+            if n is None:
+                return
+        last = n
+        self._suggest(lambda t: actions.last_blocks_lora_mask(t, last), f"LoRA on the last {last} blocks")
+
+    def _suggest(self, mask: Callable[[Any], Any], label: str) -> None:
+        """Adapt exactly the modules ``mask(tree)`` picks (their own tensors freeze in the same edit)."""
+        from freezegui.core import actions
+
+        def run(d: Document) -> None:
+            modules = mask(d.tree)
+            if not modules.any():
+                raise ValueError(f"{label}: this model has no such modules")
+            actions.suggest_adapters(d.selection, modules, label=label)
+
+        self._edit(run)
 
 
 __all__ = ["EditCommands"]
