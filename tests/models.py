@@ -86,6 +86,37 @@ def factory_mlp() -> nn.Module:
     return MLP()
 
 
+def factory_resnet_without_fc() -> nn.Module:
+    """A ResNet-18 whose head was removed the usual way (``fc = nn.Identity()``): a feature extractor."""
+    import torchvision
+
+    model = torchvision.models.resnet18(weights=None)
+    model.fc = nn.Identity()
+    return model
+
+
+class Backbone(nn.Module):
+    """A wrapper without timm's head API around a headless timm ViT (its last Linear is inside a block)."""
+
+    def __init__(self, num_classes: int = 0) -> None:
+        super().__init__()
+        import timm
+
+        self.body = timm.create_model(
+            "vit_tiny_patch16_224", num_classes=num_classes, depth=2, embed_dim=24, num_heads=2
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+
+def timm_headless(model_name: str, **kwargs: object) -> nn.Module:
+    """A timm backbone built without its classifier (``num_classes=0``), as feature extractors are."""
+    import timm
+
+    return timm.create_model(model_name, num_classes=0, **kwargs)
+
+
 def factory_raises() -> nn.Module:
     raise RuntimeError("boom: the factory failed")
 

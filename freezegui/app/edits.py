@@ -67,16 +67,16 @@ class EditCommands:
         doc = self._document()
         if doc is None or self._locked():
             return
-        blocks = actions.block_list(doc.tree)
+        blocks = actions.block_info(doc.tree)
         if blocks is None:
             self.prompt.error(
                 "Cannot do that",
                 "This model has no repeated block list (ModuleList/Sequential of same-typed blocks).",
             )
             return
-        count = len(doc.tree.nodes[blocks].children)
+        where, count = blocks
         if n is None:
-            label = f"Blocks of {doc.tree.paths[blocks]} ({count}) to train, with everything after them:"
+            label = f"Blocks of {where} ({count}) to train, with everything after them:"
             n = self.prompt.number("Train last N blocks", label, min(2, count), 0, count)
             if n is None:
                 return

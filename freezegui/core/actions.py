@@ -7,6 +7,7 @@ tests and scripts share the same logic.
 from __future__ import annotations
 
 import re
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
@@ -42,19 +43,16 @@ def subtree_mask(tree: ModuleTree, indices: list[int] | np.ndarray) -> np.ndarra
 
 
 def head_index(tree: ModuleTree) -> int | None:
-    """The classification head: the layer ``num_classes`` replaced or a well-known head, else the
-    model's last top-level child with parameters."""
+    """The classification head (timm's ``get_classifier()``, the layer ``num_classes`` replaced, a
+    well-known head or the verified last layer); None for a model that has none (a ``num_classes=0``
+    backbone), so "Train head only" never trains an inner layer."""
     path = find_head(tree.modules[0])
-    if path is not None:
-        try:
-            return tree.index_of(path)
-        except KeyError:
-            pass
-    last = None
-    for child in tree.root.children:
-        if tree.nparams[child.index]:
-            last = child.index
-    return last
+    if path is None:
+        return None
+    try:
+        return tree.index_of(path)
+    except KeyError:
+        return None
 
 
 def block_list(tree: ModuleTree) -> int | None:
@@ -71,9 +69,61 @@ def block_list(tree: ModuleTree) -> int | None:
     return best
 
 
+def block_groups(tree: ModuleTree) -> list[np.ndarray] | None:
+    """Parameter masks of the model's blocks in order, from timm's ``group_matcher(coarse=True)``
+    (the stem and the head's group left out); None for a model without one."""
+    found = _timm_groups(tree)
+    return None if found is None else [found[0][i] for i in found[1]]
+
+
+def _timm_groups(tree: ModuleTree) -> tuple[list[np.ndarray], list[int]] | None:
+    """Every group's mask in timm's order, and the positions of the block groups among them."""
+    model = tree.modules[0]
+    matcher = getattr(model, "group_matcher", None)
+    if not callable(matcher) or "timm" not in sys.modules:
+        return None
+    try:
+        from timm.models import group_parameters
+
+        groups = group_parameters(model, matcher(coarse=True))
+    except Exception:  # noqa: BLE001 - a model whose matcher fails falls back to the block list
+        return None
+    index = {info.name: info.index for info in tree.params}
+    head = head_index(tree)
+    head_mask = subtree_mask(tree, [head]) if head is not None else np.zeros(len(tree.params), dtype=bool)
+    masks = []
+    for _, names in sorted(groups.items()):
+        mask = np.zeros(len(tree.params), dtype=bool)
+        mask[[index[n] for n in names if n in index]] = True
+        if mask.any():
+            masks.append(mask)
+    blocks = [i for i, m in enumerate(masks) if i and not (m & head_mask).any()]  # group 0: the stem
+    return (masks, blocks) if blocks else None
+
+
+def block_info(tree: ModuleTree) -> tuple[str, int] | None:
+    """What "Train last N blocks" counts: a label for the blocks and how many there are."""
+    groups = block_groups(tree)
+    if groups is not None:
+        return "blocks (timm group_matcher)", len(groups)
+    at = block_list(tree)
+    if at is None:
+        return None
+    return tree.paths[at], len(tree.nodes[at].children)
+
+
 def train_last_blocks_mask(tree: ModuleTree, n: int) -> np.ndarray:
     """Freeze everything, then train the last ``n`` blocks and everything after them in model order
-    (final norm, pooler, head): BERT's last-2 selection or a Llama's last layers plus ``lm_head``."""
+    (final norm, pooler, head): BERT's last-2 selection or a Llama's last layers plus ``lm_head``.
+    timm models count blocks as their ``group_matcher`` does (a ResNet's stages, a ViT's blocks)."""
+    found = _timm_groups(tree)
+    if found is not None:
+        groups, blocks = found
+        mask = np.zeros(len(tree.params), dtype=bool)
+        n = max(0, min(n, len(blocks)))
+        for group in groups[blocks[-n] :] if n else []:
+            mask |= group
+        return mask
     blocks_at = block_list(tree)
     if blocks_at is None:
         raise ValueError(

@@ -1,6 +1,7 @@
 """Model specs: one syntax for the library, the CLI and the app.
 
 * ``torchvision:NAME``                 any name in ``torchvision.models.list_models()``
+* ``timm:NAME``                         any name in ``timm.list_models()`` (``pip install freezegui[timm]``)
 * ``hf:ID_OR_DIR``                      a transformers checkpoint (local folder or hub id)
 * ``hf-config:PATH``                    a randomly initialised transformers model from a config.json
 * ``py:package.module:factory``         a factory function returning an ``nn.Module``
@@ -38,7 +39,7 @@ from freezegui.core.options import (
 from freezegui.core.strenum import StrEnum
 
 SPEC_HELP = (
-    "use torchvision:NAME, hf:ID_OR_DIR, hf-config:PATH, py:package.module:factory, "
+    "use torchvision:NAME, timm:NAME, hf:ID_OR_DIR, hf-config:PATH, py:package.module:factory, "
     "path/to/file.py:factory, or a TorchScript/pickled model file"
 )
 _CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".torchscript", ".jit")
@@ -48,6 +49,7 @@ class SpecKind(StrEnum):
     """Which form of the spec syntax (module docstring) a :class:`Spec` was written in."""
 
     TORCHVISION = "torchvision"
+    TIMM = "timm"
     HF = "hf"
     HF_CONFIG = "hf-config"
     PY = "py"
@@ -85,7 +87,7 @@ def parse_spec(spec: str) -> Spec:
     spec = str(spec).strip()
     if not spec:
         raise SpecError(f"empty model spec; {SPEC_HELP}")
-    for kind in (SpecKind.TORCHVISION, SpecKind.HF_CONFIG, SpecKind.HF):
+    for kind in (SpecKind.TORCHVISION, SpecKind.TIMM, SpecKind.HF_CONFIG, SpecKind.HF):
         if spec.startswith(kind + ":"):
             target = spec[len(kind) + 1 :]
             if not target:
@@ -137,6 +139,10 @@ def load_model(
             model = _load_torchvision(
                 parsed.target, structure_only, num_classes, pretrained, download, kwargs
             )
+        elif parsed.kind == SpecKind.TIMM:
+            from freezegui.core.timm_models import load_timm
+
+            model = load_timm(parsed.target, structure_only, num_classes, pretrained, download, kwargs)
         elif parsed.kind in (SpecKind.HF, SpecKind.HF_CONFIG):
             model = _load_hf(parsed, structure_only, num_classes, kwargs)
         elif parsed.kind in (SpecKind.PY, SpecKind.PYFILE):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,34 @@ def add_load_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="allow loading a pickled nn.Module (runs code from the file)",
     )
+    parser.add_argument(
+        "--arg",
+        action=_FactoryArgument,
+        dest="factory_kwargs",
+        metavar="KEY=VALUE",
+        help="keyword argument for the model factory (repeatable; VALUE is a YAML scalar: 3, true, 0.1, text)",
+    )
+
+
+class _FactoryArgument(argparse.Action):
+    """``--arg KEY=VALUE``, repeatable: parsed at once into ``args.factory_kwargs`` (a dict), so a bad
+    one is a usage error (one line, exit 2) before anything loads."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        from freezegui.core.errors import SpecError
+        from freezegui.core.model_args import parse_model_args
+
+        try:
+            parsed = parse_model_args([str(values)])
+        except SpecError as exc:
+            raise argparse.ArgumentError(self, str(exc)) from None
+        setattr(namespace, self.dest, {**(getattr(namespace, self.dest, None) or {}), **parsed})
 
 
 __all__ = ["DEFAULT_SPEC", "LoadOptions", "add_load_arguments"]

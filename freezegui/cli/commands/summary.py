@@ -31,8 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def _selection(args: argparse.Namespace) -> tuple[Selection, list[str], list[str]]:
-    """The model's selection with the rule file's or the adapter folder's adapters, and warnings."""
+def _selection(
+    args: argparse.Namespace,
+) -> tuple[Selection, list[str], list[str], dict[str, Any] | None]:
+    """The model's selection with the rule file's or the adapter folder's adapters, warnings,
+    unmatched rules and the rule file's architecture fingerprint check."""
     if args.rules and args.adapter:
         raise RuleError("give --rules or --adapter, not both")
     model = load_from_args(args)
@@ -45,7 +48,7 @@ def _selection(args: argparse.Namespace) -> tuple[Selection, list[str], list[str
         sel = Selection(tree)
         sel.set_lora_settings(imported.rules.lora.settings)  # type: ignore[union-attr]
         sel.set_adapted_mask(imported.adapted, label="adapter", trainable=imported.trainable)
-        return sel, problems, []
+        return sel, problems, [], None
     report = apply_rules(model, args.rules, strict=False) if args.rules else None
     tree = build_tree(model)
     sel = Selection(tree)
@@ -55,12 +58,18 @@ def _selection(args: argparse.Namespace) -> tuple[Selection, list[str], list[str
         if rs.lora is not None and evaluated.adapted is not None and not evaluated.lora_conflicts:
             sel.set_lora_settings(rs.lora.settings)
             sel.set_adapted_mask(evaluated.adapted, label="rules", trainable=sel.trainable)
-    unmatched = [str(m.rule) for m in report.unmatched] if report is not None else []
-    return sel, problems, unmatched
+    if report is None:
+        return sel, problems, [], None
+    fingerprint = {
+        "ok": report.fingerprint_ok,
+        "rules": report.fingerprint_expected,
+        "model": report.fingerprint_actual,
+    }
+    return sel, problems, [str(m.rule) for m in report.unmatched], fingerprint
 
 
 def run(args: argparse.Namespace) -> int:
-    sel, problems, unmatched = _selection(args)
+    sel, problems, unmatched, fingerprint = _selection(args)
     tree = sel.tree
     counts = sel.counts()
     rows = [n for n in tree.nodes if n.depth <= args.depth]
@@ -87,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             out["problems"] = problems
         if args.rules:
             out["unmatched_rules"] = unmatched
+            out["fingerprint"] = fingerprint
         json.dump(out, sys.stdout, indent=2)
         print()
         return 0
