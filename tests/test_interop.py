@@ -126,11 +126,16 @@ def test_axolotl_edge_cases(mlp, tied) -> None:
     assert from_axolotl("unfrozen_parameters: []").default == "train"  # axolotl then freezes nothing
     nothing = to_axolotl(tree, np.zeros(len(tree.params), dtype=bool))
     assert not from_axolotl(nothing, tree).evaluate(tree)[0].any()
-    # Tied weights: axolotl sees only the first name, so "^head.weight$" unfreezes nothing there.
+    # Tied weights: axolotl sees only the first name, so "^head.weight$" unfreezes nothing there; the
+    # param: rules say the same with or without the model (no per-tensor fallback, no warning).
     ttree = build_tree(tied)
-    with pytest.warns(FreezeguiWarning, match="tied"):
-        rs = from_axolotl("unfrozen_parameters: ['^head.weight$', '^body.0.']", ttree)
-    assert trained(ttree, rs.evaluate(ttree)[0]) == axolotl_direct(tied, ["^head.weight$", "^body.0."])
+    config = "unfrozen_parameters: ['^head.weight$', '^body.0.']"
+    for rs in (from_axolotl(config, ttree), from_axolotl(config)):
+        assert [r.pattern.text for r in rs.rules] == [
+            r"param:re:(?:^head\.weight$).*",
+            r"param:re:(?:^body\.0\.).*",
+        ]
+        assert trained(ttree, rs.evaluate(ttree)[0]) == axolotl_direct(tied, ["^head.weight$", "^body.0."])
 
 
 # ---------------------------------------------------------------------------------------- LLaMA-Factory

@@ -4,7 +4,8 @@
 it) but never ``fc1.weight`` nor ``head.fc.weight``: patterns are anchored at the model's root and
 compare whole segments, unlike the ``"fc" in name`` test in common tutorials. In a glob pattern ``*``
 matches within one segment (``bn*``, ``layer.1[01]``) and ``**`` matches any number of segments;
-``re:`` introduces a regular expression that must match a whole path.
+``re:`` introduces a regular expression that must match a whole path. ``param:`` before a pattern
+(``param:re:model\\.layers\\.1\\..*``) tests parameter names only, each tensor under its first name.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 
 from freezegui.core.errors import RuleError
+
+PARAM_PREFIX = "param:"
 
 
 def _segment_regex(segment: str) -> str:
@@ -66,6 +69,9 @@ class Pattern:
     # Text that every path the pattern matches contains ("" when none is known): a cheap test that
     # rules out most paths before the regex runs, when a search tests 10^5 of them.
     needle: str = field(default="", repr=False, compare=False)
+    # ``param:`` patterns test each tensor's first name in ``named_parameters()`` only: never a module
+    # path, never another name of a tied tensor (what axolotl and most training scripts see).
+    params_only: bool = field(default=False, compare=False)
 
     @classmethod
     def compile(cls, text: str) -> Pattern:
@@ -73,6 +79,8 @@ class Pattern:
         if not isinstance(text, str) or not text.strip():
             raise RuleError(f"a pattern must be a non-empty string, got {text!r}")
         text = text.strip()
+        if text.startswith(PARAM_PREFIX):
+            return cls._compile_param(text)
         if text.startswith("re:"):
             body = text[3:]
             try:
@@ -96,6 +104,18 @@ class Pattern:
         except (ValueError, re.error) as exc:
             raise RuleError(f"bad pattern {text!r}: {exc}") from None
         return cls(text, regex, True, max((_literal(seg) for seg in segments), key=len))
+
+    @classmethod
+    def _compile_param(cls, text: str) -> Pattern:
+        inner = text[len(PARAM_PREFIX) :]
+        if not inner.startswith("re:"):
+            glob = cls.compile(inner)
+            return cls(text, glob._regex, glob._dotted, glob.needle, params_only=True)
+        try:  # the regex must match the whole parameter name: no module-path suffix is added
+            regex = re.compile(inner[3:])
+        except re.error as exc:
+            raise RuleError(f"bad regular expression {inner[3:]!r}: {exc}") from None
+        return cls(text, regex, False, params_only=True)
 
     def matches(self, path: str) -> bool:
         """True when the pattern names ``path`` itself or a module that contains it."""

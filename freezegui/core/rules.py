@@ -4,7 +4,8 @@ The file is YAML, versioned, and says how to freeze (``requires_grad`` or ``lr_z
 with frozen normalisation layers' running statistics, and which model it was made for (spec and a
 fingerprint of parameter names and shapes) so that applying it to another architecture warns.
 Semantics: every parameter starts at ``default``; rules are read top to bottom and the last one that
-matches a parameter (by any of its names, for tied tensors) decides.
+matches a parameter (by any of its names, for tied tensors; ``param:`` patterns by its first name only)
+decides.
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ class RuleSet:
         """Whether a module or parameter at ``path`` trains under these rules (last match wins)."""
         result = self.default == "train"
         for rule in self.rules:
-            if rule.pattern.matches(path):
+            if not rule.pattern.params_only and rule.pattern.matches(path):
                 result = rule.trainable
         return result
 
@@ -198,6 +199,9 @@ def match_params(tree: ModuleTree, pattern: Pattern) -> np.ndarray:
     Walks module paths in preorder and skips a subtree whose module path matches, since a pattern
     that names a module covers everything under it. Works on the tree's flat arrays (no nodes made).
     """
+    if pattern.params_only:
+        test = pattern.matches
+        return np.fromiter((test(info.name) for info in tree.params), dtype=bool, count=len(tree.params))
     occ_hit = np.zeros(len(tree.occ_param), dtype=bool)
     paths, ends, starts, occ_name = tree.paths, tree.node_end, tree.occ_start, tree.occ_name
     matches = pattern.matches

@@ -76,12 +76,14 @@ class AxolotlPattern:
         return self.regex.match(name) is not None
 
     def freezegui_pattern(self) -> str:
-        """The same test as a freezegui ``re:`` pattern (which must match a whole path): ``(?:R).*``."""
+        """The same test as a freezegui rule pattern: ``param:re:(?:R).*``, a full match of the
+        transformed regex followed by anything (that is ``re.match``) over parameter names only, each
+        tensor under its first name, as ``named_parameters()`` gives them -- exact without a model."""
         body = self.regex.pattern
         flags = _GLOBAL_FLAGS.match(body)
         if flags:  # a leading (?i) is only legal at the very start; make it a scoped group
             body = f"(?{flags.group(1)}:{body[flags.end() :]})"
-        return f"re:(?:{body}).*"
+        return f"param:re:(?:{body}).*"
 
 
 def parse_patterns(patterns: str | Iterable[str]) -> list[AxolotlPattern]:
@@ -240,11 +242,12 @@ def from_axolotl(
 ) -> RuleSet:
     """Rules equivalent to an axolotl config's ``unfrozen_parameters`` (default freeze, ``train:`` each).
 
-    Each pattern becomes a ``re:`` rule with axolotl's meaning. With a ``tree`` the translation is
-    checked against a direct implementation of axolotl's matching on that model; where they differ
-    (a tied tensor axolotl only sees under its first name, a ``$`` that also fits a module path) the
-    exact per-tensor rules for this model are returned instead, with a warning. A row slice raises
-    :class:`RuleError` unless ``whole_tensors`` (then the whole tensor trains, with a warning).
+    Each pattern becomes a ``param:re:`` rule with axolotl's meaning on any model (parameter names
+    only, a tied tensor under its first name, so ``model.layers.1$`` and a tied ``lm_head.weight``
+    match nothing, as in axolotl). With a ``tree`` the translation is also checked against a direct
+    implementation of axolotl's matching on that model (a safety net: per-tensor rules and a warning
+    if they ever differ). A row slice raises :class:`RuleError` unless ``whole_tensors`` (then the
+    whole tensor trains, with a warning).
     """
     parsed = parse_patterns(read_axolotl_config(text, source=source))
     sliced = [p for p in parsed if not p.whole_tensor]
