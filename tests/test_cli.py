@@ -122,3 +122,19 @@ def test_broken_rule_file_error(tmp_path: Path, capsys: pytest.CaptureFixture[st
     bad.write_text("rules:\n  - train: fc\n  - bogus\n")
     assert main(["check", "torchvision:resnet18", str(bad)]) == 2
     assert f"{bad}:3: each rule must be one" in capsys.readouterr().err
+
+
+def test_summary_json_reports_a_fingerprint_mismatch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rules = tmp_path / "r.yaml"
+    assert main(["rules", "torchvision:resnet18", "--train", "fc", "-o", str(rules)]) == 0
+    capsys.readouterr()
+    args = ["summary", "torchvision:resnet34", "--structure-only", "--rules", str(rules), "--json"]
+    assert main(args) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["unmatched_rules"] == [] and data["fingerprint"]["ok"] is False
+    assert data["fingerprint"]["rules"] != data["fingerprint"]["model"]
+    assert any("another architecture" in p for p in data["problems"])
+    assert main(["summary", "torchvision:resnet18", "--rules", str(rules), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["fingerprint"]["ok"] is True

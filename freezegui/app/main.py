@@ -10,8 +10,16 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from importlib import resources
 
 from freezegui.core.options import DEFAULT_SPEC, LoadOptions, add_load_arguments
+
+NO_DISPLAY = (
+    "freezegui: no display to open the app on (DISPLAY and WAYLAND_DISPLAY are not set).\n"
+    "Run it in a desktop session (or over `ssh -X`), or use the command line without a window:\n"
+    "  freezegui summary torchvision:resnet18     freezegui --help\n"
+    "(QT_QPA_PLATFORM=offscreen starts the app with no visible window; it is meant for tests.)"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,9 +32,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def display_problem(environ: dict[str, str] | None = None, platform: str = sys.platform) -> str | None:
+    """Why Qt cannot open a window here (it would abort the process), or None.
+
+    Only Linux/BSD need a display server; a set QT_QPA_PLATFORM means the user chose a backend."""
+    env = os.environ if environ is None else environ
+    if not platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        return None
+    if env.get("QT_QPA_PLATFORM") or env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return NO_DISPLAY
+
+
+def icon_path() -> str:
+    """The app icon shipped in the package (also used by the freedesktop .desktop file)."""
+    return str(resources.files("freezegui") / "resources" / "freezegui.svg")
+
+
 def run_app(argv: list[str]) -> int:
     """Create the application and the main window, start loading, run the event loop."""
     args = build_parser().parse_args(argv)
+    problem = display_problem()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 2
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     from freezegui.app.main_window import MainWindow
@@ -35,6 +65,8 @@ def run_app(argv: list[str]) -> int:
     app.setOrganizationName("freezegui")
     app.setApplicationName("freezegui")
     app.setApplicationDisplayName("freezegui")
+    app.setDesktopFileName("freezegui")  # Wayland matches the window to freezegui.desktop by this
+    app.setWindowIcon(QIcon(icon_path()))
     window = MainWindow()
     window.show()
     window.open_model_when_painted(LoadOptions.from_args(args), rules=args.rules)
@@ -51,3 +83,8 @@ def finish(code: int) -> int:
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+def main() -> int:
+    """The ``freezegui-gui`` entry point (a GUI script: no console window on Windows)."""
+    return run_app(sys.argv[1:])

@@ -8,7 +8,9 @@ before pressing OK, not after a failed load.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -17,6 +19,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFormLayout,
     QLabel,
+    QLineEdit,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
@@ -24,17 +27,18 @@ from PySide6.QtWidgets import (
 )
 
 from freezegui.app.source_tabs import Incomplete, SourceTabs
+from freezegui.app.timm_tab import TimmTab
 from freezegui.core.errors import FreezeguiError, SpecError
 from freezegui.core.options import LoadOptions
 
-TAB_TORCHVISION, TAB_HF, TAB_PYTHON, TAB_CHECKPOINT, TAB_RECENT = range(5)
+TAB_TORCHVISION, TAB_HF, TAB_PYTHON, TAB_CHECKPOINT, TAB_RECENT, TAB_TIMM = range(6)
 _HINT_OK = "color: palette(window-text);"
 _HINT_INCOMPLETE = "color: palette(placeholder-text);"
 _HINT_ERROR = "color: #c62828;"
 
 
-class OpenModelDialog(SourceTabs, QDialog):
-    """Pick a model from torchvision, Hugging Face, a Python factory, a file, or the recent list."""
+class OpenModelDialog(SourceTabs, TimmTab, QDialog):
+    """Pick a model from torchvision, Hugging Face, a Python factory, a file, the recent list or timm."""
 
     def __init__(self, parent: QWidget | None = None, *, recent_specs: Sequence[str] = ()) -> None:
         super().__init__(parent)
@@ -50,6 +54,7 @@ class OpenModelDialog(SourceTabs, QDialog):
         self.tabs.addTab(self._build_python_tab(), "Python factory")
         self.tabs.addTab(self._build_checkpoint_tab(), "Checkpoint file")
         self.tabs.addTab(self._build_recent_tab(list(recent_specs)), "Recent")
+        self.tabs.addTab(self._build_timm_tab(), "timm")
         options = self._build_options()
 
         self.hintLabel = QLabel()
@@ -78,6 +83,7 @@ class OpenModelDialog(SourceTabs, QDialog):
             self.replaceHeadCheck.toggled,
             self.numClassesSpin.valueChanged,
             self.structureOnlyCheck.toggled,
+            self.modelArgsEdit.textChanged,
         ):
             signal.connect(self._update)
         self.searchEdit.setFocus()
@@ -85,7 +91,7 @@ class OpenModelDialog(SourceTabs, QDialog):
         self._update()
 
     def _build_options(self) -> QFormLayout:
-        """Options shared by every source: a new head, structure only."""
+        """Options shared by every source: a new head, structure only, factory arguments."""
         options = QFormLayout()
         options.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         self.replaceHeadCheck = QCheckBox("Replace head:")
@@ -106,6 +112,12 @@ class OpenModelDialog(SourceTabs, QDialog):
             "Build the model on the meta device: names, shapes, counts and rules work, nothing is allocated"
         )
         options.addRow(self.structureOnlyCheck)
+        self.modelArgsEdit = QLineEdit()
+        self.modelArgsEdit.setObjectName("modelArgs")
+        self.modelArgsEdit.setPlaceholderText("factory arguments: key=value … (e.g. drop_rate=0.1 img_size=160)")
+        self.modelArgsEdit.setToolTip("Keyword arguments for the model constructor or factory; values are YAML")
+        self.modelArgsEdit.setMinimumWidth(360)
+        options.addRow("Arguments:", self.modelArgsEdit)
         return options
 
     def _filter_torchvision(self, text: str) -> None:
@@ -136,6 +148,7 @@ class OpenModelDialog(SourceTabs, QDialog):
             self._python_source,
             self._checkpoint_source,
             self._recent_source,
+            self._timm_source,
         )[self.tabs.currentIndex()]
         options = source()
         parse_spec(options.spec)
@@ -143,9 +156,19 @@ class OpenModelDialog(SourceTabs, QDialog):
         if structure_only and (options.weights is not None or options.pretrained):
             raise SpecError("Structure only builds an empty model; it cannot also load weights. Untick one.")
         return options.replace(
+            kwargs=self._factory_kwargs(),
             num_classes=self.numClassesSpin.value() if self.replaceHeadCheck.isChecked() else None,
             structure_only=structure_only,
         )
+
+    def _factory_kwargs(self) -> dict[str, Any]:
+        """The Arguments field: ``key=value`` words (shell quoting), values read as YAML."""
+        from freezegui.core.model_args import parse_model_args
+
+        try:
+            return parse_model_args(shlex.split(self.modelArgsEdit.text()))
+        except ValueError as exc:  # an unclosed quote
+            raise SpecError(f"Arguments: {exc}") from None
 
     def _update(self, *_: object) -> None:
         if not self._ready:

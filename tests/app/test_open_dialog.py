@@ -297,3 +297,32 @@ def test_screenshot(dialog, qtbot):
     dialog.replaceHeadCheck.setChecked(True)
     assert not dialog.grab().isNull()
     dialog.grab().save("/tmp/open_dialog.png")
+
+
+# --------------------------------------------------------------------------------- timm and factory args
+def test_timm_tab_lists_models_when_first_shown(dialog, qtbot):
+    pytest.importorskip("timm")
+    from freezegui.app.open_dialog import TAB_TIMM
+
+    assert dialog.timmModel.rowCount() == 0  # timm is imported only when the tab is shown
+    dialog.tabs.setCurrentIndex(TAB_TIMM)
+    assert not dialog.is_complete()  # the names arrive from a worker; until then Open is disabled
+    qtbot.waitUntil(dialog.timm_names_loaded, timeout=60_000)
+    assert dialog.timmModel.rowCount() > 500 and not dialog.timmStatus.isVisible()
+    dialog.timmSearch.setText("convnext_atto")
+    dialog.timmList.setCurrentIndex(dialog.timmProxy.index(0, 0))
+    assert dialog.timmList.currentIndex().data().startswith("convnext_atto")
+    dialog.modelArgsEdit.setText("drop_rate=0.1 img_size=160 name='a b'")
+    request = dialog.options()
+    assert request.spec.startswith("timm:convnext_atto")
+    assert request.kwargs == {"drop_rate": 0.1, "img_size": 160, "name": "a b"}
+    assert non_defaults(request) == dict(request.kwargs)
+    assert "drop_rate=0.1" in dialog.hintLabel.text()
+    dialog.grab().save("/tmp/open_timm.png")
+
+
+@pytest.mark.parametrize("text", ["oops", "num_classes=3", "x='unclosed"])
+def test_bad_factory_args_disable_open(dialog, text):
+    dialog.modelArgsEdit.setText(text)
+    assert not dialog.is_complete()
+    assert any(s in dialog.hintLabel.text() for s in ("KEY=VALUE", "--num-classes", "Arguments:"))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 from freezegui.cli.common import add_model_args, load_from_args
 from freezegui.core.apply import apply_rules, evaluate_rules
 from freezegui.core.counting import format_count
-from freezegui.core.errors import RuleError
+from freezegui.core.errors import FreezeguiWarning, RuleError
 from freezegui.core.loading import parse_spec
 from freezegui.core.selection import Selection
 from freezegui.core.tree import ModuleNode, build_tree
@@ -49,7 +50,11 @@ def _selection(
         sel.set_lora_settings(imported.rules.lora.settings)  # type: ignore[union-attr]
         sel.set_adapted_mask(imported.adapted, label="adapter", trainable=imported.trainable)
         return sel, problems, [], None
-    report = apply_rules(model, args.rules, strict=False) if args.rules else None
+    report = None
+    if args.rules:
+        with warnings.catch_warnings():  # its problems are printed below (or in the JSON), once
+            warnings.simplefilter("ignore", FreezeguiWarning)
+            report = apply_rules(model, args.rules, strict=False)
     tree = build_tree(model)
     sel = Selection(tree)
     if report is not None:
