@@ -41,7 +41,7 @@ def _get(model: nn.Module, path: str) -> nn.Module | None:
 def _path_of(model: nn.Module, module: nn.Module) -> str | None:
     for path, sub in model.named_modules():
         if sub is module:
-            return path
+            return str(path)
     return None
 
 
@@ -119,8 +119,9 @@ def _inside_repeated_block(model: nn.Module, path: str) -> bool:
     for i in range(1, len(parts) - 1):
         parent = _get(model, ".".join(parts[: i - 1])) if i > 1 else model
         container = getattr(parent, parts[i - 1], None) if parent is not None else None
-        repeated = isinstance(container, (nn.ModuleList, nn.Sequential)) and len(container) > 1
-        if repeated and len({type(m) for m in container}) == 1 and parts[i].isdecimal():
+        if not isinstance(container, (nn.ModuleList, nn.Sequential)) or len(container) < 2:
+            continue
+        if len({type(m) for m in container}) == 1 and parts[i].isdecimal():
             return True
     return False
 
