@@ -36,7 +36,7 @@ def axolotl_reference(model: torch.nn.Module, patterns: list[str]) -> set[str]:
 
 
 @functools.cache
-def _config(kind: str):  # noqa: ANN202 - a transformers config
+def _config(kind: str):
     from transformers import LlamaConfig, MixtralConfig
 
     common = dict(

@@ -86,7 +86,7 @@ def _timm_groups(tree: ModuleTree) -> tuple[list[np.ndarray], list[int]] | None:
         from timm.models import group_parameters
 
         groups = group_parameters(model, matcher(coarse=True))
-    except Exception:  # noqa: BLE001 - a model whose matcher fails falls back to the block list
+    except Exception:
         return None
     index = {info.name: info.index for info in tree.params}
     head = head_index(tree)

@@ -61,7 +61,7 @@ def _declared_head(model: nn.Module) -> Any:
     if has_classifier_api(model):
         try:
             head = model.get_classifier()  # type: ignore[operator]
-        except Exception:  # noqa: BLE001 - a model whose API is broken is searched like any other
+        except Exception:
             return _UNKNOWN
         if isinstance(head, (tuple, list)):  # distilled models: (head, head_dist); the first is the head
             head = head[0] if head else None
@@ -145,7 +145,7 @@ def _example_input(model: nn.Module) -> torch.Tensor | None:
             return torch.empty(1, sub.in_channels, 224, 224, device="meta")
         if isinstance(sub, nn.Linear):
             return torch.empty(1, sub.in_features, device="meta")
-        if isinstance(sub, (nn.Conv1d, nn.Conv3d, nn.Embedding)) or _has_params(sub) and not sub._modules:
+        if isinstance(sub, (nn.Conv1d, nn.Conv3d, nn.Embedding)) or (_has_params(sub) and not sub._modules):
             return None  # inputs we cannot guess: no check
     return None
 
@@ -177,7 +177,7 @@ def last_layer_called(model: nn.Module, example: torch.Tensor | None = None) -> 
     try:
         with torch.no_grad():
             torch.func.functional_call(model, meta, (x,), strict=False)
-    except Exception:  # noqa: BLE001 - an input guessed wrong, an op without a meta kernel: no answer
+    except Exception:
         return None
     finally:
         for h in hooks:
