@@ -48,3 +48,13 @@ def test_options_module_imports_no_torch() -> None:
     code = "import sys, freezegui.core.options, freezegui.cli.common; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_factory_arguments_reach_the_options(capsys: pytest.CaptureFixture[str]) -> None:
+    opts = parse(["py:tests.models:MLP", "--arg", "hidden=8", "--arg", "name='a b'", "--arg", "x=true"])
+    assert opts.kwargs == {"hidden": 8, "name": "a b", "x": True}
+    assert opts.load_kwargs()["hidden"] == 8 and "hidden=8" in opts.describe()
+    for bad, message in (("num_classes=3", "use --num-classes N"), ("oops", "write --arg KEY=VALUE")):
+        with pytest.raises(SystemExit) as exited:  # a usage error, before anything loads
+            parse(["--arg", bad])
+        assert exited.value.code == 2 and message in capsys.readouterr().err

@@ -114,8 +114,12 @@ class OpenModelDialog(SourceTabs, TimmTab, QDialog):
         options.addRow(self.structureOnlyCheck)
         self.modelArgsEdit = QLineEdit()
         self.modelArgsEdit.setObjectName("modelArgs")
-        self.modelArgsEdit.setPlaceholderText("factory arguments: key=value … (e.g. drop_rate=0.1 img_size=160)")
-        self.modelArgsEdit.setToolTip("Keyword arguments for the model constructor or factory; values are YAML")
+        self.modelArgsEdit.setPlaceholderText(
+            "factory arguments: key=value … (e.g. drop_rate=0.1 img_size=160)"
+        )
+        self.modelArgsEdit.setToolTip(
+            "Keyword arguments for the model constructor or factory; values are YAML"
+        )
         self.modelArgsEdit.setMinimumWidth(360)
         options.addRow("Arguments:", self.modelArgsEdit)
         return options
