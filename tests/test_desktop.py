@@ -141,3 +141,16 @@ def check(tries=[0]):
 QTimer.singleShot(100, check)
 sys.exit(main.run_app(["torchvision:resnet18", "--structure-only"]))
 """
+
+
+def test_every_script_entry_point_names_a_function() -> None:
+    """pyproject's console and GUI scripts point at functions that exist (the app moved modules)."""
+    import importlib
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((Path(__file__).parent.parent / "pyproject.toml").read_text())["project"]
+    targets = {**project["scripts"], **project["gui-scripts"]}
+    assert set(targets) == {"freezegui", "freezegui-gui"}
+    for target in targets.values():
+        module, _, name = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), name)), target
