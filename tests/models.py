@@ -207,3 +207,30 @@ class AdaptableZoo(nn.Module):
         self.c2g = nn.Conv2d(4, 8, kernel_size=3, groups=2)
         self.c3 = nn.Conv3d(2, 4, kernel_size=2)
         self.norm = nn.LayerNorm(10)
+
+
+class GroupedViT(nn.Module):
+    """A tiny ViT-shaped model that declares timm's ``group_matcher()``: a stem group, one group per
+    block, and a final norm that merges into the last block's group (timm's ``(99999,)`` marker)."""
+
+    def __init__(self, depth: int = 3, dim: int = 8, num_classes: int = 4) -> None:
+        super().__init__()
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.patch_embed = nn.Linear(12, dim)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim)) for _ in range(depth)
+        )
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def group_matcher(self, coarse: bool = False) -> dict:
+        return {
+            "stem": r"^cls_token|patch_embed",
+            "blocks": [(r"^blocks\.(\d+)", None), (r"^norm", (99999,))],
+        }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.patch_embed(x)
+        for block in self.blocks:
+            h = h + block(h)
+        return self.head(self.norm(h).mean(1))

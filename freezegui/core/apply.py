@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from torch import nn
@@ -14,9 +15,12 @@ from freezegui.core.counting import Counts
 from freezegui.core.errors import FingerprintWarning, FreezeguiWarning, RuleError
 from freezegui.core.lora import LoraSpec, adapter_sizes, bias_mask
 from freezegui.core.norms import freeze_norm_stats, has_running_stats, release_norm_stats
-from freezegui.core.rules import RuleMatch, RuleSet, rules_from_selection
+from freezegui.core.rules import RuleMatch, RuleSet
 from freezegui.core.tree import ModuleTree, build_tree
 from freezegui.core.wrapped import Unwrapped, evaluate_on_peft, peft_fingerprint, peft_names, unwrap
+
+if TYPE_CHECKING:
+    from freezegui.core.groups import NoDecay
 
 RulesLike = RuleSet | str | os.PathLike[str] | dict[str, Any]
 
@@ -237,30 +241,69 @@ def apply_norm_policy(model: nn.Module, tree: ModuleTree, trainable: np.ndarray,
     return frozen
 
 
-def param_groups(model: nn.Module, rules: RulesLike, *, lr: float, **opt_kwargs: Any) -> list[dict[str, Any]]:
-    """Optimizer param groups for the ``lr_zero`` method: frozen parameters at lr 0, weight decay 0.
+def param_groups(
+    model: nn.Module,
+    rules: RulesLike,
+    *,
+    lr: float,
+    weight_decay: float | None = None,
+    no_decay: NoDecay = None,
+    **opt_kwargs: Any,
+) -> list[dict[str, Any]]:
+    """Optimizer param groups: one per distinct (lr scale, weight decay), frozen tensors at lr 0.
 
-    ``opt_kwargs`` (``weight_decay``, ``betas``...) go to the trainable group. Every parameter
-    appears once (tied tensors too). Use as ``torch.optim.AdamW(param_groups(model, rules, lr=1e-4))``.
+    Each group has ``lr`` = ``lr`` x its scale, an ``lr_scale`` key (timm's schedulers read it) and a
+    stable ``name``. Frozen tensors (method ``lr_zero``, or later stages of a schedule) sit at lr 0 and
+    weight decay 0; ``no_decay="bias_and_norm"`` exempts biases and norm layers from weight decay.
+    With a ``schedule:`` the groups cover every stage (see :class:`freezegui.Schedule`). Every
+    parameter appears once (tied tensors too). ``torch.optim.AdamW(param_groups(model, rules, lr=1e-4))``.
     """
-    tree, _, report = evaluate_rules(model, rules)
-    mask = report.trainable_mask
-    assert mask is not None
-    train = [t for t, f in zip(tree.tensors, mask.tolist()) if f]
-    frozen = [t for t, f in zip(tree.tensors, mask.tolist()) if not f]
-    groups: list[dict[str, Any]] = []
-    if train:
-        groups.append({"params": train, "lr": lr, **opt_kwargs, "name": "trainable"})
-    if frozen:
-        groups.append({"params": frozen, **opt_kwargs, "lr": 0.0, "weight_decay": 0.0, "name": "frozen"})
-    return groups
+    from freezegui.core.groups import group_dict, plan_groups
+
+    tree = build_tree(model)
+    rs = as_ruleset(rules)
+    return [
+        group_dict(tree, plan, 0, lr=lr, weight_decay=weight_decay, opt_kwargs=opt_kwargs)
+        for plan in plan_groups(tree, rs, no_decay=no_decay)
+    ]
 
 
-def rules_from_model(model: nn.Module, *, spec: str | None = None, **ruleset_fields: Any) -> RuleSet:
-    """The shortest rule list that reproduces ``model``'s current ``requires_grad`` flags."""
+def rules_from_model(
+    model: nn.Module,
+    *,
+    spec: str | None = None,
+    scales: Mapping[str, float] | None = None,
+    optimizer: Any = None,
+    **ruleset_fields: Any,
+) -> RuleSet:
+    """The shortest rule list that reproduces ``model``'s current ``requires_grad`` flags, with scales.
+
+    ``scales`` maps parameter names (any name of a tied tensor) to lr scales; ``optimizer`` reads them
+    from its groups' ``lr_scale`` keys instead (a group with scale 0 counts as frozen, as under
+    ``lr_zero``). Tensors with scale 1.0 need no ``lr_scale`` in the file.
+    """
+    from freezegui.core.scaled_rules import rules_with_scales
+
     tree = build_tree(model)
     mask = np.fromiter((t.requires_grad for t in tree.tensors), dtype=bool, count=len(tree.tensors))
-    rs = rules_from_selection(tree, mask)
+    per_tensor = np.ones(len(tree.tensors))
+    if optimizer is not None:
+        where = {id(t): j for j, t in enumerate(tree.tensors)}
+        for group in optimizer.param_groups:
+            scale = float(group.get("lr_scale", 1.0))
+            for p in group["params"]:
+                j = where.get(id(p))
+                if j is not None:
+                    per_tensor[j] = scale
+                    mask[j] &= scale > 0
+    if scales:
+        by_name = {name: j for j in range(len(tree.params)) for name in tree.params[j].names}
+        unknown = [n for n in scales if n not in by_name]
+        if unknown:
+            raise RuleError(f"scales for unknown parameters: {', '.join(unknown[:5])}")
+        for name, scale in scales.items():
+            per_tensor[by_name[name]] = float(scale)
+    rs = rules_with_scales(tree, mask, per_tensor)
     rs.model.spec = spec
     rs.model.fingerprint = tree.fingerprint()
     rs.model.parameters = tree.total_params

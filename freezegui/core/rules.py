@@ -10,6 +10,7 @@ decides.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from freezegui.core.atomic import atomic_write_text
 from freezegui.core.errors import RuleError
 from freezegui.core.lora import LoraSpec, parse_lora_section
 from freezegui.core.patterns import Pattern
+from freezegui.core.rule_keys import Stage, parse_layer_decay, parse_schedule, rule_to_dict, split_rule_item
 from freezegui.core.strenum import StrEnum
 from freezegui.core.tree import ModuleNode, ModuleTree
 
@@ -46,7 +48,7 @@ class NormPolicy(StrEnum):
 
 METHODS: tuple[str, ...] = tuple(Method)
 NORM_POLICIES: tuple[str, ...] = tuple(NormPolicy)
-_TOP_KEYS = {"version", "model", "default", "method", "batchnorm", "rules", "lora"}
+_TOP_KEYS = {"version", "model", "default", "method", "batchnorm", "rules", "lora", "layer_decay", "schedule"}
 _MODEL_KEYS = {"spec", "num_classes", "fingerprint", "parameters", "structure_only"}
 
 
@@ -57,17 +59,21 @@ class Rule:
     action: Action
     pattern: Pattern
     line: int | None = None
+    lr_scale: float | None = None  # train rules only: the matched tensors train at lr x lr_scale
 
     @classmethod
-    def make(cls, action: Action, pattern: str, line: int | None = None) -> Rule:
-        return cls(action, Pattern.compile(pattern), line)
+    def make(
+        cls, action: Action, pattern: str, line: int | None = None, lr_scale: float | None = None
+    ) -> Rule:
+        return cls(action, Pattern.compile(pattern), line, lr_scale)
 
     @property
     def trainable(self) -> bool:
         return self.action == "train"
 
     def __str__(self) -> str:
-        return f"{self.action}: {self.pattern.text}"
+        scale = f" (lr_scale {self.lr_scale:g})" if self.lr_scale is not None else ""
+        return f"{self.action}: {self.pattern.text}{scale}"
 
 
 @dataclass
@@ -120,6 +126,21 @@ class RuleSet:
     model: ModelInfo = field(default_factory=ModelInfo)
     source: str | None = None
     lora: LoraSpec | None = None  # the `lora:` section: adapted modules and their settings
+    layer_decay: float | None = None  # scales by depth (see freezegui.core.scales)
+    schedule: list[Stage] = field(default_factory=list)  # gradual unfreezing (see freezegui.core.schedule)
+
+    @property
+    def has_scales(self) -> bool:
+        """Whether any tensor trains at a scaled learning rate (in any stage)."""
+        rules = self.rules + [r for stage in self.schedule for r in stage.rules]
+        return self.layer_decay is not None or any(r.lr_scale is not None for r in rules)
+
+    def at_stage(self, k: int) -> RuleSet:
+        """The rules in force from stage ``k`` on (0: before any stage): later stages' rules appended."""
+        if not 0 <= k <= len(self.schedule):
+            raise IndexError(f"stage {k} of a schedule with {len(self.schedule)} stage(s)")
+        extra = [r for stage in self.schedule[:k] for r in stage.rules]
+        return dataclasses.replace(self, rules=self.rules + extra, schedule=[])
 
     def __post_init__(self) -> None:
         # Built in code with plain strings: the same enum members a parsed file gets (bad values raise).
@@ -178,7 +199,11 @@ class RuleSet:
         out["default"] = self.default
         out["method"] = str(self.method)  # YAML's safe dumper writes plain str only
         out["batchnorm"] = str(self.batchnorm)
-        out["rules"] = [{r.action: r.pattern.text} for r in self.rules]
+        if self.layer_decay is not None:
+            out["layer_decay"] = self.layer_decay
+        out["rules"] = [rule_to_dict(r) for r in self.rules]
+        if self.schedule:
+            out["schedule"] = [stage.to_dict() for stage in self.schedule]
         if self.lora is not None:
             out["lora"] = self.lora.to_dict()
         return out
@@ -322,6 +347,10 @@ def _parse_document(node: yaml.Node, source: str | None) -> RuleSet:
         rs.rules = _parse_rules(items["rules"][1], source)
     if "lora" in items:
         rs.lora = parse_lora_section(items["lora"][1], source)
+    if "layer_decay" in items:
+        rs.layer_decay = parse_layer_decay(items["layer_decay"][1], source)
+    if "schedule" in items:
+        rs.schedule = parse_schedule(items["schedule"][1], source, _parse_rules)
     return rs
 
 
@@ -356,11 +385,11 @@ def _parse_rules(node: yaml.Node, source: str | None) -> list[Rule]:
     rules: list[Rule] = []
     for item in node.value:
         line = _line(item)
-        if not isinstance(item, yaml.MappingNode) or len(item.value) != 1:
+        if not isinstance(item, yaml.MappingNode) or not 1 <= len(item.value) <= 2:
             raise RuleError(
                 "each rule must be one `freeze: PATTERN` or `train: PATTERN`", source=source, line=line
             )
-        knode, vnode = item.value[0]
+        knode, vnode, lr_scale = split_rule_item(item, source)
         action = _scalar(knode, source)
         if action not in ("freeze", "train"):
             raise RuleError(
@@ -372,7 +401,7 @@ def _parse_rules(node: yaml.Node, source: str | None) -> list[Rule]:
             if not isinstance(text, str):
                 text = str(text) if isinstance(text, int) else text
             try:
-                rules.append(Rule(action, Pattern.compile(text), _line(pnode)))
+                rules.append(Rule(action, Pattern.compile(text), _line(pnode), lr_scale))
             except RuleError as exc:
                 raise RuleError(str(exc), source=source, line=_line(pnode)) from None
     return rules

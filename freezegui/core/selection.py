@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from psygnal import Signal
@@ -25,6 +26,9 @@ from freezegui.core.lora import (
     subtree_module_sums,
 )
 from freezegui.core.tree import ModuleNode, ModuleTree, ParamEntry
+
+if TYPE_CHECKING:
+    from freezegui.core.rules import RuleSet
 
 
 class CheckState(enum.Enum):
@@ -64,6 +68,10 @@ class _Edit:
     # LoRA settings this edit changed (None: it changed none).
     settings_before: LoraSettings | None = None
     settings_after: LoraSettings | None = None
+    scales: bool = False  # an edit of the lr scales rather than of the trainable flags
+
+
+MIXED = "mixed"  # a module whose trainable tensors train at different lr scales
 
 
 class Selection:
@@ -72,7 +80,9 @@ class Selection:
     changed = Signal(object)  # Change, after every mutation (undo/redo included)
     history_changed = Signal()  # undo/redo availability or the saved marker moved
 
-    def __init__(self, tree: ModuleTree, trainable: np.ndarray | None = None) -> None:
+    def __init__(
+        self, tree: ModuleTree, trainable: np.ndarray | None = None, scales: np.ndarray | None = None
+    ) -> None:
         self.tree = tree
         if trainable is None:
             trainable = tree.requires_grad
@@ -83,6 +93,10 @@ class Selection:
         self._adapter_sizes: np.ndarray | None = None
         self.node_lora = np.zeros(len(tree.modules), dtype=np.int64)
         self.node_bias = np.zeros(len(tree.modules), dtype=np.int64)
+        # The lr scale of every tensor (kept while it is frozen, so unfreezing it restores its scale).
+        self.scales = (
+            np.ones(len(tree.params)) if scales is None else np.asarray(scales, dtype=np.float64).copy()
+        )
         self._elsize = tree.element_size
         self._undo: list[_Edit] = []
         self._redo: list[_Edit] = []
@@ -215,7 +229,7 @@ class Selection:
             return False
         edit = self._undo.pop()
         self._redo.append(edit)
-        self._assign(edit.indices, edit.before, edit.modules, edit.adapted_before, edit.settings_before)
+        self._replay(edit, edit.before, edit.adapted_before, edit.settings_before)
         self.history_changed.emit()
         return True
 
@@ -224,7 +238,7 @@ class Selection:
             return False
         edit = self._redo.pop()
         self._undo.append(edit)
-        self._assign(edit.indices, edit.after, edit.modules, edit.adapted_after, edit.settings_after)
+        self._replay(edit, edit.after, edit.adapted_after, edit.settings_after)
         self.history_changed.emit()
         return True
 
@@ -245,7 +259,71 @@ class Selection:
             if t.requires_grad != flag:
                 t.requires_grad_(flag)
 
+    # ------------------------------------------------------------------------------------ lr scales
+    def lr_scale_of(self, node: ModuleNode | ParamEntry) -> float | str | None:
+        """A tensor's lr scale (None when frozen); a module's common scale, :data:`MIXED`, or None
+        when nothing under it trains."""
+        if isinstance(node, ParamEntry):
+            j = node.info.index
+            return float(self.scales[j]) if self.trainable[j] else None
+        idx = self.tree.param_indices(node)
+        values = np.unique(self.scales[idx[self.trainable[idx]]])
+        if values.size == 0:
+            return None
+        return float(values[0]) if values.size == 1 else MIXED
+
+    def effective_scales(self) -> np.ndarray:
+        """The scale each tensor trains at: 0.0 where frozen."""
+        return np.where(self.trainable, self.scales, 0.0)
+
+    def set_lr_scale(self, node: ModuleNode | ParamEntry, scale: float, *, label: str | None = None) -> bool:
+        """Train everything under ``node`` (or one tensor) at ``scale`` x the base lr, as one undoable edit."""
+        if not (scale > 0 and np.isfinite(scale)):
+            raise ValueError(f"an lr scale must be a finite number > 0, got {scale!r}")
+        if isinstance(node, ParamEntry):
+            idx = np.array([node.info.index])
+        else:
+            idx = np.unique(self.tree.param_indices(node))
+        new = self.scales.copy()
+        new[idx] = scale
+        return self.set_scales(new, label=label or f"LR x{scale:g} {node.path or 'all'}")
+
+    def set_scales(self, scales: np.ndarray, *, label: str) -> bool:
+        """Replace every tensor's lr scale (one undoable edit). Returns False when nothing changed."""
+        scales = np.asarray(scales, dtype=np.float64)
+        diff = np.flatnonzero(scales != self.scales)
+        if diff.size == 0:
+            return False
+        self._record(_Edit(label, diff, self.scales[diff].copy(), scales[diff].copy(), scales=True))
+        self._replay(self._undo[-1], scales[diff])
+        return True
+
+    def apply_layer_decay(self, decay: float) -> bool:
+        """Set every tensor's scale by depth (see :mod:`freezegui.core.scales`); RuleError without blocks."""
+        from freezegui.core.scales import decay_scales
+
+        return self.set_scales(decay_scales(self.tree, decay), label=f"Layer-wise decay {decay:g}")
+
+    def to_rules(self) -> RuleSet:
+        """The shortest exact rule file for this selection and its scales."""
+        from freezegui.core.scaled_rules import rules_with_scales
+
+        return rules_with_scales(self.tree, self.trainable, self.scales)
+
     # -------------------------------------------------------------------------------------- internals
+    def _replay(
+        self,
+        edit: _Edit,
+        values: np.ndarray,
+        adapted: np.ndarray | None = None,
+        settings: LoraSettings | None = None,
+    ) -> None:
+        if edit.scales:
+            self.scales[edit.indices] = values
+            self.changed.emit(Change(full=True))
+        else:
+            self._assign(edit.indices, values, edit.modules, adapted, settings)
+
     def _push(self, label: str, changed: np.ndarray, trainable: bool) -> None:
         after = np.full(changed.size, trainable, dtype=bool)
         self._record(_Edit(label, changed.copy(), ~after, after))

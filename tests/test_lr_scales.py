@@ -1,0 +1,235 @@
+"""Per-layer learning rates: layer ids as timm/BEiT give them, lr_scale rules, and the param groups."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import freezegui
+from freezegui.core.errors import RuleError
+from freezegui.core.rules import RuleSet
+from freezegui.core.scales import evaluate_scales, layer_decay_preview, layer_ids
+from freezegui.core.training.proof import same_bits
+from tests import models
+
+DECAY_09 = RuleSet.loads("layer_decay: 0.9\nrules: []\n")
+
+
+def _scale_by_name(model: torch.nn.Module, rules: RuleSet) -> dict[str, float]:
+    tree = freezegui.build_tree(model)
+    _, scales = evaluate_scales(tree, rules)
+    return {tree.primary_name(j): float(scales[j]) for j in range(len(scales))}
+
+
+def test_bert_base_layer_decay_per_tensor() -> None:
+    from transformers import BertConfig, BertForSequenceClassification
+
+    with torch.device("meta"):
+        model = BertForSequenceClassification(BertConfig())
+    scales = _scale_by_name(model, DECAY_09)
+    assert len(scales) == len(list(model.parameters()))
+    for name, scale in scales.items():
+        if name.startswith("bert.embeddings."):
+            want = 0.9**13
+        elif name.startswith("bert.encoder.layer."):
+            want = 0.9 ** (12 - int(name.split(".")[3]))
+        else:
+            assert name.startswith(("bert.pooler.", "classifier.")), name
+            want = 1.0
+        assert scale == pytest.approx(want, rel=1e-12), name
+
+
+def test_bert_groups_train_at_their_rates_with_adamw() -> None:
+    """A small BERT: AdamW fed the groups moves each tensor by its group's lr (first Adam step ~ lr)."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=50, hidden_size=8, num_hidden_layers=3, num_attention_heads=2, intermediate_size=16
+    )
+    model = BertForSequenceClassification(config)
+    lr = 1e-3
+    groups = freezegui.param_groups(model, DECAY_09, lr=lr, weight_decay=0.0)
+    tree = freezegui.build_tree(model)
+    _, scales = evaluate_scales(tree, DECAY_09)
+    want = {id(t): lr * s for t, s in zip(tree.tensors, scales.tolist())}
+    for g in groups:
+        assert g["lr"] == pytest.approx(lr * g["lr_scale"])
+        assert all(want[id(p)] == pytest.approx(g["lr"]) for p in g["params"])
+    assert sorted({round(g["lr_scale"], 12) for g in groups}) == sorted({round(0.9**k, 12) for k in range(5)})
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = torch.optim.AdamW(groups, eps=1e-12)
+    ids = torch.randint(0, 50, (4, 6))
+    out = model(input_ids=ids, labels=torch.tensor([0, 1, 0, 1]))
+    out.loss.backward()
+    opt.step()
+    rate = {id(p): g["lr"] for g in groups for p in g["params"]}
+    for name, p in model.named_parameters():
+        moved = (p.detach() - before[name]).abs()
+        has_grad = p.grad is not None and (p.grad.abs() > 1e-6).any()
+        if has_grad:  # Adam's first step moves each element with a gradient by lr (eps tiny)
+            top = moved.max().item()
+            assert top == pytest.approx(rate[id(p)], rel=1e-3), name
+
+
+def test_torchvision_vit_layer_ids() -> None:
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    model = VisionTransformer(
+        image_size=32, patch_size=16, num_layers=3, num_heads=2, hidden_dim=8, mlp_dim=16
+    )
+    tree = freezegui.build_tree(model)
+    ids = layer_ids(tree)
+    assert ids.max_id == 4 and ids.source == "encoder.layers"
+    for j in range(len(tree.params)):
+        name = tree.primary_name(j)
+        if name.startswith("encoder.layers.encoder_layer_"):
+            want = int(name.split(".")[2].rsplit("_", 1)[1]) + 1
+        elif name in ("class_token", "encoder.pos_embedding") or name.startswith("conv_proj."):
+            want = 0
+        else:
+            assert name.startswith(("encoder.ln.", "heads.")), name
+            want = 4
+        assert ids.ids[j] == want, name
+    scales = _scale_by_name(model, DECAY_09)
+    assert scales["class_token"] == pytest.approx(0.9**4) and scales["heads.head.weight"] == 1.0
+
+
+def test_group_matcher_model_ids_and_merge_marker() -> None:
+    model = models.GroupedViT(depth=3)
+    tree = freezegui.build_tree(model)
+    ids = layer_ids(tree)
+    got = {tree.primary_name(j): int(ids.ids[j]) for j in range(len(tree.params))}
+    assert ids.source == "group_matcher" and ids.max_id == 4
+    assert got["cls_token"] == got["patch_embed.weight"] == 0
+    assert [got[f"blocks.{i}.1.weight"] for i in range(3)] == [1, 2, 3]
+    assert got["norm.weight"] == 3  # merged into the last block's group
+    assert got["head.weight"] == 4  # unmatched: the last group
+    # The same ids as timm's own grouping code.
+    from timm.models import group_parameters
+
+    timm_ids = group_parameters(model, model.group_matcher(coarse=False), reverse=True)
+    assert got == timm_ids
+
+
+@pytest.mark.parametrize("model_fn", [models.GroupedViT, "vit_tiny"])
+def test_layer_decay_scales_equal_timms(model_fn: object) -> None:
+    """Per-tensor scales equal timm's param_groups_layer_decay lr_scale (a real timm ViT too)."""
+    from timm.optim import param_groups_layer_decay
+
+    if model_fn == "vit_tiny":
+        import timm
+
+        with torch.device("meta"):
+            model = timm.create_model("vit_tiny_patch16_224", pretrained=False, num_classes=3, depth=2)
+    else:
+        model = model_fn()  # type: ignore[operator]
+    ours = _scale_by_name(model, RuleSet.loads("layer_decay: 0.75\n"))
+    theirs = {}
+    for g in param_groups_layer_decay(model, layer_decay=0.75):
+        by_id = {id(p): n for n, p in model.named_parameters()}
+        theirs.update({by_id[id(p)]: g["lr_scale"] for p in g["params"]})
+    assert theirs.keys() == ours.keys()
+    assert all(math.isclose(ours[n], theirs[n], rel_tol=1e-12) for n in ours)
+
+
+def test_layer_decay_without_blocks_is_a_clear_error() -> None:
+    with pytest.raises(RuleError, match="layer_decay needs a model with a repeated block list"):
+        freezegui.param_groups(models.MLP(), DECAY_09, lr=1e-3)
+
+
+def test_explicit_lr_scale_wins_over_layer_decay_and_last_rule_wins() -> None:
+    rules = RuleSet.loads(
+        "layer_decay: 0.5\nrules:\n  - train: blocks.0\n    lr_scale: 3\n  - train: blocks.0.1.bias\n"
+        "  - freeze: head.bias\n"
+    )
+    scales = _scale_by_name(models.GroupedViT(depth=3), rules)
+    assert scales["blocks.0.1.weight"] == 3.0
+    assert scales["blocks.0.1.bias"] == 0.5**3  # a later train rule without lr_scale: back to the decay
+    assert scales["blocks.1.1.weight"] == 0.5**2
+    assert scales["head.bias"] == 0.0 and scales["head.weight"] == 1.0
+
+
+def test_preview_lists_each_group_once() -> None:
+    preview = layer_decay_preview(models.GroupedViT(depth=2), 0.5)
+    assert preview == [
+        ("cls_token, patch_embed", 0.125),
+        ("blocks.0", 0.25),
+        ("blocks.1, norm", 0.5),
+        ("head", 1.0),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rules:\n  - freeze: fc1\n    lr_scale: 2\n", "`lr_scale` goes with `train:` rules only"),
+        ("rules:\n  - train: fc1\n    lr_scale: 0\n", "`lr_scale` must be a number with lr_scale > 0"),
+        ("rules:\n  - train: fc1\n    lr_scale: .inf\n", "lr_scale > 0"),
+        ("rules:\n  - lr_scale: 2\n", "`lr_scale` needs a `train: PATTERN` beside it"),
+        ("layer_decay: 1.5\n", "0 < layer_decay <= 1"),
+        ("layer_decay: true\n", "0 < layer_decay <= 1"),
+        ("schedule:\n  - at: {step: 5}\n", "needs both `at:` and `rules:`"),
+        ("schedule:\n  - at: {minute: 5}\n    rules: [{train: fc1}]\n", "takes `step` or `epoch`"),
+        ("schedule:\n  - at: {step: -1}\n    rules: [{train: fc1}]\n", "whole number N >= 0"),
+        (
+            "schedule:\n  - at: {step: 5}\n    rules: [{train: fc1}]\n  - at: {step: 5}\n    rules: [{train: fc2}]\n",
+            "must come after step 5",
+        ),
+        ("schedule:\n  - at: {step: 5}\n    rules: []\n", "at least one rule"),
+    ],
+)
+def test_bad_new_keys_are_one_line_errors(text: str, message: str) -> None:
+    with pytest.raises(RuleError, match=message) as info:
+        RuleSet.loads(text, source="r.yaml")
+    assert str(info.value).startswith("r.yaml:") and "\n" not in str(info.value)
+
+
+def test_lr_zero_with_scales_keeps_frozen_bit_identical_under_weight_decay() -> None:
+    torch.manual_seed(0)
+    model = models.SmallConvNet()
+    rules = RuleSet.loads(
+        "default: freeze\nmethod: lr_zero\nrules:\n  - train: fc\n    lr_scale: 0.5\n"
+        "  - train: features.3\n    lr_scale: 2\n"
+    )
+    freezegui.apply_rules(model, rules)
+    groups = freezegui.param_groups(model, rules, lr=1e-2, weight_decay=0.1, no_decay="bias_and_norm")
+    lrs = {g["name"]: (g["lr"], g["weight_decay"]) for g in groups}
+    assert lrs == {
+        "frozen": (0.0, 0.0),
+        "lr_scale 2": (2e-2, 0.1),
+        "lr_scale 2 no_decay": (2e-2, 0.0),
+        "lr_scale 0.5": (5e-3, 0.1),
+        "lr_scale 0.5 no_decay": (5e-3, 0.0),
+    }
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = torch.optim.AdamW(groups)
+    x, y = torch.randn(8, 3, 16, 16), torch.randint(0, 3, (8,))
+    model.train()
+    for _ in range(5):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    for name, p in model.named_parameters():
+        if name.startswith(("fc.", "features.3.")):
+            assert not torch.equal(p, before[name]), name
+        else:
+            assert same_bits(p, before[name]), name
+
+
+def test_rules_from_model_writes_scales_from_an_optimizer() -> None:
+    model = models.GroupedViT(depth=3)
+    rules = RuleSet.loads("layer_decay: 0.5\nrules:\n  - freeze: blocks.0\n")
+    freezegui.apply_rules(model, rules)
+    opt = torch.optim.AdamW(freezegui.param_groups(model, rules, lr=1e-3))
+    written = freezegui.rules_from_model(model, optimizer=opt)
+    tree = freezegui.build_tree(model)
+    np.testing.assert_array_equal(evaluate_scales(tree, written)[1], evaluate_scales(tree, rules)[1])
+    assert written.layer_decay is None and any(r.lr_scale for r in written.rules)
+    again = RuleSet.loads(written.dumps())
+    np.testing.assert_array_equal(evaluate_scales(tree, again)[1], evaluate_scales(tree, rules)[1])
+    by_name = freezegui.rules_from_model(model, scales={"head.weight": 4.0})
+    assert [str(r) for r in by_name.rules] == ["freeze: blocks.0", "train: head.weight (lr_scale 4)"]
