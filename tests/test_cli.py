@@ -138,3 +138,26 @@ def test_summary_json_reports_a_fingerprint_mismatch(
     assert any("another architecture" in p for p in data["problems"])
     assert main(["summary", "torchvision:resnet18", "--rules", str(rules), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["fingerprint"]["ok"] is True
+
+
+def test_check_validates_every_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    staged = tmp_path / "staged.yaml"
+    staged.write_text(
+        "default: freeze\nlayer_decay: 0.8\nrules:\n  - train: fc\nschedule:\n  - at: {step: 10}\n"
+        "    rules:\n      - train: layer4\n        lr_scale: 0.5\n"
+    )
+    assert main(["check", "torchvision:resnet18", "--structure-only", str(staged)]) == 0
+    out = capsys.readouterr().out
+    assert "stage 1 at step 10:" in out and "train: layer4 (lr_scale 0.5)" in out
+    assert "stage 1: trainable 8,906,728 parameters; lr scales 0.5, 1" in out
+    staged.write_text(staged.read_text().replace("layer4", "layer5"))
+    assert main(["check", "torchvision:resnet18", "--structure-only", str(staged)]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "problem: stage 1 (at step 10): rule `train: layer5 (lr_scale 0.5)` (line 8) matches no parameter"
+        in out
+    )
+    flat = tmp_path / "flat.yaml"
+    flat.write_text("layer_decay: 0.8\nrules: []\n")
+    assert main(["check", "py:tests.models:MLP", str(flat)]) == 1
+    assert "layer_decay needs a model with a repeated block list" in capsys.readouterr().out

@@ -133,3 +133,43 @@ def test_lightning_example_trains_only_the_head(tmp_path, monkeypatch) -> None:
             assert not torch.equal(after[name], value), name
         else:  # frozen weights and frozen BatchNorm running statistics
             assert torch.equal(after[name], value), name
+
+
+class _ScheduledModule(Module):
+    def configure_optimizers(self):
+        import freezegui
+
+        return torch.optim.AdamW(freezegui.param_groups(self.net, self.rules, lr=0.05, weight_decay=0.1))
+
+
+def test_callback_runs_a_schedule(tmp_path) -> None:
+    """features.3 (a conv) unfreezes at step 2: unchanged through the first two steps, trained after."""
+    from freezegui.core.training.proof import same_bits
+    from freezegui.integrations.lightning import FreezeRules
+
+    torch.manual_seed(0)
+    rules = RuleSet.loads(
+        RULES + "schedule:\n  - at: {step: 2}\n    rules:\n      - train: features.3\n        lr_scale: 2\n"
+    )
+    module = _ScheduledModule()
+    module.rules = rules
+    start = {k: v.clone() for k, v in module.net.state_dict().items()}
+    seen: list[bool] = []
+
+    class Probe(L.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            seen.append(same_bits(module.net.features[3].weight, start["features.3.weight"]))
+
+    callback = FreezeRules(rules, submodule="net")
+    trainer = _trainer(tmp_path, callback)
+    trainer.callbacks.append(Probe())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", FreezeguiWarning)
+        trainer.fit(module)
+    assert seen == [True, True, True, False]  # 2 epochs x 2 batches; the stage applies before batch 3
+    assert [c.global_step for c in callback.schedule.changes] == [2]
+    after = module.net.state_dict()
+    assert same_bits(after["features.0.weight"], start["features.0.weight"])
+    group = next(g for g in trainer.optimizers[0].param_groups if g["name"] == "stages 0 > 2")
+    assert group["lr"] == pytest.approx(0.1) and group["weight_decay"] == 0.1

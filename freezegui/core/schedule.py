@@ -23,6 +23,7 @@ from torch import nn
 from freezegui.core.apply import RulesLike, apply_norm_policy, as_ruleset
 from freezegui.core.errors import RuleError
 from freezegui.core.groups import GroupPlan, NoDecay, plan_groups, stage_states
+from freezegui.core.norms import has_running_stats
 from freezegui.core.rule_keys import Stage
 from freezegui.core.rules import RuleSet, match_params
 from freezegui.core.tree import ModuleTree, build_tree
@@ -119,7 +120,10 @@ class Schedule:
             for tensor, flag in zip(self.tree.tensors, mask.tolist()):
                 if tensor.requires_grad != flag:
                     tensor.requires_grad_(flag)
-        apply_norm_policy(self.model, self.tree, mask, rules_k)
+        frozen_norms = set(apply_norm_policy(self.model, self.tree, mask, rules_k))
+        for path, module in self.model.named_modules():
+            if has_running_stats(module) and path not in frozen_norms:
+                module.training = self.model.training  # released: follows train()/eval() again
         factor = self._current_factor()
         base_lrs = getattr(self.lr_scheduler, "base_lrs", None)
         for i, (plan, group) in enumerate(zip(self.plans, self._groups)):

@@ -8,7 +8,9 @@ before it calls ``configure_optimizers`` and wraps the module for DDP/FSDP, whic
 works (see examples/ddp_finetune.py). Build the optimizer from ``p.requires_grad`` parameters, or with
 ``method: lr_zero`` from :func:`freezegui.param_groups` (the callback warns when frozen tensors would
 train). Frozen BatchNorm layers are put back in eval mode at the start of every training epoch, since
-Lightning calls ``model.train()`` then. Needs ``lightning`` (``pip install freezegui[lightning]``);
+Lightning calls ``model.train()`` then. A rule file with a ``schedule:`` (gradual unfreezing) needs the
+optimizer built from :func:`freezegui.param_groups` (it holds every tensor that trains in any stage);
+the callback then applies each stage when due, before the batch, by global step or epoch. Needs ``lightning`` (``pip install freezegui[lightning]``);
 the older ``pytorch_lightning`` package works too.
 """
 
@@ -20,8 +22,9 @@ from typing import Any
 from torch import nn
 
 from freezegui.core.apply import ApplyReport, RulesLike, apply_rules, as_ruleset
-from freezegui.core.errors import FreezeguiWarning, MissingDependencyError
+from freezegui.core.errors import FreezeguiWarning, MissingDependencyError, RuleError
 from freezegui.core.norms import is_stats_frozen
+from freezegui.core.schedule import Schedule
 
 try:
     from lightning.pytorch.callbacks import Callback
@@ -48,6 +51,7 @@ class FreezeRules(Callback):
         self.submodule = submodule
         self.strict = strict
         self.report: ApplyReport | None = None
+        self.schedule: Schedule | None = None
         self._frozen_norms: list[nn.Module] = []
 
     def _target(self, pl_module: nn.Module) -> nn.Module:
@@ -73,6 +77,8 @@ class FreezeRules(Callback):
         from freezegui.core.tree import build_tree
 
         tree = build_tree(target)
+        if self.rules.schedule:
+            self._start_schedule(trainer, target)
         frozen = {id(t) for t, f in zip(tree.tensors, self.report.trainable_mask.tolist()) if not f}
         for optimizer in getattr(trainer, "optimizers", []):
             for group in optimizer.param_groups:
@@ -85,6 +91,23 @@ class FreezeRules(Callback):
                         stacklevel=2,
                     )
                     return
+
+    def _start_schedule(self, trainer: Any, target: nn.Module) -> None:
+        optimizers = list(getattr(trainer, "optimizers", []))
+        if len(optimizers) != 1:
+            raise RuleError(
+                "a rule file with a schedule needs exactly one optimizer, built from "
+                "freezegui.param_groups(model, rules, lr=...) in configure_optimizers"
+            )
+        configs = getattr(trainer, "lr_scheduler_configs", [])
+        scheduler = configs[0].scheduler if configs else None
+        self.schedule = Schedule(target, self.rules, optimizers[0], lr_scheduler=scheduler)
+
+    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+        """Apply the stages now due (by the optimizer steps done and the epoch)."""
+        if self.schedule is not None:
+            if self.schedule.step(int(trainer.global_step), int(trainer.current_epoch)):
+                self._frozen_norms = [m for m in self._target(pl_module).modules() if is_stats_frozen(m)]
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
         """Lightning has just called ``train()``: frozen norm layers go back to eval mode."""

@@ -15,6 +15,7 @@ stage comes. Needs ``transformers`` (and ``accelerate``, which its Trainer needs
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -33,7 +34,7 @@ except ImportError:  # pragma: no cover - depends on what is installed
     ) from None
 
 
-class FreezeSchedule(TrainerCallback):  # type: ignore[misc]  # transformers is untyped
+class FreezeSchedule(TrainerCallback):
     """Apply ``rules`` (scales, schedule) during ``Trainer.train``; build the optimizer with
     :meth:`create_optimizer`. ``changes`` lists the stages applied, with the global step of each."""
 
@@ -51,7 +52,7 @@ class FreezeSchedule(TrainerCallback):  # type: ignore[misc]  # transformers is 
         *,
         lr: float | None = None,
         weight_decay: float | None = None,
-        optimizer_cls: type[torch.optim.Optimizer] = torch.optim.AdamW,
+        optimizer_cls: Callable[..., torch.optim.Optimizer] = torch.optim.AdamW,
         **optimizer_kwargs: Any,
     ) -> torch.optim.Optimizer:
         """Apply the rules to ``model`` and return an optimizer over every tensor that trains in any stage.

@@ -6,6 +6,8 @@ import argparse
 
 from freezegui.cli.common import add_model_args, load_from_args
 from freezegui.core.apply import evaluate_rules
+from freezegui.core.rules import RuleSet, match_params
+from freezegui.core.tree import ModuleTree
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,14 +17,44 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
+def scale_and_stage_lines(tree: ModuleTree, rs: RuleSet) -> list[str]:
+    """Print the scales and every stage (strict: a stage rule matching nothing is a problem); the problems."""
+    from freezegui.core.errors import RuleError
+    from freezegui.core.groups import stage_states
+    from freezegui.core.schedule import stage_problems
+
+    try:
+        states = stage_states(tree, rs)
+    except RuleError as exc:  # layer_decay on a model without blocks
+        return [str(exc)]
+    for k, (mask, scales) in enumerate(states):
+        if k:
+            stage = rs.schedule[k - 1]
+            print(f"stage {k} at {stage.label}:")
+            for rule in stage.rules:
+                hit = match_params(tree, rule.pattern)
+                where = f"line {rule.line}: " if rule.line else ""
+                print(
+                    f"  {where}{rule}  ->  {int(hit.sum())} tensors, {int(tree.numel[hit].sum()):,} parameters"
+                )
+        if rs.has_scales or k:
+            trained = sorted({round(float(s), 12) for s in scales[mask]})
+            shown = ", ".join(f"{s:g}" for s in trained[:8]) + (" ..." if len(trained) > 8 else "")
+            label = "before any stage" if rs.schedule and not k else f"stage {k}" if k else "all"
+            print(
+                f"  {label}: trainable {int(tree.numel[mask].sum()):,} parameters; lr scales {shown or '-'}"
+            )
+    return stage_problems(tree, rs)
+
+
 def run(args: argparse.Namespace) -> int:
     model = load_from_args(args)
-    _, _, report = evaluate_rules(model, args.rules)
+    tree, rs, report = evaluate_rules(model, args.rules)
     for m in report.matches:
         where = f"line {m.rule.line}: " if m.rule.line else ""
         print(f"  {where}{m.rule}  ->  {m.params} tensors, {m.elements:,} parameters")
     print(report)
-    problems = report.problems()
+    problems = report.problems() + scale_and_stage_lines(tree, rs)
     for problem in problems:
         print(f"problem: {problem}")
     if problems:

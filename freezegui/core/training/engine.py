@@ -31,6 +31,7 @@ from freezegui.core.training.checkpoint import save_checkpoint
 from freezegui.core.training.config import TrainingConfig, resolve_device
 from freezegui.core.training.data import TrainingData, make_data
 from freezegui.core.training.proof import FrozenSnapshot
+from freezegui.core.training.staging import Schedule, start_schedule
 from freezegui.core.training.report import MemoryStats, StepResult, TrainingReport, TrainingStatus
 from freezegui.core.tree import build_tree
 
@@ -77,6 +78,7 @@ class TrainingRun:
         self.frozen_norm_layers: list[str] = []
         self.report: TrainingReport | None = None
         self._snapshot: FrozenSnapshot | None = None
+        self.schedule: Schedule | None = None
         self._prepared = False
 
     # ------------------------------------------------------------------------------------- control
@@ -114,7 +116,7 @@ class TrainingRun:
         self.rules = rules
         self.counts = report.counts
         self.frozen_norm_layers = report.frozen_norm_layers
-        if report.counts.trainable == 0:
+        if report.counts.trainable == 0 and not rules.schedule:
             raise TrainingError("nothing to train: the selection freezes every parameter")
         tree = build_tree(model)
         mask = report.trainable_mask
@@ -123,6 +125,8 @@ class TrainingRun:
             p.grad = None
         self.optimizer = self._make_optimizer(model, rules, tree.tensors, mask)
         self._snapshot = FrozenSnapshot(model, tree, mask, self.frozen_norm_layers)
+        if rules.schedule:
+            self.schedule = start_schedule(model, rules, self.optimizer, cfg.lr, cfg.weight_decay)
         self._prepared = True
 
     def _resolve_rules(self) -> RuleSet:
@@ -144,7 +148,7 @@ class TrainingRun:
         self, model: nn.Module, rules: RuleSet, tensors: list[torch.Tensor], mask: np.ndarray
     ) -> torch.optim.Optimizer:
         cfg = self.config
-        if rules.method == Method.LR_ZERO:
+        if rules.method == Method.LR_ZERO or rules.schedule or rules.has_scales:
             groups = param_groups(model, rules, lr=cfg.lr, weight_decay=cfg.weight_decay)
         else:
             groups = [
@@ -192,7 +196,8 @@ class TrainingRun:
                 times.append(dt)
                 recent = times[-10:]
                 eta = (n - i - 1) * (sum(recent) / len(recent))
-                yield StepResult(i + 1, n, value, (i + 1) * bs / train_time, now - t0, eta)
+                stage = self.schedule.current if self.schedule is not None else 0
+                yield StepResult(i + 1, n, value, (i + 1) * bs / train_time, now - t0, eta, stage)
         except GeneratorExit:
             status, message = TrainingStatus.STOPPED, f"the caller stopped after {len(losses)} of {n} steps"
             raise
@@ -205,6 +210,7 @@ class TrainingRun:
         data, opt = self.data, self.optimizer
         assert data is not None and opt is not None
         try:
+            self._apply_stages(i)
             batch = data.batch(i)
             opt.zero_grad(set_to_none=True)
             loss = data.loss(self.model, batch)
@@ -228,6 +234,15 @@ class TrainingRun:
             raise _RunEnded(TrainingStatus.DIVERGED, msg)
         return value
 
+    def _apply_stages(self, done: int) -> None:
+        """Apply the schedule's stages due before step ``done + 1``; the proof checks what they unfreeze."""
+        if self.schedule is None:
+            return
+        assert self.data is not None and self._snapshot is not None
+        epoch = done * self.config.batch_size // self.data.examples if self.data.examples else 0
+        for change in self.schedule.step(done, epoch):
+            self._snapshot.transition(change.index, done, change.unfrozen, change.frozen)
+
     def run(self, on_step: Callable[[StepResult], object] | None = None) -> TrainingReport:
         """Drain :meth:`steps` (calling ``on_step`` with each result) and return the report."""
         for result in self.steps():
@@ -250,7 +265,11 @@ class TrainingRun:
         proof = self._snapshot.verify() if self._snapshot is not None else None
         if proof is not None and not proof.ok:
             problem = "frozen tensors changed during training: " + ", ".join(
-                (proof.frozen_changed + proof.buffers_changed)[:5]
+                (
+                    proof.frozen_changed
+                    + proof.buffers_changed
+                    + [n for st in proof.stages for n in st.changed]
+                )[:5]
             )
             message = f"{message}; {problem}" if message else problem
         return TrainingReport(

@@ -33,6 +33,24 @@ def same_bits(a: torch.Tensor, b: torch.Tensor) -> bool:
 
 
 @dataclass
+class StageProof:
+    """Tensors a schedule stage unfroze: frozen until ``step``, so bit-identical up to it."""
+
+    stage: int
+    step: int
+    unfrozen_tensors: int = 0
+    unfrozen_elements: int = 0
+    verified_tensors: int = 0
+    changed: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"stage {self.stage} at step {self.step}: {self.verified_tensors} of {self.unfrozen_tensors} tensors "
+            f"({self.unfrozen_elements:,} values) frozen until then verified bit-identical"
+        )
+
+
+@dataclass
 class ProofReport:
     """What the comparison found. ``ok`` is False when any frozen tensor changed."""
 
@@ -51,10 +69,13 @@ class ProofReport:
     trainable_changed_tensors: int = 0
     trainable_changed_elements: int = 0
     trainable_unchanged: list[str] = field(default_factory=list)
+    stages: list[StageProof] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.frozen_changed and not self.buffers_changed
+        return (
+            not self.frozen_changed and not self.buffers_changed and not any(s.changed for s in self.stages)
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
@@ -74,6 +95,12 @@ class ProofReport:
             f"trainable parameters changed: {self.trainable_changed_elements:,} of {self.trainable_elements:,} "
             f"({self.trainable_changed_tensors} of {self.trainable_tensors} tensors)"
         )
+        out += [s.line() for s in self.stages]
+        out += [
+            f"ERROR: stage {s.stage}: tensors changed before it: {', '.join(s.changed[:10])}"
+            for s in self.stages
+            if s.changed
+        ]
         if self.frozen_changed:
             out.append(f"ERROR: frozen parameters changed: {', '.join(self.frozen_changed[:10])}")
         if self.buffers_changed:
@@ -103,9 +130,29 @@ class FrozenSnapshot:
                 if buf is not None:
                     full = f"{path}.{name}" if path else name
                     self._buffers.append((full, buf, _cpu_copy(buf)))
+        self._stages: list[StageProof] = []
+
+    def transition(self, stage: int, step: int, unfrozen: np.ndarray, frozen: np.ndarray) -> StageProof:
+        """A schedule stage at ``step``: check the tensors it unfreezes against their copies (they were
+        frozen until now), then count them as trainable; tensors it freezes get a fresh copy."""
+        proof = StageProof(stage, step)
+        for j in np.flatnonzero(unfrozen).tolist():
+            name, live, before, _ = self._params[j]
+            proof.unfrozen_tensors += 1
+            proof.unfrozen_elements += before.numel()
+            if same_bits(live, before):
+                proof.verified_tensors += 1
+            else:
+                proof.changed.append(name)
+            self._params[j] = (name, live, before, True)
+        for j in np.flatnonzero(frozen).tolist():
+            name, live, _, _ = self._params[j]
+            self._params[j] = (name, live, _cpu_copy(live), False)
+        self._stages.append(proof)
+        return proof
 
     def verify(self) -> ProofReport:
-        r = ProofReport()
+        r = ProofReport(stages=list(self._stages))
         for name, live, before, flag in self._params:
             n = before.numel()
             same = same_bits(live, before)

@@ -35,6 +35,7 @@ class StepResult:
     examples_per_s: float
     elapsed: float
     eta: float
+    stage: int = 0  # schedule stages applied before this step (a loss chart marks where it grows)
 
 
 @dataclass
