@@ -105,9 +105,10 @@ class FreezeRules(Callback):
 
     def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
         """Apply the stages now due (by the optimizer steps done and the epoch)."""
-        if self.schedule is not None:
-            if self.schedule.step(int(trainer.global_step), int(trainer.current_epoch)):
-                self._frozen_norms = [m for m in self._target(pl_module).modules() if is_stats_frozen(m)]
+        if self.schedule is not None and self.schedule.step(
+            int(trainer.global_step), int(trainer.current_epoch)
+        ):
+            self._frozen_norms = [m for m in self._target(pl_module).modules() if is_stats_frozen(m)]
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
         """Lightning has just called ``train()``: frozen norm layers go back to eval mode."""
