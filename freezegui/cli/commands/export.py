@@ -11,9 +11,11 @@ from freezegui.core.apply import ApplyReport, evaluate_rules
 from freezegui.core.atomic import atomic_write_text
 from freezegui.core.errors import FreezeguiWarning, SpecError
 from freezegui.core.interop.axolotl import to_axolotl
+from freezegui.core.interop.common import not_carried_note
 from freezegui.core.interop.llamafactory import num_layers_of, to_llamafactory
 from freezegui.core.interop.names import to_names
 from freezegui.core.interop.python import to_python
+from freezegui.core.interop.python_staged import to_python_staged
 from freezegui.core.loading import load_model
 from freezegui.core.rules import RuleSet
 from freezegui.core.tree import ModuleTree
@@ -77,10 +79,18 @@ def run(args: argparse.Namespace) -> int:
                     f"tuning selects hidden layers by index (pass --num-layers N if the model has them)"
                 )
             text = to_llamafactory(tree, mask, layers, spec=args.spec)
+        elif args.fmt == "python" and (rs.has_scales or rs.schedule):
+            rs.method = args.method or rs.method  # type: ignore[assignment]
+            text = to_python_staged(tree, rs, spec=args.spec)
         elif args.fmt == "python":
             text = to_python(tree, mask, args.method or rs.method, spec=args.spec, batchnorm=rs.batchnorm)
         else:
             text = to_names(tree, mask)
+        if args.fmt in ("axolotl", "llamafactory", "names"):
+            note = not_carried_note(rs, args.fmt)
+            if note:
+                text = "".join(f"# {line}\n" for line in note.splitlines()) + text
+                print(f"warning: {note.splitlines()[0]}", file=sys.stderr)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     if args.output:

@@ -59,3 +59,22 @@ def load_yaml_mapping(text: str, *, source: str | None, what: str) -> dict[str, 
     if not isinstance(data, dict):
         raise RuleError(f"{what} must be a YAML mapping", source=source)
     return data
+
+
+_TOOL_NAMES = {"axolotl": "axolotl", "llamafactory": "LLaMA-Factory", "names": "a names list"}
+
+
+def not_carried_note(rules: RuleSet, fmt: str) -> str | None:
+    """What an export to ``fmt`` loses: lr scales and the schedule (None when the rules have neither)."""
+    lost = []
+    if rules.has_scales:
+        lost.append("per-layer learning-rate scales (lr_scale / layer_decay)")
+    if rules.schedule:
+        lost.append(f"the {len(rules.schedule)}-stage unfreezing schedule")
+    if not lost:
+        return None
+    tool = _TOOL_NAMES.get(fmt, fmt)
+    return (
+        f"NOTE: {' and '.join(lost)} do not carry over to {tool}: this file holds only the stage-0 "
+        f"train/freeze selection.\nUse the Python export or freezegui's param_groups/Schedule to keep them."
+    )
