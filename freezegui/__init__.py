@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from freezegui.core.options import LoadOptions
     from freezegui.core.plan import Plan, plan
     from freezegui.core.rules import Method, NormPolicy, Rule, RuleSet
+    from freezegui.core.schedule import Schedule
     from freezegui.core.selection import Selection
     from freezegui.core.training import (
         MethodResult,
@@ -65,6 +66,7 @@ _EXPORTS = {
     **dict.fromkeys(("Spec", "SpecKind", "load_model", "parse_spec"), "loading"),
     "LoadOptions": "options",
     **dict.fromkeys(("Method", "NormPolicy", "Rule", "RuleSet"), "rules"),
+    "Schedule": "schedule",
     "Selection": "selection",
     **dict.fromkeys(
         (
@@ -112,6 +114,7 @@ __all__ = [
     "Rule",
     "RuleError",
     "RuleSet",
+    "Schedule",
     "Selection",
     "Spec",
     "SpecError",
