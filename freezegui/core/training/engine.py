@@ -25,7 +25,7 @@ from freezegui.core.apply import RulesLike, apply_rules, as_ruleset, param_group
 from freezegui.core.counting import Counts
 from freezegui.core.errors import FreezeguiError, TrainingError
 from freezegui.core.loading import SpecKind, parse_spec
-from freezegui.core.rules import Method, RuleSet, rules_from_selection
+from freezegui.core.rules import Method, RuleSet
 from freezegui.core.selection import Selection
 from freezegui.core.training.checkpoint import save_checkpoint
 from freezegui.core.training.config import TrainingConfig, resolve_device
@@ -133,8 +133,7 @@ class TrainingRun:
         if self._rules_in is not None and self._selection is not None:
             raise TypeError("give rules or selection, not both")
         if self._selection is not None:
-            sel = self._selection
-            rs = rules_from_selection(sel.tree, sel.trainable)
+            rs = self._selection.to_rules()  # with the selection's lr scales
         elif self._rules_in is not None:
             rs = dataclasses.replace(as_ruleset(self._rules_in))
             rs.model = dataclasses.replace(rs.model)
