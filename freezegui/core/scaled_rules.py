@@ -29,30 +29,58 @@ def rules_with_scales(
 
 
 def _shortest(tree: ModuleTree, trainable: np.ndarray, scales: np.ndarray, prefer: str) -> RuleSet:
+    """K-label dynamic programme in a sparse form (K can be one label per block of a deep model).
+
+    For a module i with parameters, base[i][t] (rules inside i when it starts at label t) is
+    ``C[i] - g[i][t]``: a constant minus a gain that is non-zero only for labels present below i, and
+    cost[i][t] = min(base[i][t], 1 + min base[i]) is ``1 + m[i]`` except ``m[i]`` on the labels A[i]
+    where base is minimal. So a parent needs from each child only ``1 + m`` and the set A.
+    """
     values = sorted(set(scales[trainable].tolist()) | {1.0})
     label_scale = [0.0, *values]  # label 0: frozen; label k > 0: trains at label_scale[k]
     lookup = {v: k + 1 for k, v in enumerate(values)}
     labels = np.zeros(len(tree.params), dtype=np.int64)
     labels[trainable] = [lookup[v] for v in scales[trainable].tolist()]
-    n_nodes, k = len(tree.nodes), len(label_scale)
-    occ_node = np.repeat(np.arange(len(tree.modules), dtype=np.int64), np.diff(tree.occ_start))
-    own = np.zeros((n_nodes, k), dtype=np.int64)  # own[i, t]: direct occurrences of i with label t
-    np.add.at(own, (occ_node, labels[tree.occ_param]), 1)
-    own_total = own.sum(axis=1)
-    parent = np.frombuffer(tree._parent, dtype=np.int64)
-    base = np.zeros((n_nodes, k), dtype=np.int64)  # rules inside i (none on i) when it starts at t
-    cost = np.zeros((n_nodes, k), dtype=np.int64)  # best inside i, inheriting t
-    below = np.zeros((n_nodes, k), dtype=np.int64)  # sum of the children's cost
+    n_nodes = len(tree.nodes)
+    gain: list[dict[int, int]] = [{} for _ in range(n_nodes)]
+    const = np.diff(tree.occ_start).astype(np.int64)  # C starts as the number of own occurrences
+    occ_node = np.repeat(np.arange(n_nodes, dtype=np.int64), np.diff(tree.occ_start))
+    k = len(label_scale)
+    keys, counts = np.unique(occ_node * k + labels[tree.occ_param], return_counts=True)
+    for key, count in zip(keys.tolist(), counts.tolist()):
+        gain[key // k][key % k] = count
+    best = [0] * n_nodes  # max gain: base is minimal (m = C - best) on the labels with this gain
+    parent, nparams = tree._parent, tree.nparams
     for i in range(n_nodes - 1, -1, -1):
-        if tree.nparams[i] == 0:
+        if nparams[i] == 0:
             continue
-        base[i] = own_total[i] - own[i] + below[i]
-        cost[i] = np.minimum(base[i], 1 + base[i].min())
+        g = gain[i]
+        top = best[i] = max(g.values())
         if i:
-            below[parent[i]] += cost[i]
+            up = parent[i]
+            const[up] += 1 + int(const[i]) - top  # the child's 1 + m
+            pg = gain[up]
+            for t, v in g.items():
+                if v == top:
+                    pg[t] = pg.get(t, 0) + 1
     one = lookup[1.0]
+    g0 = gain[0]
     pref, other = (0, one) if prefer != "train" else (one, 0)
-    default = pref if base[0, pref] <= base[0, other] else other
+    default = pref if g0.get(pref, 0) >= g0.get(other, 0) else other
+    return RuleSet(
+        rules=_emit(tree, labels, label_scale, gain, best, default), default="train" if default else "freeze"
+    )
+
+
+def _emit(
+    tree: ModuleTree,
+    labels: np.ndarray,
+    label_scale: list[float],
+    gain: list[dict[int, int]],
+    best: list[int],
+    default: int,
+) -> list[Rule]:
+    """The rules of the programme's choices, in preorder (a module's rule before those inside it)."""
     rules: list[Rule] = []
 
     def rule(label: int, path: str) -> Rule:
@@ -66,8 +94,9 @@ def _shortest(tree: ModuleTree, trainable: np.ndarray, scales: np.ndarray, prefe
         if tree.nparams[i] == 0:
             return
         t = inherited
-        if i and base[i, inherited] > 1 + base[i].min():
-            t = int(base[i].argmin())
+        g = gain[i]
+        if i and g.get(inherited, 0) < best[i] - 1:  # base[inherited] > 1 + min base
+            t = min(k for k, v in g.items() if v == best[i])
             rules.append(rule(t, node.path))
         for e in node.params:
             if labels[e.info.index] != t:
@@ -76,4 +105,4 @@ def _shortest(tree: ModuleTree, trainable: np.ndarray, scales: np.ndarray, prefe
             emit(c, t)
 
     emit(tree.root, default)
-    return RuleSet(rules=rules, default="train" if default else "freeze")
+    return rules
