@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from freezegui.core.rules import rules_from_selection  # noqa: E402
-from freezegui.core.scaled_rules import rules_with_scales  # noqa: E402
-from freezegui.core.scales import decay_scales  # noqa: E402
-from freezegui.core.tree import build_tree  # noqa: E402
-from tests.models import wide_model  # noqa: E402
+from freezegui.core.rules import rules_from_selection
+from freezegui.core.scaled_rules import rules_with_scales
+from freezegui.core.scales import decay_scales
+from freezegui.core.tree import build_tree
+from tests.models import wide_model
 
 
 def main() -> None:

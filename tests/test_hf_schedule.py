@@ -9,10 +9,10 @@ import torch
 
 pytest.importorskip("accelerate", reason="transformers' Trainer needs accelerate")
 
-from transformers import Trainer, TrainerCallback, TrainingArguments  # noqa: E402
+from transformers import Trainer, TrainerCallback, TrainingArguments
 
-from freezegui.core.training.proof import same_bits  # noqa: E402
-from freezegui.integrations.transformers import FreezeSchedule  # noqa: E402
+from freezegui.core.training.proof import same_bits
+from freezegui.integrations.transformers import FreezeSchedule
 
 RULES = """\
 default: freeze
@@ -62,7 +62,7 @@ class _Snapshots(TrainerCallback):
         self.model = model
         self.at: dict[int, dict[str, torch.Tensor]] = {}
 
-    def on_step_begin(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
+    def on_step_begin(self, args, state, control, **kwargs):
         self.at[state.global_step] = {
             n: p.detach().clone() for n, p in self.model.named_parameters() if n.startswith("model.layers.1.")
         }
@@ -130,7 +130,7 @@ class _FlipRequiresGrad(TrainerCallback):
     def __init__(self, model: torch.nn.Module) -> None:
         self.model = model
 
-    def on_step_begin(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
+    def on_step_begin(self, args, state, control, **kwargs):
         if state.global_step == STAGE:
             for n, p in self.model.named_parameters():
                 if n.startswith("model.layers.1."):

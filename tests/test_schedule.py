@@ -9,6 +9,7 @@ import torch
 import freezegui
 from freezegui.core.errors import RuleError
 from freezegui.core.rules import RuleSet
+from freezegui.core.scales import apply_layer_decay
 from freezegui.core.schedule import Schedule, stage_problems
 from freezegui.core.selection import MIXED, Selection
 from freezegui.core.training.proof import same_bits
@@ -122,7 +123,7 @@ def test_epoch_stages_and_stage_problems() -> None:
 def test_schedule_needs_the_param_groups() -> None:
     model = models.MLP()
     rules = RuleSet.loads("rules: []\nschedule:\n  - at: {step: 1}\n    rules: [{freeze: fc1}]\n")
-    with pytest.raises(RuleError, match="build it from freezegui.param_groups"):
+    with pytest.raises(RuleError, match=r"build it from freezegui\.param_groups"):
         Schedule(model, rules, torch.optim.AdamW(model.parameters()))
 
 
@@ -130,7 +131,7 @@ def test_selection_scales_are_undoable_and_export_exactly() -> None:
     model = models.GroupedViT(depth=2)
     tree = freezegui.build_tree(model)
     sel = Selection(tree)
-    assert sel.apply_layer_decay(0.5)
+    assert apply_layer_decay(sel, 0.5)
     block0 = tree.node("blocks.0")
     assert sel.lr_scale_of(block0) == 0.25 and sel.lr_scale_of(tree.root) == MIXED
     assert sel.set_lr_scale(block0, 2.0) and sel.undo_label == "LR x2 blocks.0"
@@ -159,6 +160,6 @@ def test_state_at_each_stage() -> None:
     model = models.MLP()
     rules = RuleSet.loads(GRADUAL.replace("fc", "fc2").replace("layer4", "fc1").format(method="lr_zero"))
     tree = freezegui.build_tree(model)
-    (m0, s0), (m1, s1) = stage_states(tree, rules)
+    (m0, s0), (m1, _) = stage_states(tree, rules)
     assert m0.tolist() == [False, False, True, True] and m1.all()
     assert s0.tolist() == [0.0, 0.0, 1.0, 1.0]

@@ -57,5 +57,11 @@ def test_proof_catches_a_tensor_that_moved_before_its_stage() -> None:
 
 def test_a_stage_rule_matching_nothing_fails_before_step_one() -> None:
     rules = RuleSet.loads(STAGED.format(method="lr_zero").replace("features.3", "features.9"))
-    with pytest.raises(TrainingError, match="stage 1 .* matches no parameter"):
+    with pytest.raises(TrainingError, match=r"stage 1 .* matches no parameter"):
+        TrainingRun(models.SmallConvNet(), _cfg(), rules=rules).prepare()
+
+
+def test_epoch_stages_are_refused_by_the_step_counting_engine() -> None:
+    rules = RuleSet.loads(STAGED.format(method="lr_zero").replace("{step: 3}", "{epoch: 1}"))
+    with pytest.raises(TrainingError, match=r"counts steps: write the stage at epoch 1 as `at: \{step: N\}`"):
         TrainingRun(models.SmallConvNet(), _cfg(), rules=rules).prepare()

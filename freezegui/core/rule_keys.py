@@ -11,14 +11,28 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import yaml
 
 from freezegui.core.errors import RuleError
 
-if TYPE_CHECKING:
-    from freezegui.core.rules import Rule
+
+class _Pattern(Protocol):
+    @property
+    def text(self) -> str: ...
+
+
+class RuleLike(Protocol):
+    """What this module needs of :class:`freezegui.core.rules.Rule` (rules.py imports this module)."""
+
+    @property
+    def action(self) -> str: ...
+    @property
+    def pattern(self) -> _Pattern: ...
+    @property
+    def lr_scale(self) -> float | None: ...
+
 
 Unit = Literal["step", "epoch"]
 UNITS: tuple[str, ...] = ("step", "epoch")
@@ -31,7 +45,7 @@ class Stage:
 
     unit: Unit
     at: int
-    rules: list[Rule] = field(default_factory=list)
+    rules: list[Any] = field(default_factory=list)  # freezegui.core.rules.Rule
     line: int | None = None
 
     def due(self, global_step: int, epoch: int) -> bool:
@@ -46,7 +60,7 @@ class Stage:
         return {"at": {self.unit: self.at}, "rules": [rule_to_dict(r) for r in self.rules]}
 
 
-def rule_to_dict(rule: Rule) -> dict[str, Any]:
+def rule_to_dict(rule: RuleLike) -> dict[str, Any]:
     """One rule as the file writes it: ``{train: P}``, ``{train: P, lr_scale: X}`` or ``{freeze: P}``."""
     out: dict[str, Any] = {rule.action: rule.pattern.text}
     if rule.lr_scale is not None:
@@ -97,7 +111,7 @@ def parse_layer_decay(node: yaml.Node, source: str | None) -> float:
 
 
 def parse_schedule(
-    node: yaml.Node, source: str | None, parse_rules: Callable[[yaml.Node, str | None], list[Rule]]
+    node: yaml.Node, source: str | None, parse_rules: Callable[[yaml.Node, str | None], list[Any]]
 ) -> list[Stage]:
     """The ``schedule:`` list; stages of one unit must come in increasing order."""
     if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
@@ -124,7 +138,7 @@ def parse_schedule(
 
 
 def _parse_stage(
-    item: yaml.Node, source: str | None, parse_rules: Callable[[yaml.Node, str | None], list[Rule]]
+    item: yaml.Node, source: str | None, parse_rules: Callable[[yaml.Node, str | None], list[Any]]
 ) -> Stage:
     line = _line(item)
     if not isinstance(item, yaml.MappingNode):

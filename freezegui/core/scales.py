@@ -21,6 +21,7 @@ import numpy as np
 from freezegui.core.actions import block_list
 from freezegui.core.errors import RuleError
 from freezegui.core.rules import RuleSet, match_params
+from freezegui.core.selection import Selection
 from freezegui.core.tree import ModuleTree
 
 MERGE_PREVIOUS = 99999.0  # timm's MATCH_PREV_GROUP ordinal: "this belongs to the group before"
@@ -108,6 +109,11 @@ def _ordinal_function(spec: Any) -> Callable[[str], tuple[float, ...]]:
 def decay_scales(tree: ModuleTree, decay: float) -> np.ndarray:
     """``decay ** (max id - id)`` per unique parameter."""
     return layer_ids(tree).scales(decay)
+
+
+def apply_layer_decay(selection: Selection, decay: float) -> bool:
+    """Set every tensor's scale in ``selection`` by depth, as one undoable edit (RuleError without blocks)."""
+    return selection.set_scales(decay_scales(selection.tree, decay), label=f"Layer-wise decay {decay:g}")
 
 
 def evaluate_scales(tree: ModuleTree, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:

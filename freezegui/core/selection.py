@@ -298,12 +298,6 @@ class Selection:
         self._replay(self._undo[-1], scales[diff])
         return True
 
-    def apply_layer_decay(self, decay: float) -> bool:
-        """Set every tensor's scale by depth (see :mod:`freezegui.core.scales`); RuleError without blocks."""
-        from freezegui.core.scales import decay_scales
-
-        return self.set_scales(decay_scales(self.tree, decay), label=f"Layer-wise decay {decay:g}")
-
     def to_rules(self) -> RuleSet:
         """The shortest exact rule file for this selection and its scales."""
         from freezegui.core.scaled_rules import rules_with_scales

@@ -31,8 +31,8 @@ from freezegui.core.training.checkpoint import save_checkpoint
 from freezegui.core.training.config import TrainingConfig, resolve_device
 from freezegui.core.training.data import TrainingData, make_data
 from freezegui.core.training.proof import FrozenSnapshot
-from freezegui.core.training.staging import Schedule, start_schedule
 from freezegui.core.training.report import MemoryStats, StepResult, TrainingReport, TrainingStatus
+from freezegui.core.training.staging import Schedule, start_schedule
 from freezegui.core.tree import build_tree
 
 
@@ -237,9 +237,8 @@ class TrainingRun:
         """Apply the schedule's stages due before step ``done + 1``; the proof checks what they unfreeze."""
         if self.schedule is None:
             return
-        assert self.data is not None and self._snapshot is not None
-        epoch = done * self.config.batch_size // self.data.examples if self.data.examples else 0
-        for change in self.schedule.step(done, epoch):
+        assert self._snapshot is not None
+        for change in self.schedule.step(done):
             self._snapshot.transition(change.index, done, change.unfrozen, change.frozen)
 
     def run(self, on_step: Callable[[StepResult], object] | None = None) -> TrainingReport:
