@@ -125,5 +125,5 @@ def to_python_staged(tree: ModuleTree, rules: RuleSet, *, spec: str | None = Non
         + ".",
         f"# Architecture fingerprint {tree.fingerprint()}. Self-contained: needs only torch.",
     ]
-    body = _BODY.format(method=rules.method, stages="".join(lines), tensors=len(tree.params))
+    body = _BODY.format(method=str(rules.method), stages="".join(lines), tensors=len(tree.params))
     return "\n".join(header) + "\n" + body
