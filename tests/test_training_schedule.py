@@ -32,7 +32,7 @@ def test_engine_applies_stages_and_proves_them(method: str) -> None:
     torch.manual_seed(0)
     model = models.SmallConvNet()
     run = TrainingRun(model, _cfg(), rules=RuleSet.loads(STAGED.format(method=method)))
-    results = list(run)
+    results = list(run.steps())
     report = run.report
     assert report is not None and report.ok, report.message
     assert [r.stage for r in results] == [0, 0, 0, 1, 1, 1]
@@ -45,7 +45,7 @@ def test_engine_applies_stages_and_proves_them(method: str) -> None:
 def test_proof_catches_a_tensor_that_moved_before_its_stage() -> None:
     model = models.SmallConvNet()
     run = TrainingRun(model, _cfg(), rules=RuleSet.loads(STAGED.format(method="lr_zero")))
-    for result in run:
+    for result in run.steps():
         if result.step == 2:
             with torch.no_grad():
                 model.features[3].weight.add_(1.0)  # something outside the schedule moves it
