@@ -198,21 +198,12 @@ class DocumentController(QObject):
         return bool(path) and self.export(kind, Path(path))
 
     def export(self, kind: str, path: Path) -> bool:
-        """Write the selection as a Python snippet (method 1 or 2) or a names list, atomically."""
+        """Write the selection as a Python snippet (method 1 or 2) or a names list, atomically (lr scales
+        and a schedule go into the Python snippet; the names list says it drops them)."""
         assert self.doc is not None
         doc = self.doc
         try:
-            if kind == "names":
-                from freezegui.core.interop.names import to_names
-
-                text = to_names(doc.tree, doc.selection.trainable)
-            else:
-                from freezegui.core.interop.python import to_python
-
-                method = "requires_grad" if kind == "python1" else "lr_zero"
-                text = to_python(
-                    doc.tree, doc.selection.trainable, method, spec=doc.spec or None, batchnorm=doc.batchnorm
-                )
+            text = doc.export_text(kind)
             atomic_write_text(path, text)
         except (OSError, FreezeguiError) as exc:
             self.prompt.error("Could not export", f"{path}\n\n{exc}")

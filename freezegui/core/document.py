@@ -15,7 +15,8 @@ from freezegui.core.loading import load_model, parse_spec
 from freezegui.core.lora import LoraSpec, targets_from_adapted
 from freezegui.core.options import LoadOptions
 from freezegui.core.patterns import Pattern
-from freezegui.core.rules import RuleSet, rules_from_selection
+from freezegui.core.rule_keys import Stage
+from freezegui.core.rules import Method, RuleSet
 from freezegui.core.selection import Selection
 from freezegui.core.tree import ModuleTree, build_tree
 
@@ -31,6 +32,7 @@ class Document:
     rules_path: Path | None = None
     method: str = "requires_grad"
     batchnorm: str = "frozen_stats"
+    schedule: list[Stage] = field(default_factory=list)  # the opened file's stages, saved back as they were
 
     @classmethod
     def load(cls, options: LoadOptions | str, **fields: Any) -> Document:
@@ -67,8 +69,9 @@ class Document:
 
     # ------------------------------------------------------------------------------------ rules
     def to_ruleset(self) -> RuleSet:
-        """The shortest rule list for the current selection, with the model's provenance."""
-        rs = rules_from_selection(self.tree, self.selection.trainable)
+        """The shortest rule list for the current selection and its lr scales, with the model's provenance."""
+        rs = self.selection.to_rules()
+        rs.schedule = list(self.schedule)
         rs.method = self.method  # type: ignore[assignment]
         rs.batchnorm = self.batchnorm  # type: ignore[assignment]
         rs.model.spec = self.spec or None
@@ -79,6 +82,28 @@ class Document:
             targets = targets_from_adapted(self.tree, self.selection.adapted)
             rs.lora = LoraSpec(self.selection.lora_settings, [Pattern.compile(t) for t in targets])
         return rs
+
+    def export_text(self, kind: str) -> str:
+        """The selection as ``python1``/``python2`` (a snippet, method 1 or 2) or ``names``. Scales and a
+        schedule make the Python snippet per-stage; the names list keeps stage 0 and says so."""
+        rules = self.to_ruleset()
+        if kind == "names":
+            from freezegui.core.interop.common import not_carried_note
+            from freezegui.core.interop.names import to_names
+
+            note = not_carried_note(rules, "names")
+            text = to_names(self.tree, self.selection.trainable)
+            return "".join(f"# {line}\n" for line in note.splitlines()) + text if note else text
+        method = "requires_grad" if kind == "python1" else "lr_zero"
+        spec = self.spec or None
+        if rules.has_scales or rules.schedule:
+            from freezegui.core.interop.python_staged import to_python_staged
+
+            rules.method = Method(method)
+            return to_python_staged(self.tree, rules, spec=spec)
+        from freezegui.core.interop.python import to_python
+
+        return to_python(self.tree, self.selection.trainable, method, spec=spec, batchnorm=self.batchnorm)
 
     def apply_ruleset(
         self, rules: RuleSet | str | os.PathLike[str], *, label: str = "Apply rules"
@@ -92,7 +117,12 @@ class Document:
             report.adapted if report.adapted is not None else np.zeros(len(self.tree.modules), dtype=bool)
         )
         self.selection.set_adapted_mask(adapted, label=label, trainable=report.trainable_mask)
-        self.method, self.batchnorm = rs.method, rs.batchnorm
+        if rs.has_scales or np.any(self.selection.scales != 1.0):
+            from freezegui.core.scales import evaluate_scales
+
+            mask, scales = evaluate_scales(self.tree, rs.at_stage(0))
+            self.selection.set_scales(np.where(mask, scales, self.selection.scales), label=label)
+        self.method, self.batchnorm, self.schedule = rs.method, rs.batchnorm, list(rs.schedule)
         return report
 
     def open_rules(self, path: str | os.PathLike[str]) -> ApplyReport:

@@ -45,10 +45,9 @@ def no_decay_mask(tree: ModuleTree, no_decay: NoDecay) -> np.ndarray:
         raise RuleError(f"no_decay must be one of {', '.join(NO_DECAY_CHOICES)} or None; got {no_decay!r}")
     from freezegui.core.actions import is_norm
 
-    occ_node = np.repeat(np.arange(len(tree.modules), dtype=np.int64), np.diff(tree.occ_start))
     norm_module = np.fromiter((is_norm(m) for m in tree.modules), dtype=bool, count=len(tree.modules))
     is_bias = np.fromiter((n == "bias" or n.endswith("_bias") for n in tree.occ_name), dtype=bool)
-    hit = norm_module[occ_node] | is_bias if len(tree.occ_name) else np.zeros(0, dtype=bool)
+    hit = norm_module[tree.occ_node] | is_bias if len(tree.occ_name) else np.zeros(0, dtype=bool)
     mask[tree.occ_param[hit]] = True
     return mask
 

@@ -44,13 +44,12 @@ def _shortest(tree: ModuleTree, trainable: np.ndarray, scales: np.ndarray, prefe
     n_nodes = len(tree.nodes)
     gain: list[dict[int, int]] = [{} for _ in range(n_nodes)]
     const = np.diff(tree.occ_start).astype(np.int64)  # C starts as the number of own occurrences
-    occ_node = np.repeat(np.arange(n_nodes, dtype=np.int64), np.diff(tree.occ_start))
     k = len(label_scale)
-    keys, counts = np.unique(occ_node * k + labels[tree.occ_param], return_counts=True)
+    keys, counts = np.unique(tree.occ_node * k + labels[tree.occ_param], return_counts=True)
     for key, count in zip(keys.tolist(), counts.tolist()):
         gain[key // k][key % k] = count
     best = [0] * n_nodes  # max gain: base is minimal (m = C - best) on the labels with this gain
-    parent, nparams = tree._parent, tree.nparams
+    parent, nparams = tree.node_parent.tolist(), tree.nparams
     for i in range(n_nodes - 1, -1, -1):
         if nparams[i] == 0:
             continue

@@ -53,7 +53,7 @@ def layer_ids(tree: ModuleTree) -> LayerIds:
     node = tree.nodes[at]
     starts = np.asarray([tree.occ_start[c.index] for c in node.children], dtype=np.int64)
     end = int(tree.occ_start[node.end])
-    first = np.frombuffer(tree._first_occ, dtype=np.int64)
+    first = tree.first_occ
     ids = np.searchsorted(starts, first, side="right").astype(np.int64)  # 0 before, i+1 in block i
     n_blocks = len(starts)
     ids[first >= end] = n_blocks + 1

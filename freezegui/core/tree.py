@@ -269,7 +269,8 @@ class ModuleTree:
 
     Arrays (NumPy, indexed by module preorder index, occurrence or unique parameter index):
     ``node_parent``, ``node_end``, ``occ_start``/``occ_param``/``occ_node`` (direct parameter
-    occurrences per module: where they start, their tensor, their module), ``numel``, ``total``
+    occurrences per module: where they start, their tensor, their module), ``first_occ`` (each
+    unique tensor's first occurrence), ``numel``, ``total``
     (unique elements per subtree) and ``nparams`` (unique tensors per subtree). Readers outside
     this module use these, the nodes and the methods; the underscore attributes are its own.
     """
@@ -324,6 +325,7 @@ class ModuleTree:
         # Public NumPy views of the same numbers, for vectorised readers (the search).
         self.node_parent = _read_only(self._parent)
         self.occ_node = _read_only(self._occ_node)
+        self.first_occ = _read_only(self._first_occ)  # each unique tensor's first occurrence
         self.ties: dict[int, list[int]] = {
             p: [self._occ_node[o] for o in occs] for p, occs in tie_occ.items()
         }
