@@ -14,12 +14,16 @@ CLI_FIRST_ARGS = ("-h", "--help", "--version")
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    from freezegui.cli.main import COMMANDS
+    from freezegui.cli.main import COMMANDS, unknown_command
 
     if args and (args[0] in COMMANDS or args[0] in CLI_FIRST_ARGS):
         from freezegui.cli.main import main as cli_main
 
         return cli_main(args)
+    if args and (message := unknown_command(args[0])) is not None:
+        # A mistyped subcommand would open the window (or abort without a display).
+        print(f"freezegui: error: {message}", file=sys.stderr)
+        return 2
     try:
         from freezegui.app.main import run_app
     except ImportError as exc:

@@ -3,12 +3,82 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from freezegui.core.atomic import same_file
+from freezegui.core.errors import FreezeguiError
 from freezegui.core.options import LoadOptions, add_load_arguments
 
 if TYPE_CHECKING:
     from torch import nn
+
+
+def int_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``low`` (argparse prints a one-line usage error otherwise)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def finite_float(text: str) -> float:
+    """An argparse type: a finite number >= 0 (no nan, no inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
+
+
+finite_float.__name__ = "number"
+
+
+def layer_count(args: argparse.Namespace, model: Any) -> int | None:
+    """``--num-layers`` or the model config's count; warns (stderr) when the two disagree."""
+    import sys
+
+    from freezegui.core.interop.llamafactory import num_layers_of
+
+    configured = num_layers_of(model)
+    given = getattr(args, "num_layers", None)
+    if given and configured and given != configured:
+        print(
+            f"warning: --num-layers {given} disagrees with the model's config ({configured} hidden layers)",
+            file=sys.stderr,
+        )
+    return given or configured
+
+
+def spec_file(spec: str | None) -> str | None:
+    """The file part of a model spec (``model.py`` of ``model.py:factory``), for overwrite checks."""
+    if not spec:
+        return None
+    return spec.rsplit(":", 1)[0] if spec.rsplit(":", 1)[0].endswith(".py") else spec
+
+
+def refuse_overwriting_inputs(output: str | os.PathLike[str] | None, **inputs: Any) -> None:
+    """Never let a command's output replace one of its own inputs (``import X ... -o X``)."""
+    if output is None or not os.path.exists(output):
+        return
+    for what, path in inputs.items():
+        if path and os.path.exists(path) and same_file(output, path):
+            raise FreezeguiError(
+                f"the output {output} is the input {what.replace('_', ' ')} {path}; "
+                f"refusing to overwrite it: choose another -o file"
+            )
 
 
 def add_model_args(parser: argparse.ArgumentParser, *, spec: bool = True) -> None:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import importlib
+import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from types import ModuleType
 
 from freezegui.core.errors import FreezeguiError
@@ -46,6 +49,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+
+
+def unknown_command(word: str) -> str | None:
+    """The message for a first argument that looks like a mistyped subcommand, else None.
+
+    A bare word that is no command and no existing file (specs have ':', paths '/' or '.') would
+    otherwise open the window, or abort without a display."""
+    if word in COMMANDS or not _WORD.fullmatch(word) or Path(word).exists():
+        return None
+    close = difflib.get_close_matches(word, list(COMMANDS), n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}?" if close else f"commands: {', '.join(COMMANDS)}"
+    return f"unknown command {word!r}; {hint} (run `freezegui --help`)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] == "--version":
@@ -61,14 +79,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except FreezeguiError as exc:
-        print(f"freezegui: error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(str(exc))
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
         print("freezegui: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file we were told to read or write: name it, no traceback
+        return _fail(os_error_message(exc))
+    except MemoryError:
+        return _fail("out of memory; try --structure-only, a smaller model or a smaller --batch-size")
+    except RecursionError:
+        return _fail("the input is nested too deeply to process")
+
+
+def os_error_message(exc: OSError) -> str:
+    """``cannot use PATH: REASON`` from any OSError (both paths of a failed rename)."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+    return f"cannot use {' -> '.join(paths)}: {reason}" if paths else reason
+
+
+def _fail(message: str) -> int:
+    print(f"freezegui: error: {' '.join(message.split())}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -21,9 +21,11 @@ import importlib.util
 import json
 import os
 import pickle
+import re
 import sys
 import warnings
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,7 @@ from torch import nn
 
 from freezegui.core.errors import FreezeguiError, LoadError, MissingDependencyError, SpecError
 from freezegui.core.heads import remember_head, replace_head
+from freezegui.core.messages import cut_list, reason, shorten, strip_ansi
 from freezegui.core.options import (
     DEFAULT_SPEC as DEFAULT_SPEC,  # re-exported: the spec default lives with LoadOptions
 )
@@ -159,8 +162,8 @@ def load_model(
         raise LoadError(
             f"out of memory while building {spec}; try structure_only=True (--structure-only)"
         ) from None
-    except Exception as exc:  # any failure inside third-party code becomes one clear error
-        raise LoadError(f"could not load {spec}: {type(exc).__name__}: {exc}") from exc
+    except BaseException as exc:  # user code may raise SystemExit (argparse) or worse
+        raise LoadError(f"could not load {spec}: {_raised(exc)}") from exc
     if not isinstance(model, nn.Module):
         raise LoadError(f"{spec} did not produce a torch.nn.Module (got {type(model).__name__})")
     return model
@@ -224,6 +227,11 @@ def _load_hf(spec: Spec, structure_only: bool, num_classes: int | None, kwargs: 
     transformers = _require("transformers", spec.kind + ":")
     if spec.kind == SpecKind.HF_CONFIG:
         config = _read_hf_config(transformers, Path(spec.target))
+    elif _looks_local(spec.target) and not Path(spec.target).expanduser().exists():
+        raise LoadError(
+            f"no such folder: {spec.target} (hf: takes a local folder holding config.json, "
+            f"or a Hub id such as bert-base-uncased)"
+        )
     else:
         try:
             config = transformers.AutoConfig.from_pretrained(
@@ -274,8 +282,15 @@ def _read_hf_config(transformers: Any, path: Path) -> Any:
     try:
         return transformers.AutoConfig.for_model(model_type, **data)
     except (ValueError, KeyError) as exc:
+        known = sorted(getattr(transformers, "CONFIG_MAPPING", {}).keys())
+        if model_type in known or not known:
+            raise LoadError(
+                f"{file}: transformers cannot build model_type {model_type!r}: {reason(exc)}"
+            ) from None
+        close = difflib.get_close_matches(str(model_type), known, n=3, cutoff=0.6)
+        hint = f"did you mean {', '.join(close)}?" if close else f"it knows {cut_list(known)}"
         raise LoadError(
-            f"{file}: transformers does not know model_type {model_type!r} ({_first_line(exc)})"
+            f"{file}: transformers {transformers.__version__} does not know model_type {model_type!r}; {hint}"
         ) from None
 
 
@@ -294,9 +309,12 @@ def _hf_class(transformers: Any, config: Any, num_classes: int | None) -> Any:
 def _load_factory(spec: Spec, structure_only: bool, kwargs: dict[str, Any]) -> nn.Module:
     if spec.kind == SpecKind.PY:
         try:
-            module = importlib.import_module(spec.target)
+            with _user_argv(spec.target):
+                module = importlib.import_module(spec.target)
         except ImportError as exc:
             raise SpecError(f"cannot import {spec.target!r}: {exc}") from None
+        except BaseException as exc:  # the module's own code failed (or exited)
+            raise LoadError(f"importing {spec.target} failed: {_raised(exc)}") from exc
     else:
         path = Path(spec.target)
         if not path.exists():
@@ -307,23 +325,21 @@ def _load_factory(spec: Spec, structure_only: bool, kwargs: dict[str, Any]) -> n
         module = importlib.util.module_from_spec(loader_spec)
         sys.modules[name] = module
         try:
-            loader_spec.loader.exec_module(module)
-        except Exception as exc:
+            with _user_argv(str(path)):
+                loader_spec.loader.exec_module(module)
+        except BaseException as exc:  # SystemExit from an argparse call at import, too
             sys.modules.pop(name, None)
-            raise LoadError(f"{path} failed to import: {type(exc).__name__}: {exc}") from exc
+            raise LoadError(f"{path} failed to import: {_raised(exc)}") from exc
     factory = getattr(module, spec.attr or "", None)
     if factory is None:
         raise SpecError(f"{spec.target} has no attribute {spec.attr!r}")
     if not callable(factory):
         raise SpecError(f"{spec} is not callable")
     try:
-        if structure_only:
-            with torch.device("meta"):
-                model = factory(**kwargs)
-        else:
+        with _user_argv(spec.target), torch.device("meta") if structure_only else contextlib.nullcontext():
             model = factory(**kwargs)
-    except Exception as exc:
-        raise LoadError(f"the factory {spec} raised {type(exc).__name__}: {exc}") from exc
+    except BaseException as exc:  # SystemExit/KeyboardInterrupt from user code included
+        raise LoadError(f"the factory {spec} raised {_raised(exc)}") from exc
     if not isinstance(model, nn.Module):
         raise LoadError(f"the factory {spec} returned {type(model).__name__}, not a torch.nn.Module")
     return model
@@ -376,20 +392,19 @@ def _torch_load(path: Path, trust_pickle: bool) -> Any:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "Unsupported global" not in str(exc):  # not a pickled object: garbage or a truncated file
-            raise LoadError(
-                f"{path} is not a readable PyTorch checkpoint (corrupt or truncated?): {_first_line(exc)}"
-            ) from None
+            raise LoadError(_not_pytorch(path)) from None
         if not trust_pickle:
+            found = re.search(r"GLOBAL ([\w.]+)", str(exc))
+            holds = f" (it holds a {found.group(1)})" if found else ""
             raise LoadError(
-                f"{path} is a pickled Python object (such as a whole nn.Module). Unpickling runs code stored "
-                f"in the file, so freezegui refuses it by default. If you trust where the file came from, "
-                f"pass trust_pickle=True (CLI: --trust-pickle); better, save a state dict or TorchScript. "
-                f"({_first_line(exc)})"
+                f"{path} is a pickled Python object{holds}. Unpickling runs code stored in the file, so "
+                f"freezegui refuses it by default. If you trust where the file came from, pass "
+                f"trust_pickle=True (CLI: --trust-pickle); better, save a state dict or TorchScript."
             ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
-        raise LoadError(
-            f"{path} is not a readable PyTorch checkpoint (corrupt or truncated?): {_first_line(exc)}"
-        ) from None
+        if isinstance(exc, OSError) and not path.is_file():
+            raise LoadError(f"cannot read {path}: {reason(exc)}") from None
+        raise LoadError(_not_pytorch(path)) from None
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
@@ -452,6 +467,38 @@ def _require(module: str, what: str) -> Any:
         ) from None
 
 
+@contextlib.contextmanager
+def _user_argv(program: str) -> Iterator[None]:
+    """Run user code with ``sys.argv == [program]``: an argparse call in it then parses no arguments
+    (instead of freezegui's) and labels any usage text with the user's file, not ``freezegui``."""
+    saved = sys.argv
+    sys.argv = [program]
+    try:
+        yield
+    finally:
+        sys.argv = saved
+
+
+def _not_pytorch(path: Path) -> str:
+    return f"{path} is not a PyTorch file (not a readable PyTorch checkpoint: corrupt, truncated or another format)"
+
+
+def _looks_local(target: str) -> bool:
+    """A path rather than a Hub id (``org/name``): starts like a path or has more than one slash."""
+    return target.startswith((".", "/", "~", "\\")) or target.count("/") > 1 or ":" in target[1:3]
+
+
+def _raised(exc: BaseException) -> str:
+    """``SystemExit: 2`` / ``ValueError: bad size``: what user code raised, in one short line."""
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r}): the code called sys.exit() (or argparse found bad arguments)"
+    if isinstance(exc, KeyboardInterrupt):
+        return "KeyboardInterrupt (interrupted)"
+    text = reason(exc)
+    return type(exc).__name__ if text == type(exc).__name__ else f"{type(exc).__name__}: {text}"
+
+
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """The exception's first line, short (colour codes stripped, long lists cut)."""
+    lines = strip_ansi(str(exc)).strip().splitlines()
+    return shorten(lines[0], 300) if lines else type(exc).__name__

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from freezegui.core.errors import RuleError
 
 PARAM_PREFIX = "param:"
+_CACHE_SIZE = 65_536
+_CACHE: dict[str, Pattern] = {}
 
 
 def _segment_regex(segment: str) -> str:
@@ -75,7 +77,21 @@ class Pattern:
 
     @classmethod
     def compile(cls, text: str) -> Pattern:
-        """Compile ``text``; raises :class:`RuleError` (without a source) when it is malformed."""
+        """Compile ``text``; raises :class:`RuleError` (without a source) when it is malformed.
+
+        Compiled patterns are kept by text (a rule file repeats patterns; they are immutable)."""
+        if isinstance(text, str):
+            cached = _CACHE.get(text)
+            if cached is not None:
+                return cached
+        pattern = cls._compile(text)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[text] = pattern
+        return pattern
+
+    @classmethod
+    def _compile(cls, text: str) -> Pattern:
         if not isinstance(text, str) or not text.strip():
             raise RuleError(f"a pattern must be a non-empty string, got {text!r}")
         text = text.strip()
@@ -125,4 +141,6 @@ class Pattern:
     @property
     def is_literal(self) -> bool:
         """True for a plain dotted path (no wildcard, no regex): it can name exactly one module."""
-        return not self.text.startswith("re:") and not any(c in self.text for c in "*?[")
+        if self.params_only or self.text.startswith("re:"):
+            return False
+        return not any(c in self.text for c in "*?[")

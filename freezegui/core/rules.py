@@ -13,16 +13,18 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import yaml
 
 from freezegui.core.atomic import atomic_write_text
+from freezegui.core.bounded_yaml import compose_steps, read_limited
 from freezegui.core.errors import RuleError
 from freezegui.core.lora import LoraSpec, parse_lora_section
+from freezegui.core.matching import evaluate_patterns
 from freezegui.core.patterns import Pattern
 from freezegui.core.rule_keys import Stage, parse_layer_decay, parse_schedule, rule_to_dict, split_rule_item
 from freezegui.core.strenum import StrEnum
@@ -50,6 +52,8 @@ METHODS: tuple[str, ...] = tuple(Method)
 NORM_POLICIES: tuple[str, ...] = tuple(NormPolicy)
 _TOP_KEYS = {"version", "model", "default", "method", "batchnorm", "rules", "lora", "layer_decay", "schedule"}
 _MODEL_KEYS = {"spec", "num_classes", "fingerprint", "parameters", "structure_only"}
+MAX_RULES = 100_000  # a selection written out path by path stays far below; more is a mistake or an attack
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 @dataclass(frozen=True)
@@ -105,14 +109,9 @@ class RuleMatch:
 
 
 def read_rule_text(path: str | os.PathLike[str], what: str = "rule file") -> str:
-    """A rule (or interop) file's text; a missing or unreadable file is a :class:`RuleError` naming it."""
-    p = Path(path)
-    try:
-        return p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RuleError(f"no such {what}", source=str(p)) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise RuleError(f"cannot read {what}: {exc}", source=str(p)) from None
+    """A rule (or interop) file's text; a missing, unreadable or oversized (4 MB) file is a
+    :class:`RuleError` naming it."""
+    return read_limited(path, what)
 
 
 @dataclass
@@ -149,13 +148,20 @@ class RuleSet:
 
     # ---------------------------------------------------------------------------------- evaluation
     def evaluate(self, tree: ModuleTree) -> tuple[np.ndarray, list[RuleMatch]]:
-        """The trainable mask over ``tree``'s unique parameters, and what each rule matched."""
-        trainable = np.full(len(tree.params), self.default == "train", dtype=bool)
+        """The trainable mask over ``tree``'s unique parameters, and what each rule matched.
+
+        All rules are matched in one pass over the names (see :mod:`freezegui.core.matching`).
+        """
+        trainable, hits = evaluate_patterns(
+            tree, [r.pattern for r in self.rules], [r.trainable for r in self.rules], self.default == "train"
+        )
+        counted: dict[int, tuple[int, int]] = {}
         matches: list[RuleMatch] = []
-        for rule in self.rules:
-            hit = match_params(tree, rule.pattern)
-            trainable[hit] = rule.trainable
-            matches.append(RuleMatch(rule, int(hit.sum()), int(tree.numel[hit].sum())))
+        for rule, hit in zip(self.rules, hits):
+            key = id(hit)
+            if key not in counted:
+                counted[key] = (int(hit.sum()), int(tree.numel[hit].sum()))
+            matches.append(RuleMatch(rule, *counted[key]))
         return trainable, matches
 
     def resolve(self, path: str) -> bool:
@@ -170,26 +176,37 @@ class RuleSet:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> RuleSet:
         """Read a rule file; every problem is a :class:`RuleError` naming the file and line."""
-        return cls.loads(read_rule_text(path), source=str(path))
+        return _run(cls.load_steps(path))
 
     @classmethod
     def loads(cls, text: str, *, source: str | None = "<rules>") -> RuleSet:
         """Parse rule-file text (see :meth:`load`)."""
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark is not None else None
-            problem = getattr(exc, "problem", None) or str(exc)
-            hint = (
-                " (quote patterns that start with '*', e.g. \"**.bn*\")"
-                if "'*'" in str(problem) or "alias" in str(problem)
-                else ""
-            )
-            raise RuleError(f"not valid YAML: {problem}{hint}", source=source, line=line) from None
+        return _run(cls.loads_steps(text, source=source))
+
+    @classmethod
+    def load_steps(cls, path: str | os.PathLike[str]) -> Generator[float, None, RuleSet]:
+        """:meth:`load` as a generator: yields the fraction done (0..1) now and then and returns the
+        rules. Closing it stops the parse; a UI thread can run it in a worker with a Cancel button."""
+        text = read_rule_text(path)
+        yield 0.0
+        return (yield from cls.loads_steps(text, source=str(path)))
+
+    @classmethod
+    def loads_steps(cls, text: str, *, source: str | None = "<rules>") -> Generator[float, None, RuleSet]:
+        """:meth:`loads` as a generator (see :meth:`load_steps`). Bounded: over 4 MB, YAML aliases
+        expanding beyond a million values, nesting deeper than 64 levels or more than
+        :data:`MAX_RULES` rules are refused with a :class:`RuleError`."""
+        composing = compose_steps(text, source=source, max_items=MAX_RULES)
+        while True:
+            try:
+                fraction = next(composing)
+            except StopIteration as done:
+                node = done.value
+                break
+            yield 0.8 * fraction
         if node is None:
             raise RuleError("the rule file is empty", source=source)
-        return _parse_document(node, source)
+        return (yield from _parse_document(node, source))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"version": FORMAT_VERSION}
@@ -314,7 +331,15 @@ def rules_from_selection(tree: ModuleTree, trainable: np.ndarray, *, prefer: Act
 
 
 # ------------------------------------------------------------------------------------------ parsing
-def _parse_document(node: yaml.Node, source: str | None) -> RuleSet:
+def _run(steps: Generator[float, None, RuleSet]) -> RuleSet:
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value
+
+
+def _parse_document(node: yaml.Node, source: str | None) -> Generator[float, None, RuleSet]:
     if not isinstance(node, yaml.MappingNode):
         raise RuleError("a rule file must be a mapping with a `rules:` list", source=source, line=_line(node))
     items = _mapping(node, source)
@@ -344,7 +369,7 @@ def _parse_document(node: yaml.Node, source: str | None) -> RuleSet:
     if "model" in items:
         rs.model = _parse_model(items["model"][1], source)
     if "rules" in items:
-        rs.rules = _parse_rules(items["rules"][1], source)
+        rs.rules = yield from _parse_rules(items["rules"][1], source)
     if "lora" in items:
         rs.lora = parse_lora_section(items["lora"][1], source)
     if "layer_decay" in items:
@@ -373,7 +398,7 @@ def _parse_model(node: yaml.Node, source: str | None) -> ModelInfo:
     return info
 
 
-def _parse_rules(node: yaml.Node, source: str | None) -> list[Rule]:
+def _parse_rules(node: yaml.Node, source: str | None) -> Generator[float, None, list[Rule]]:
     if isinstance(node, yaml.ScalarNode) and node.value in ("", "~", "null"):
         return []
     if not isinstance(node, yaml.SequenceNode):
@@ -383,7 +408,10 @@ def _parse_rules(node: yaml.Node, source: str | None) -> list[Rule]:
             line=_line(node),
         )
     rules: list[Rule] = []
-    for item in node.value:
+    total = max(1, len(node.value))
+    for number, item in enumerate(node.value):
+        if number % 2000 == 1999:
+            yield 0.8 + 0.2 * number / total
         line = _line(item)
         if not isinstance(item, yaml.MappingNode) or not 1 <= len(item.value) <= 2:
             raise RuleError(
@@ -396,6 +424,13 @@ def _parse_rules(node: yaml.Node, source: str | None) -> list[Rule]:
                 f"unknown rule action {action!r}; use `freeze` or `train`", source=source, line=line
             )
         patterns = [vnode] if not isinstance(vnode, yaml.SequenceNode) else list(vnode.value)
+        if len(rules) + len(patterns) > MAX_RULES:
+            raise RuleError(
+                f"more than {MAX_RULES:,} rules; a rule file that long is a mistake (or YAML aliases "
+                f"repeating rules): write module paths or patterns that cover many parameters",
+                source=source,
+                line=line,
+            )
         for pnode in patterns:
             text = _scalar(pnode, source)
             if not isinstance(text, str):
@@ -420,11 +455,12 @@ def _mapping(node: yaml.MappingNode, source: str | None) -> dict[str, tuple[yaml
 def _scalar(node: yaml.Node, source: str | None) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         raise RuleError("expected a single value here", source=source, line=_line(node))
-    loader = yaml.SafeLoader("")
+    if node.tag == _STR_TAG:
+        return node.value
     try:
-        return loader.construct_object(node, deep=True)
-    finally:
-        loader.dispose()
+        return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError) as exc:
+        raise RuleError(f"bad value {node.value!r}: {exc}", source=source, line=_line(node)) from None
 
 
 def _choice(node: yaml.Node, options: tuple[str, ...], key: str, source: str | None) -> str:

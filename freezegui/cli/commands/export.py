@@ -6,13 +6,20 @@ import argparse
 import sys
 import warnings
 
-from freezegui.cli.common import add_model_args, load_options
+from freezegui.cli.common import (
+    add_model_args,
+    int_at_least,
+    load_options,
+    layer_count,
+    refuse_overwriting_inputs,
+    spec_file,
+)
 from freezegui.core.apply import ApplyReport, evaluate_rules
 from freezegui.core.atomic import atomic_write_text
 from freezegui.core.errors import FreezeguiWarning, SpecError
 from freezegui.core.interop.axolotl import to_axolotl
 from freezegui.core.interop.common import not_carried_note
-from freezegui.core.interop.llamafactory import num_layers_of, to_llamafactory
+from freezegui.core.interop.llamafactory import to_llamafactory
 from freezegui.core.interop.names import to_names
 from freezegui.core.interop.python import to_python
 from freezegui.core.interop.python_staged import to_python_staged
@@ -38,7 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--num-layers",
-        type=int,
+        type=int_at_least(1),
         metavar="N",
         help="llamafactory: hidden layer count (default: the model config's num_hidden_layers)",
     )
@@ -59,9 +66,13 @@ def load_structure(args: argparse.Namespace, spec: str) -> object:
 
 
 def run(args: argparse.Namespace) -> int:
+    refuse_overwriting_inputs(
+        args.output, rule_file=args.rules, weights=args.weights, model=spec_file(args.spec)
+    )
     model = load_structure(args, args.spec)
     tree, rs, report = evaluate_rules(model, args.rules)  # type: ignore[arg-type]
-    for problem in report.problems():
+    problems = report.problems()
+    for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     mask = report.trainable_mask
     assert mask is not None
@@ -72,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         if args.fmt == "axolotl":
             text = to_axolotl(tree, mask, spec=args.spec)
         elif args.fmt == "llamafactory":
-            layers = args.num_layers or num_layers_of(model)  # type: ignore[arg-type]
+            layers = layer_count(args, model)
             if not layers:
                 raise SpecError(
                     f"{args.spec} has no transformers config with num_hidden_layers; LLaMA-Factory freeze "
@@ -93,12 +104,16 @@ def run(args: argparse.Namespace) -> int:
                 print(f"warning: {note.splitlines()[0]}", file=sys.stderr)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
+    if args.fmt == "names" and not mask.any():
+        print("warning: no parameter trains: the names list is empty", file=sys.stderr)
+        problems.append("empty")
     if args.output:
         atomic_write_text(args.output, text)
         print(f"wrote {args.output} ({args.fmt}); {report}", file=sys.stderr)
     else:
         sys.stdout.write(text)
-    return 0
+    unmatched = [p for p in problems if "matches no parameter" in p or p == "empty"]
+    return 1 if unmatched else 0
 
 
 def _export_peft(args: argparse.Namespace, tree: ModuleTree, rs: RuleSet, report: ApplyReport) -> int:

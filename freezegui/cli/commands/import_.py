@@ -7,10 +7,11 @@ import sys
 import warnings
 
 from freezegui.cli.commands.export import load_structure
+from freezegui.cli.common import int_at_least, layer_count, refuse_overwriting_inputs, spec_file
 from freezegui.core.apply import evaluate_rules
 from freezegui.core.errors import FreezeguiWarning, SpecError
 from freezegui.core.interop.axolotl import from_axolotl, unmatched_patterns
-from freezegui.core.interop.llamafactory import from_llamafactory, num_layers_of
+from freezegui.core.interop.llamafactory import from_llamafactory
 from freezegui.core.interop.names import from_names
 from freezegui.core.interop.peft import from_peft, read_peft_config
 from freezegui.core.rules import read_rule_text
@@ -38,10 +39,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="validate against this model (required for llamafactory: layer counts and names)",
     )
     p.add_argument(
-        "--num-classes", type=int, metavar="N", help="with --model: replace the head with N outputs"
+        "--num-classes",
+        type=int_at_least(1),
+        metavar="N",
+        help="with --model: replace the head with N outputs",
     )
     p.add_argument(
-        "--num-layers", type=int, metavar="N", help="llamafactory: override the hidden layer count"
+        "--num-layers",
+        type=int_at_least(1),
+        metavar="N",
+        help="llamafactory: override the hidden layer count",
     )
     p.add_argument(
         "--whole-tensors",
@@ -55,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    refuse_overwriting_inputs(args.output, file=args.file, model=spec_file(args.model))
     text = read_rule_text(args.file, what="file")
     source = str(args.file)
     if args.fmt in ("llamafactory", "peft") and not args.model:
@@ -80,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
             problems += imported.problems
         elif args.fmt == "llamafactory":
             assert tree is not None
-            layers = args.num_layers or num_layers_of(model)  # type: ignore[arg-type]
+            layers = layer_count(args, model)
             if not layers:
                 raise SpecError(f"{args.model} has no num_hidden_layers in its config; pass --num-layers N")
             rs = from_llamafactory(text, tree, layers, source=source)
@@ -104,4 +112,5 @@ def run(args: argparse.Namespace) -> int:
         return 1
     rs.save(args.output)
     print(f"wrote {args.output}: {len(rs.rules)} rule(s){summary}", file=sys.stderr)
-    return 0
+    nothing_trains = tree is not None and not report.trainable_mask.any() and tree.total_params > 0
+    return 1 if nothing_trains else 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from freezegui.cli.common import add_model_args, load_from_args
+from freezegui.cli.common import add_model_args, load_from_args, refuse_overwriting_inputs, spec_file
 from freezegui.core.apply import evaluate_rules
 from freezegui.core.errors import RuleError
 from freezegui.core.lora import LoraBias, LoraSettings, LoraSpec, targets_from_adapted
@@ -58,6 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    refuse_overwriting_inputs(args.output, weights=args.weights, model=spec_file(args.spec))
     ordered = args.ordered or []
     if not ordered and not args.lora:
         raise RuleError("give at least one --train, --freeze or --lora pattern")

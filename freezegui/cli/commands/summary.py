@@ -9,7 +9,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from freezegui.cli.common import add_model_args, load_from_args
+from freezegui.cli.common import add_model_args, int_at_least, load_from_args
 from freezegui.core.apply import apply_rules, evaluate_rules
 from freezegui.core.counting import format_count
 from freezegui.core.errors import FreezeguiWarning, RuleError
@@ -27,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="a saved PEFT LoRA adapter folder (adapter_config.json) on top of SPEC: show its adapters",
     )
-    p.add_argument("--depth", type=int, default=1, metavar="N", help="module depth to show (default 1)")
+    p.add_argument(
+        "--depth", type=int_at_least(0), default=1, metavar="N", help="module depth to show (default 1)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=run)
 

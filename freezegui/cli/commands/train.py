@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any, TextIO
 
-from freezegui.cli.common import add_model_args, load_from_args
+from freezegui.cli.common import (
+    add_model_args,
+    finite_float,
+    int_at_least,
+    load_from_args,
+    refuse_overwriting_inputs,
+)
 from freezegui.core.apply import as_ruleset
 from freezegui.core.errors import TrainingError
 from freezegui.core.rules import RuleSet
+from freezegui.core.training.checkpoint import RULES_NAME, WEIGHTS_NAME
 from freezegui.core.training.compare import compare_methods, format_comparison
 from freezegui.core.training.config import OPTIMIZERS, SYNTHETIC, TRAIN_METHODS, TrainingConfig
 from freezegui.core.training.engine import TrainingRun
@@ -27,12 +35,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_model_args(p)
     p.add_argument("--rules", metavar="FILE", help="rule file saying what trains (default: everything)")
-    p.add_argument("--steps", type=int, default=30, metavar="N", help="training steps (default 30)")
-    p.add_argument("--batch-size", type=int, default=8, metavar="B", help="examples per step (default 8)")
-    p.add_argument("--lr", type=float, default=1e-3, metavar="X", help="learning rate (default 1e-3)")
+    p.add_argument(
+        "--steps", type=int_at_least(1), default=30, metavar="N", help="training steps (default 30)"
+    )
+    p.add_argument(
+        "--batch-size", type=int_at_least(1), default=8, metavar="B", help="examples per step (default 8)"
+    )
+    p.add_argument("--lr", type=finite_float, default=1e-3, metavar="X", help="learning rate (default 1e-3)")
     p.add_argument("--method", choices=TRAIN_METHODS, help="freeze method (default: the rule file's)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default="adamw", help="default adamw")
-    p.add_argument("--weight-decay", type=float, default=0.01, metavar="W", help="default 0.01")
+    p.add_argument("--weight-decay", type=finite_float, default=0.01, metavar="W", help="default 0.01")
     p.add_argument(
         "--data",
         default=SYNTHETIC,
@@ -40,9 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="synthetic (default), an ImageFolder directory, or a text file (transformers models)",
     )
     p.add_argument(
-        "--image-size", type=int, metavar="PX", help="image side (default 64 synthetic, 224 folders)"
+        "--image-size",
+        type=int_at_least(8),
+        metavar="PX",
+        help="image side (default 64 synthetic, 224 folders)",
     )
-    p.add_argument("--seq-len", type=int, default=32, metavar="T", help="tokens per sequence (default 32)")
+    p.add_argument(
+        "--seq-len", type=int_at_least(2), default=32, metavar="T", help="tokens per sequence (default 32)"
+    )
     p.add_argument("--tokenizer", metavar="DIR", help="tokenizer folder (default: the model's folder)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
     p.add_argument("--seed", type=int, default=0, help="seed for data and new layers (default 0)")
@@ -52,7 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="run full fine-tune, method 1 and method 2 on the same data; compare time and memory",
     )
-    p.add_argument("--log-every", type=int, metavar="N", help="without a terminal: a line every N steps")
+    p.add_argument(
+        "--log-every", type=int_at_least(1), metavar="N", help="without a terminal: a line every N steps"
+    )
     p.add_argument("--json", action="store_true", help="print the final report as JSON")
     p.set_defaults(run=run)
 
@@ -73,6 +92,11 @@ def run(args: argparse.Namespace) -> int:
         tokenizer=args.tokenizer,
     )
     config.validate()
+    if args.save:
+        for name in (WEIGHTS_NAME, RULES_NAME):
+            refuse_overwriting_inputs(
+                os.path.join(args.save, name), rule_file=args.rules, weights=args.weights
+            )
     rules: RuleSet | None = as_ruleset(args.rules) if args.rules else None
     if args.compare_methods and args.save:
         raise TrainingError("--save cannot be combined with --compare-methods (which trains three copies)")

@@ -6,8 +6,8 @@ import re
 from typing import Any
 
 import numpy as np
-import yaml
 
+from freezegui.core.bounded_yaml import safe_load
 from freezegui.core.counting import format_percent
 from freezegui.core.errors import RuleError
 from freezegui.core.rules import RuleSet, rules_from_selection
@@ -46,16 +46,10 @@ def summary_line(tree: ModuleTree, trainable: np.ndarray) -> str:
 
 
 def load_yaml_mapping(text: str, *, source: str | None, what: str) -> dict[str, Any]:
-    """Parse a whole tool config; malformed YAML or a non-mapping is a RuleError naming the line."""
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RuleError(
-            f"not valid YAML: {getattr(exc, 'problem', None) or exc}",
-            source=source,
-            line=mark.line + 1 if mark is not None else None,
-        ) from None
+    """Parse a whole tool config; malformed YAML or a non-mapping is a RuleError naming the line.
+
+    Bounded as rule files are (size, nesting, alias expansion: :mod:`freezegui.core.bounded_yaml`)."""
+    data = safe_load(text, source=source)
     if not isinstance(data, dict):
         raise RuleError(f"{what} must be a YAML mapping", source=source)
     return data

@@ -232,10 +232,33 @@ def from_llamafactory(
         mask = llamafactory_mask(tree, args, num_layers)
     except RuleError as exc:
         raise RuleError(str(exc), source=source) from None
+    for problem in layer_count_problems(tree, args, num_layers, mask):
+        warnings.warn(f"{source}: {problem}", FreezeguiWarning, stacklevel=2)
     _warn_substrings(tree, args, num_layers, mask, source, "trains")
     rs = rules_from_selection(tree, mask)
     rs.source = source
     return rs
+
+
+def layer_count_problems(tree: ModuleTree, args: FreezeArgs, num_layers: int, mask: np.ndarray) -> list[str]:
+    """What makes an import silently all-frozen or all-trained: a layer count that does not fit the
+    model, ``freeze_trainable_layers`` of 0 or beyond the layer count, nothing (or everything) trained."""
+    out: list[str] = []
+    n = args.trainable_layers
+    if find_layers(tree, num_layers) is None:
+        out.append(
+            f"the model has no block of {num_layers} numbered layers (children named 0..{num_layers - 1}); "
+            f"check --num-layers: the layer indices may hit the wrong modules"
+        )
+    if n == 0:
+        out.append("freeze_trainable_layers is 0: no hidden layer trains")
+    elif abs(n) > num_layers and not args.use_llama_pro:
+        out.append(f"freeze_trainable_layers is {n} but the model has {num_layers} layers: all of them train")
+    if mask.size and not mask.any():
+        out.append("nothing trains: every parameter is frozen")
+    elif mask.size and mask.all():
+        out.append("every parameter trains: nothing is frozen")
+    return out
 
 
 def _warn_substrings(

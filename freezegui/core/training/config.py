@@ -46,10 +46,14 @@ class TrainingConfig:
             raise TrainingError(f"steps must be at least 1, got {self.steps}")
         if self.batch_size < 1:
             raise TrainingError(f"batch size must be at least 1, got {self.batch_size}")
+        if math.isnan(self.lr):
+            raise TrainingError("the learning rate is empty or not a number; enter one such as 1e-3")
         if not math.isfinite(self.lr) or self.lr < 0:
             raise TrainingError(f"learning rate must be a finite number >= 0, got {self.lr}")
-        if self.weight_decay < 0:
-            raise TrainingError(f"weight decay must be >= 0, got {self.weight_decay}")
+        if math.isnan(self.weight_decay):
+            raise TrainingError("the weight decay is empty or not a number; enter one such as 0.01")
+        if not math.isfinite(self.weight_decay) or self.weight_decay < 0:
+            raise TrainingError(f"weight decay must be a finite number >= 0, got {self.weight_decay}")
         if self.optimizer not in OPTIMIZERS:
             raise TrainingError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if self.method is not None and self.method not in TRAIN_METHODS:

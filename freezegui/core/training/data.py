@@ -19,6 +19,7 @@ from torch.nn import functional as F
 
 from freezegui.core.errors import TrainingError
 from freezegui.core.heads import find_head, replace_head
+from freezegui.core.messages import reason
 from freezegui.core.training.config import SYNTHETIC, TrainingConfig
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -471,7 +472,7 @@ def load_tokenizer(folder: str | Path | None) -> Any:
     try:
         return AutoTokenizer.from_pretrained(str(folder))
     except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise TrainingError(f"no usable tokenizer in {folder}: {str(exc).splitlines()[0][:300]}") from None
+        raise TrainingError(f"no usable tokenizer in {folder}: {reason(exc)}") from None
 
 
 def text_file_data(

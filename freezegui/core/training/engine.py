@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -107,7 +108,13 @@ class TrainingRun:
             model.to(device)
         except (RuntimeError, torch.OutOfMemoryError) as exc:
             raise TrainingError(f"cannot move the model to {device}: {str(exc).splitlines()[0]}") from None
-        self.data = make_data(model, cfg, device, model_dir=self.model_dir)
+        try:
+            self.data = make_data(model, cfg, device, model_dir=self.model_dir)
+        except (RuntimeError, MemoryError) as exc:
+            needs = allocation_message(exc, cfg.batch_size)
+            if needs is None:
+                raise
+            raise TrainingError(needs) from None
         if self.data.head_replaced is not None:
             # The head now has the data's class count: a different architecture than the rules recorded.
             rules.model.fingerprint = None
@@ -220,14 +227,18 @@ class TrainingRun:
         except KeyboardInterrupt:
             # Ctrl+C in the CLI: end with a report; the step may be partly applied (frozen ones not).
             raise _RunEnded(TrainingStatus.STOPPED, f"interrupted during step {i + 1}") from None
-        except torch.OutOfMemoryError:
-            msg = f"out of memory at step {i + 1} (try a smaller batch size)"
-            raise _RunEnded(TrainingStatus.FAILED, msg) from None
+        except (torch.OutOfMemoryError, MemoryError) as exc:
+            needs = (
+                allocation_message(exc, self.config.batch_size) or "out of memory (try a smaller batch size)"
+            )
+            raise _RunEnded(TrainingStatus.FAILED, f"step {i + 1}: {needs}") from None
         except FreezeguiError as exc:
             raise _RunEnded(TrainingStatus.FAILED, f"step {i + 1}: {exc}") from None
-        except Exception as exc:  # any failing step ends the run with its reason
-            msg = f"step {i + 1} raised {type(exc).__name__}: {_first_line(exc)}"
-            raise _RunEnded(TrainingStatus.FAILED, msg) from None
+        except BaseException as exc:  # SystemExit from user code too: any failing step ends with its reason
+            needs = allocation_message(exc, self.config.batch_size) if isinstance(exc, RuntimeError) else None
+            raise _RunEnded(
+                TrainingStatus.FAILED, f"step {i + 1}: {needs}" if needs else _step_error(i, exc)
+            ) from None
         if not math.isfinite(value):
             msg = f"the loss became {value} at step {i + 1}; that step was not applied"
             raise _RunEnded(TrainingStatus.DIVERGED, msg)
@@ -340,6 +351,27 @@ def _model_dir_of(spec: str | None) -> Path | None:
     if p.is_file():
         p = p.parent
     return p if p.is_dir() else None
+
+
+_ALLOC = re.compile(r"(?:tried to allocate|Tried to allocate) ([\d.]+) ?(bytes|[KMGT]iB)?")
+_UNITS = {None: 1, "bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
+def allocation_message(exc: BaseException, batch_size: int) -> str | None:
+    """``needs 48.0 GiB at batch size 65536; try a smaller batch size`` for an allocation failure
+    (CPU or CUDA), None for any other error."""
+    text = str(exc)
+    if not isinstance(exc, (MemoryError, torch.OutOfMemoryError)) and "can't allocate memory" not in text:
+        return None
+    found = _ALLOC.search(text)
+    size = f"{float(found.group(1)) * _UNITS[found.group(2)] / 2**30:,.1f} GiB" if found else "more memory"
+    return f"needs {size} at batch size {batch_size}; try a smaller batch size (--batch-size in the CLI)"
+
+
+def _step_error(i: int, exc: BaseException) -> str:
+    if isinstance(exc, SystemExit):
+        return f"step {i + 1}: the model's code called sys.exit({exc.code!r})"
+    return f"step {i + 1} raised {type(exc).__name__}: {_first_line(exc)}"
 
 
 def _first_line(exc: BaseException) -> str:

@@ -1,0 +1,36 @@
+"""Third-party error text made fit for a one-line message: no terminal colour codes, no multi-KB
+lists (transformers lists every model type it knows), no sentence cut at its first line break."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+# Twelve or more comma-separated short items in a row: a list of names worth cutting.
+_LONG_LIST = re.compile(r"(?:[^\s,][^,]{0,60}?, ){11,}[^\s,][^,]{0,60}?(?=[.;)\n]|$)")
+MAX_CHARS = 400
+
+
+def strip_ansi(text: str) -> str:
+    """``text`` without terminal escape sequences (torch bolds part of its pickle warning)."""
+    return _ANSI.sub("", text)
+
+
+def cut_list(items: Sequence[str], limit: int = 8) -> str:
+    """``a, b, c … and 120 more``."""
+    shown = ", ".join(items[:limit])
+    return shown + (f" … and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def shorten(text: str, limit: int = MAX_CHARS) -> str:
+    """One line of at most ``limit`` characters, long lists cut to their first few items."""
+    text = strip_ansi(text)
+    text = _LONG_LIST.sub(lambda m: cut_list([s.strip() for s in m.group(0).split(",")]), text)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def reason(exc: BaseException, limit: int = MAX_CHARS) -> str:
+    """:func:`shorten` of an exception's text, or its type name when it has none."""
+    return shorten(str(exc), limit) or type(exc).__name__
