@@ -67,28 +67,27 @@ def _plain_first_segment(text: str) -> str | None:
 
 def evaluate_patterns(
     tree: ModuleTree, patterns: Sequence[Pattern], trains: Sequence[bool], default: bool
-) -> tuple[np.ndarray, list[np.ndarray]]:
-    """The trainable mask (last matching pattern wins, by any name of a tied tensor) and each pattern's
-    hit mask over the unique parameters (one shared array per distinct pattern text)."""
-    n_params = len(tree.params)
-    occ_param = np.asarray(tree.occ_param, dtype=np.int64)
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The trainable mask (last matching pattern wins, by any name of a tied tensor) and, for each
+    pattern, how many unique parameters (tensors, elements) it matches.
+
+    Work is proportional to the number of hits, in plain Python lists: per-pattern numpy calls
+    would cost more than the matching for the usual short literal rules."""
+    occ_param: list[int] = np.asarray(tree.occ_param, dtype=np.int64).tolist()
+    numel: list[int] = tree.numel.tolist()
     hits = occurrence_hits(tree, patterns)
-    last_index: dict[str, int] = {}
-    for i, p in enumerate(patterns):
-        last_index[p.text] = i
-    deciding = np.full(len(occ_param), -1, dtype=np.int64)
-    param_masks: dict[str, np.ndarray] = {}
+    last_index: dict[str, int] = {p.text: i for i, p in enumerate(patterns)}
+    deciding = [-1] * len(numel)  # per unique parameter: the last pattern that matches it
+    counts: dict[str, tuple[int, int]] = {}
     for text, occ in hits.items():
-        mask = np.zeros(n_params, dtype=bool)
-        mask[occ_param[occ]] = True
-        param_masks[text] = mask
-        if occ.size:
-            deciding[occ] = np.maximum(deciding[occ], last_index[text])
-    per_param = np.full(n_params, -1, dtype=np.int64)
-    np.maximum.at(per_param, occ_param, deciding)
-    trainable = np.full(n_params, default, dtype=bool)
-    decided = per_param >= 0
-    if decided.any():
-        flags = np.asarray(trains, dtype=bool)
-        trainable[decided] = flags[per_param[decided]]
-    return trainable, [param_masks[p.text] for p in patterns]
+        rule = last_index[text]
+        params = {occ_param[o] for o in occ.tolist()}
+        for p in params:
+            if deciding[p] < rule:
+                deciding[p] = rule
+        counts[text] = (len(params), sum(numel[p] for p in params))
+    flags = [bool(t) for t in trains]
+    trainable = np.fromiter(
+        (default if d < 0 else flags[d] for d in deciding), dtype=bool, count=len(deciding)
+    )
+    return trainable, [counts[p.text] for p in patterns]

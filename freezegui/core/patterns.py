@@ -66,7 +66,7 @@ class Pattern:
     """A compiled rule pattern; :meth:`matches` says whether it covers a dotted path."""
 
     text: str
-    _regex: re.Pattern[str] = field(repr=False, compare=False)
+    _regex: re.Pattern[str] | None = field(repr=False, compare=False)  # None: a plain path
     _dotted: bool = field(repr=False, compare=False)  # glob regexes run on ``path + "."``
     # Text that every path the pattern matches contains ("" when none is known): a cheap test that
     # rules out most paths before the regex runs, when a search tests 10^5 of them.
@@ -107,6 +107,8 @@ class Pattern:
         segments = text.split(".")
         if any(s == "" for s in segments):
             raise RuleError(f"pattern {text!r} has an empty segment (two dots, or a dot at an end)")
+        if not any(c in text for c in "*?["):  # a plain path: compared as text, no regex to build
+            return cls(text, None, True, max(segments, key=len))
         parts: list[str] = []
         try:
             for seg in segments:
@@ -135,6 +137,8 @@ class Pattern:
 
     def matches(self, path: str) -> bool:
         """True when the pattern names ``path`` itself or a module that contains it."""
+        if self._regex is None:
+            return path == self.text or path.startswith(self.text + ".")
         subject = path + "." if self._dotted else path
         return self._regex.fullmatch(subject) is not None
 

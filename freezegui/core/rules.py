@@ -152,17 +152,10 @@ class RuleSet:
 
         All rules are matched in one pass over the names (see :mod:`freezegui.core.matching`).
         """
-        trainable, hits = evaluate_patterns(
+        trainable, counts = evaluate_patterns(
             tree, [r.pattern for r in self.rules], [r.trainable for r in self.rules], self.default == "train"
         )
-        counted: dict[int, tuple[int, int]] = {}
-        matches: list[RuleMatch] = []
-        for rule, hit in zip(self.rules, hits):
-            key = id(hit)
-            if key not in counted:
-                counted[key] = (int(hit.sum()), int(tree.numel[hit].sum()))
-            matches.append(RuleMatch(rule, *counted[key]))
-        return trainable, matches
+        return trainable, [RuleMatch(rule, *c) for rule, c in zip(self.rules, counts)]
 
     def resolve(self, path: str) -> bool:
         """Whether a module or parameter at ``path`` trains under these rules (last match wins)."""
