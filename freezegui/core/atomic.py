@@ -26,7 +26,7 @@ class WriteError(FreezeguiError, OSError):
 
     def __init__(self, message: str, path: str | os.PathLike[str], errno_: int | None = None) -> None:
         FreezeguiError.__init__(self, message)
-        self.errno = errno_  # type: ignore[assignment]
+        self.errno = errno_
         self.filename = str(path)
         self.path = str(path)
 

@@ -69,7 +69,7 @@ class _Composer:
     def __init__(self, source: str | None, max_items: int | None) -> None:
         self.source = source
         self.max_items = max_items
-        self.resolver = yaml.SafeLoader("")
+        self.resolver: Any = yaml.SafeLoader("")
         self.tags: dict[tuple[str, bool], str] = {}  # plain scalars repeat: resolve each text once
         self.anchors: dict[str, tuple[yaml.Node, int]] = {}
         self.stack: list[_Open] = []

@@ -20,7 +20,7 @@ _CACHE_SIZE = 65_536
 _CACHE: dict[str, Pattern] = {}
 
 
-def _segment_regex(segment: str) -> str:
+def segment_regex(segment: str) -> str:
     """Translate one glob segment (``*``, ``?``, ``[...]``) into a regex that stays inside the segment."""
     out: list[str] = []
     i, n = 0, len(segment)
@@ -53,7 +53,7 @@ def _literal(segment: str) -> str:
         if c in "*?[":
             runs.append(run)
             run = ""
-            if c == "[":  # validated by _segment_regex: the bracket closes
+            if c == "[":  # validated by segment_regex: the bracket closes
                 i = segment.find("]", i + 2 if segment[i + 1 : i + 2] in ("!", "^") else i + 1)
         else:
             run += c
@@ -117,7 +117,7 @@ class Pattern:
                 elif "**" in seg:
                     raise ValueError(f"'**' must be a whole segment, not part of {seg!r}")
                 else:
-                    parts.append(_segment_regex(seg) + r"\.")
+                    parts.append(segment_regex(seg) + r"\.")
             regex = re.compile("".join(parts) + ".*", re.DOTALL)
         except (ValueError, re.error) as exc:
             raise RuleError(f"bad pattern {text!r}: {exc}") from None
