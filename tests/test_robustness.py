@@ -404,3 +404,48 @@ def test_factory_that_exits_is_a_load_error(tmp_path: Path, capsys: pytest.Captu
     for name, message in (("build", "SystemExit(3)"), ("stop", "KeyboardInterrupt")):
         rc, _, err = run_cli(capsys, "summary", f"{exits}:{name}")
         assert rc == 2 and message in error_line(err)
+
+
+# ------------------------------------------------------------------------------------------ core
+def test_atomic_write_force_and_error_type(tmp_path: Path) -> None:
+    from freezegui.core.atomic import WriteError, atomic_write_text
+    from freezegui.core.errors import FreezeguiError
+
+    target = tmp_path / "locked.yaml"
+    target.write_text("old")
+    os.chmod(target, 0o444)
+    with pytest.raises(WriteError) as info:
+        atomic_write_text(target, "new")
+    assert isinstance(info.value, OSError) and isinstance(info.value, FreezeguiError)
+    assert info.value.filename == str(target) and target.read_text() == "old"
+    atomic_write_text(target, "new", force=True)
+    assert target.read_text() == "new" and target.stat().st_mode & 0o777 == 0o444
+
+
+@pytest.mark.parametrize("exc", [SystemExit(1), KeyboardInterrupt(), GeneratorExit()], ids=repr)
+def test_user_code_exiting_in_a_training_step_is_a_step_error(exc: BaseException) -> None:
+    import torch
+    from torch import nn
+
+    from freezegui.core.training.config import TrainingConfig
+    from freezegui.core.training.engine import TrainingRun
+
+    class Exits(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(4, 2)
+            self.calls = 0
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.calls += 1
+            if self.calls > 2:  # after the dry forward and one good step
+                raise exc
+            return self.fc(x.flatten(1)[:, :4])
+
+    report = TrainingRun(Exits(), TrainingConfig(steps=3, batch_size=2, device="cpu")).run()
+    assert report.status in ("failed", "stopped") and "step 2" in report.message
+    assert (
+        type(exc).__name__ in report.message
+        or "sys.exit(1)" in report.message
+        or "interrupted" in report.message
+    )
