@@ -9,8 +9,8 @@ import warnings
 from freezegui.cli.common import (
     add_model_args,
     int_at_least,
-    load_options,
     layer_count,
+    load_options,
     refuse_overwriting_inputs,
     spec_file,
 )

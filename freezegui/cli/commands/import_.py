@@ -12,7 +12,7 @@ from freezegui.core.apply import evaluate_rules
 from freezegui.core.errors import FreezeguiWarning, SpecError
 from freezegui.core.interop.axolotl import from_axolotl, unmatched_patterns
 from freezegui.core.interop.llamafactory import from_llamafactory
-from freezegui.core.interop.names import from_names
+from freezegui.core.interop.names import from_names, parse_names
 from freezegui.core.interop.peft import from_peft, read_peft_config
 from freezegui.core.rules import read_rule_text
 from freezegui.core.tree import build_tree
@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
             rs = from_llamafactory(text, tree, layers, source=source)
         else:
             rs = from_names(text, tree, source=source)
+            if not parse_names(text):
+                problems.append(f"{source}: the names list is empty: every parameter is frozen")
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     summary = ""
@@ -112,5 +114,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     rs.save(args.output)
     print(f"wrote {args.output}: {len(rs.rules)} rule(s){summary}", file=sys.stderr)
-    nothing_trains = tree is not None and not report.trainable_mask.any() and tree.total_params > 0
+    nothing_trains = (args.fmt == "names" and not parse_names(text)) or (
+        tree is not None and not report.trainable_mask.any() and tree.total_params > 0
+    )
     return 1 if nothing_trains else 0

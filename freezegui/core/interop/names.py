@@ -6,11 +6,9 @@ The lowest common denominator: any tool (or a shell script) can read it, diff it
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from freezegui.core.errors import FreezeguiWarning, RuleError
+from freezegui.core.errors import RuleError
 from freezegui.core.rules import Rule, RuleSet, literal_pattern, rules_from_selection
 from freezegui.core.tree import ModuleTree
 
@@ -40,10 +38,6 @@ def from_names(text: str, tree: ModuleTree | None = None, *, source: str | None 
     result is the shortest equivalent rule list.
     """
     entries = parse_names(text)
-    if not entries:
-        warnings.warn(
-            f"{source}: the names list is empty: every parameter is frozen", FreezeguiWarning, stacklevel=2
-        )
     if tree is None:
         rules = [Rule.make("train", literal_pattern(name), line) for line, name in entries]
         return RuleSet(rules=rules, default="freeze", source=source)
