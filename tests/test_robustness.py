@@ -449,3 +449,12 @@ def test_user_code_exiting_in_a_training_step_is_a_step_error(exc: BaseException
         or "sys.exit(1)" in report.message
         or "interrupted" in report.message
     )
+
+
+def test_empty_learning_rate_field_message() -> None:
+    from freezegui.core.errors import TrainingError
+    from freezegui.core.training.config import TrainingConfig
+
+    with pytest.raises(TrainingError, match="learning rate is empty or not a number") as info:
+        TrainingConfig(lr=float("nan")).validate()
+    assert "nan" not in str(info.value)

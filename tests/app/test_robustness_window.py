@@ -109,3 +109,13 @@ def test_long_messages_fit_with_details(qtbot) -> None:
     assert box.detailedText() == long and len(box.text()) < 500
     screen = QApplication.primaryScreen().availableGeometry()
     assert box.sizeHint().height() <= screen.height() and box.sizeHint().width() <= screen.width()
+
+
+def test_factory_that_exits_shows_a_load_error(qtbot, window, dialogs, tmp_path: Path) -> None:
+    from tests.app.conftest import load
+
+    script = tmp_path / "user_model.py"
+    script.write_text("import sys\ndef build():\n    sys.exit(2)\n")
+    assert not load(qtbot, window, f"{script}:build")
+    assert "SystemExit(2)" in dialogs.texts("critical")[-1]
+    assert window.document is None and window.busy.isHidden()
