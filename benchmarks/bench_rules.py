@@ -68,7 +68,6 @@ def bench_evaluate() -> None:
     tree = build_tree(model)
     print(f"model: {len(tree.paths):,} modules, {len(tree.params):,} tensors")
     for label, rs in rule_sets(tree).items():
-        new_mask, _ = rs.evaluate(tree)
         part = RuleSet(rules=rs.rules[:1_000], default=rs.default)
         assert np.array_equal(part.evaluate(tree)[0], walk_each_rule(part, tree)), label
         new, old = [], []

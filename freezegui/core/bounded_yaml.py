@@ -9,6 +9,7 @@ that expands to more than :data:`MAX_NODES` nodes, and yields its progress so a 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ def limit_text() -> str:
     return f"{MAX_BYTES // (1024 * 1024)} MB"
 
 
-def read_limited(path: str | Path, what: str) -> str:
+def read_limited(path: str | os.PathLike[str], what: str) -> str:
     """A file's UTF-8 text, refusing one over :data:`MAX_BYTES` (``/dev/zero`` included) with a RuleError."""
     p = Path(path)
     try:

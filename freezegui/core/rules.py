@@ -329,7 +329,8 @@ def _run(steps: Generator[float, None, RuleSet]) -> RuleSet:
         try:
             next(steps)
         except StopIteration as done:
-            return done.value
+            result: RuleSet = done.value
+            return result
 
 
 def _parse_document(node: yaml.Node, source: str | None) -> Generator[float, None, RuleSet]:

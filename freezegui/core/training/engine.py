@@ -235,9 +235,9 @@ class TrainingRun:
         except FreezeguiError as exc:
             raise _RunEnded(TrainingStatus.FAILED, f"step {i + 1}: {exc}") from None
         except BaseException as exc:  # SystemExit from user code too: any failing step ends with its reason
-            needs = allocation_message(exc, self.config.batch_size) if isinstance(exc, RuntimeError) else None
+            alloc = allocation_message(exc, self.config.batch_size) if isinstance(exc, RuntimeError) else None
             raise _RunEnded(
-                TrainingStatus.FAILED, f"step {i + 1}: {needs}" if needs else _step_error(i, exc)
+                TrainingStatus.FAILED, f"step {i + 1}: {alloc}" if alloc else _step_error(i, exc)
             ) from None
         if not math.isfinite(value):
             msg = f"the loss became {value} at step {i + 1}; that step was not applied"
