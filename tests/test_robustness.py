@@ -236,7 +236,7 @@ def test_never_overwrites_an_input(tmp_path: Path, capsys: pytest.CaptureFixture
         (["train", SPEC, "--lr", "nan"], "finite number"),
         (["train", SPEC, "--steps", "0"], "must be at least 1"),
         (["train", SPEC, "--batch-size", "0"], "must be at least 1"),
-        (["summary", SPEC, "--num-classes", "zero"], "expected a whole number"),
+        (["summary", SPEC, "--num-classes", "zero"], "invalid int value"),
     ],
 )
 def test_arguments_are_validated(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,8 +21,10 @@ from freezegui.core.errors import FreezeguiError
 from freezegui.core.options import LoadOptions
 
 if TYPE_CHECKING:
+    from freezegui.app.rule_loader import RuleLoader
     from freezegui.core.apply import ApplyReport
     from freezegui.core.document import Document
+    from freezegui.core.rules import RuleSet
 
 RULE_SUFFIXES = (".yaml", ".yml")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".torchscript", ".jit")
@@ -47,6 +49,7 @@ class DocumentController(QObject):
 
     documentChanged = Signal(object)  # Document | None
     loadFinished = Signal(bool)  # after every load attempt: True when the new model is open
+    rulesFinished = Signal(bool)  # after every Open Rules attempt: True when the file was applied
     progress = Signal(object)  # Progress of the load in flight
     busyChanged = Signal(str)  # what is loading ("" when nothing is)
     titleChanged = Signal()  # file name or saved state changed
@@ -59,6 +62,9 @@ class DocumentController(QObject):
         self.doc: Document | None = None
         self.locked = False
         self._rules_after_load: str | None = None  # --rules: applied once the model is open
+        self._rule_loader: RuleLoader | None = None  # made on first use (superqt loads after the paint)
+        self._rules_target: Document | None = None  # the document the rule file being read is for
+        self._finish_load_with_rules = False  # loadFinished waits for the --rules file
         self.loader = ModelLoader(self)
         self.loader.progress.connect(self._on_progress)
         self.loader.loaded.connect(self._on_loaded)
@@ -97,10 +103,12 @@ class DocumentController(QObject):
         return True
 
     def abandon_load(self) -> None:
-        """Drop the load in flight (its result is never shown)."""
+        """Drop the loads in flight (their results are never shown)."""
         if self.loader.busy:
             self.loader.abandon()
             self.busyChanged.emit("")
+        if self._rule_loader is not None:  # a rule file being read is dropped too
+            self._rule_loader.cancel()
 
     def open_model_dialog(self) -> None:
         from freezegui.app.open_dialog import OpenModelDialog
@@ -120,9 +128,9 @@ class DocumentController(QObject):
         self.remember("models", options.spec)
         self.status.emit(f"Opened {options.spec}: {doc.tree.total_params:,} parameters", 5000)
         rules, self._rules_after_load = self._rules_after_load, None
-        if rules:
-            self.open_rules(rules, ask=False)
-        self.loadFinished.emit(True)
+        self._finish_load_with_rules = bool(rules) and self.open_rules(rules, ask=False)
+        if not self._finish_load_with_rules:
+            self.loadFinished.emit(True)
 
     def _on_failed(self, message: str, options: LoadOptions) -> None:
         self.busyChanged.emit("")
@@ -131,18 +139,53 @@ class DocumentController(QObject):
 
     # -------------------------------------------------------------------------------- rule files
     def open_rules(self, path: str | Path, *, ask: bool = True) -> bool:
-        """Apply a rule file (undoable); report rules that matched nothing or another architecture."""
+        """Read a rule file off the UI thread (progress, Cancel), then apply it (undoable).
+
+        True when the read started; :attr:`rulesFinished` says how it ended."""
         if self.doc is None or (ask and not self.may_replace(f"open {Path(path).name}")):
+            self.rulesFinished.emit(False)
             return False
+        self._rules_target = self.doc
+        self.rule_loader.start(path)
+        return True
+
+    @property
+    def rule_loader(self) -> RuleLoader:
+        if self._rule_loader is None:
+            from freezegui.app.rule_loader import RuleLoader
+
+            parent = self.parent()
+            self._rule_loader = RuleLoader(parent if isinstance(parent, QWidget) else None)
+            self._rule_loader.loaded.connect(self._on_rules_read)
+            self._rule_loader.failed.connect(self._on_rules_failed)
+            self._rule_loader.cancelled.connect(lambda _path: self._rules_done(False))
+        return self._rule_loader
+
+    def _on_rules_read(self, rules: RuleSet, path: str) -> None:
+        doc, self._rules_target = self._rules_target, None
+        if doc is None or doc is not self.doc or self.locked:  # replaced or locked while reading
+            self._rules_done(False)
+            return
         try:
-            report = self.doc.open_rules(path)
+            report = doc.open_rules(path, rules)
         except FreezeguiError as exc:
-            self.prompt.error("Could not open the rule file", str(exc))
-            return False
+            self._on_rules_failed(str(exc), path)
+            return
         self.remember("rules", str(path))
         self._report_rules(Path(path).name, report)
         self.titleChanged.emit()
-        return True
+        self._rules_done(True)
+
+    def _on_rules_failed(self, message: str, path: str) -> None:
+        self._rules_target = None
+        self.prompt.error("Could not open the rule file", message)
+        self._rules_done(False)
+
+    def _rules_done(self, applied: bool) -> None:
+        self.rulesFinished.emit(applied)
+        if self._finish_load_with_rules:  # the model itself is open either way
+            self._finish_load_with_rules = False
+            self.loadFinished.emit(True)
 
     def open_rules_dialog(self) -> None:
         doc = self.doc

@@ -37,11 +37,8 @@ def message_box(
     return box
 
 
-def show_error(parent: QWidget | None, title: str, text: str) -> None:
-    """Show an error that fits the screen (modal, like ``QMessageBox.critical``)."""
-    message_box(parent, title, text, QMessageBox.Icon.Critical).exec()
-
-
-def show_warning(parent: QWidget | None, title: str, text: str) -> None:
-    """Show a warning that fits the screen (modal, like ``QMessageBox.warning``)."""
-    message_box(parent, title, text, QMessageBox.Icon.Warning).exec()
+def show_message(
+    parent: QWidget | None, title: str, text: str, icon: QMessageBox.Icon = QMessageBox.Icon.Critical
+) -> None:
+    """Show a message that fits the screen (modal, like ``QMessageBox.critical``)."""
+    message_box(parent, title, text, icon).exec()

@@ -1,7 +1,8 @@
 """How the app asks the user something: a small interface, a Qt implementation, and nothing else.
 
 The document controller and the edit commands talk to a :class:`Prompt` they are given, so tests
-pass a recording fake instead of patching ``QMessageBox``/``QFileDialog``.
+pass a recording fake instead of patching ``QMessageBox``/``QFileDialog``. Messages are shown by
+:mod:`freezegui.app.messages` (cut to fit the screen, the rest behind "Show Details").
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox, QWidget
+
+from freezegui.app.messages import show_message
 
 
 class Answer(enum.Enum):
@@ -51,14 +54,15 @@ class QtPrompt:
     def __init__(self, parent: QWidget) -> None:
         self._parent = parent
 
+    # Messages fit the screen: a long one is cut, the whole of it behind "Show Details".
     def error(self, title: str, text: str) -> None:
-        QMessageBox.critical(self._parent, title, text)
+        show_message(self._parent, title, text, QMessageBox.Icon.Critical)
 
     def warning(self, title: str, text: str) -> None:
-        QMessageBox.warning(self._parent, title, text)
+        show_message(self._parent, title, text, QMessageBox.Icon.Warning)
 
     def information(self, title: str, text: str) -> None:
-        QMessageBox.information(self._parent, title, text)
+        show_message(self._parent, title, text, QMessageBox.Icon.Information)
 
     def unsaved_changes(self, text: str) -> Answer:
         buttons = QMessageBox.StandardButton

@@ -2,12 +2,8 @@
 
 The core parses in steps (:meth:`RuleSet.load_steps` yields its progress); a superqt generator
 worker runs them and stops between two steps when asked. A 4 MB file takes seconds to parse, so the
-window shows a progress dialog with Cancel instead of freezing. Wiring (in the window)::
-
-    loader = RuleLoader(self)
-    loader.loaded.connect(lambda rules, path: self._apply_loaded_rules(rules, path))
-    loader.failed.connect(lambda text, path: show_error(self, "Could not open the rule file", text))
-    loader.start(path)            # returns at once; loader.cancel() (or the dialog's Cancel) stops it
+window shows a progress dialog with Cancel instead of freezing. The document controller owns one:
+``start(path)`` returns at once, ``loaded``/``failed``/``cancelled`` say how it ended.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 from superqt.utils import GeneratorWorker, create_worker
 
+from freezegui.app.messages import message_box
 from freezegui.app.training_widgets import TrainingDockWidgets, duration, proof_text
 from freezegui.app.training_worker import training_batches
 from freezegui.core.errors import FreezeguiError
@@ -269,7 +270,7 @@ class TrainingPanel(TrainingDockWidgets):
 
     def _show_error(self, message: str) -> None:
         self.statusLabel.setText(message)
-        box = QMessageBox(QMessageBox.Icon.Warning, "Training", message, QMessageBox.StandardButton.Ok, self)
+        box = message_box(self, "Training", message, QMessageBox.Icon.Warning)  # fits the screen
         box.setObjectName("trainingError")
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.error_box = box

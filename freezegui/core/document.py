@@ -125,9 +125,12 @@ class Document:
         self.method, self.batchnorm, self.schedule = rs.method, rs.batchnorm, list(rs.schedule)
         return report
 
-    def open_rules(self, path: str | os.PathLike[str]) -> ApplyReport:
-        """Apply a rule file and make it the document's file (the selection then counts as saved)."""
-        report = self.apply_ruleset(RuleSet.load(path), label=f"Open {Path(path).name}")
+    def open_rules(self, path: str | os.PathLike[str], rules: RuleSet | None = None) -> ApplyReport:
+        """Apply a rule file and make it the document's file (the selection then counts as saved).
+
+        ``rules`` is the file already read (the app reads it in a worker thread)."""
+        rs = RuleSet.load(path) if rules is None else rules
+        report = self.apply_ruleset(rs, label=f"Open {Path(path).name}")
         self.rules_path = Path(path)
         self.selection.mark_saved()
         return report

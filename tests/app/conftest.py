@@ -81,3 +81,34 @@ def load(qtbot, win, spec: str, **kwargs) -> bool:
     with qtbot.waitSignal(win.loadFinished, timeout=120_000) as blocker:
         win.open_model(spec, **kwargs)
     return bool(blocker.args[0])
+
+
+def open_rules(qtbot, win, path) -> bool:
+    """Open a rule file through the real (threaded) reading path and wait until it is applied or not."""
+    with qtbot.waitSignal(win.controller.rulesFinished, timeout=120_000) as blocker:
+        win.controller.open_rules(path)
+    return bool(blocker.args[0])
+
+
+def drop(window, path) -> None:
+    """A file dropped on the window."""
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    event = QDropEvent(
+        QPointF(10, 10),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    window.dropEvent(event)
+
+
+def drop_rules(qtbot, win, path) -> bool:
+    """Drop a rule file on the window and wait for it to be applied (or refused)."""
+    with qtbot.waitSignal(win.controller.rulesFinished, timeout=120_000) as blocker:
+        drop(win, path)
+    return bool(blocker.args[0])

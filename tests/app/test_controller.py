@@ -5,28 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
-from PySide6.QtGui import QDropEvent
-
 from freezegui.app.prompt import Answer
 from freezegui.core.document import Document
-from tests.app.conftest import load
+from tests.app.conftest import drop, drop_rules, load, open_rules
 from tests.models import MLP
 
 RULES = "default: freeze\nrules: [{train: fc2}]\n"
-
-
-def drop(window, path: Path) -> None:
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(path))])
-    event = QDropEvent(
-        QPointF(10, 10),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    window.dropEvent(event)
 
 
 def edited(window) -> Document:
@@ -56,19 +40,19 @@ def test_save_answer_saves_before_replacing(qtbot, window, dialogs, tmp_path: Pa
     assert (tmp_path / "kept.yaml").exists() and doc.rules_path == tmp_path / "kept.yaml"
 
 
-def test_opening_rules_over_unsaved_edits_asks(window, dialogs, tmp_path: Path) -> None:
+def test_opening_rules_over_unsaved_edits_asks(qtbot, window, dialogs, tmp_path: Path) -> None:
     doc = edited(window)
     rules = tmp_path / "r.yaml"
     rules.write_text(RULES)
     dialogs.answer = Answer.CANCEL
-    drop(window, rules)
+    assert not drop_rules(qtbot, window, rules)
     assert doc.rules_path is None and doc.selection.trainable_names() == []
     dialogs.answer = Answer.DISCARD
-    assert window.controller.open_rules(rules)
+    assert open_rules(qtbot, window, rules)
     assert doc.selection.trainable_names() == ["fc2.weight", "fc2.bias"]
 
 
-def test_training_lock_refuses_drop_recent_and_open(window, dialogs, tmp_path: Path) -> None:
+def test_training_lock_refuses_drop_recent_and_open(qtbot, window, dialogs, tmp_path: Path) -> None:
     doc = Document.from_model(MLP(), "py:tests.models:MLP")
     window.set_document(doc)
     rules = tmp_path / "r.yaml"
@@ -88,5 +72,5 @@ def test_training_lock_refuses_drop_recent_and_open(window, dialogs, tmp_path: P
     assert not dialogs.texts("question") and not window.controller.loader.busy
 
     window.set_editing_locked(False)
-    drop(window, rules)
+    assert drop_rules(qtbot, window, rules)
     assert doc.rules_path == rules and doc.selection.trainable_names() == ["fc2.weight", "fc2.bias"]

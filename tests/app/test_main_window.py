@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QEvent, QMimeData, QObject, QPointF, QRect, Qt, QUrl
-from PySide6.QtGui import QDropEvent
+from PySide6.QtCore import QEvent, QObject, QRect, Qt
 from PySide6.QtWidgets import QLabel
 
 from freezegui.app.details import COLUMNS
@@ -15,7 +14,7 @@ from freezegui.app.prompt import Answer
 from freezegui.cli.main import main as cli_main
 from freezegui.core.options import LoadOptions
 from freezegui.core.rules import RuleSet
-from tests.app.conftest import load
+from tests.app.conftest import drop_rules, load, open_rules
 
 CHECK = Qt.ItemDataRole.CheckStateRole
 
@@ -136,12 +135,12 @@ def test_broken_rule_file_shows_dialog_and_keeps_state(
     window.edits.train_head()
     bad = tmp_path / "bad.yaml"
     bad.write_text("default: freeze\nrules:\n  - bogus\n")
-    assert not window.controller.open_rules(bad)
+    assert not open_rules(qtbot, window, bad)
     assert "bad.yaml:3: each rule must be one" in dialogs.texts("critical")[0]
     assert counts(window)[0] == "5,130"
     typo = tmp_path / "typo.yaml"
     typo.write_text("default: freeze\nrules:\n  - train: fc\n  - train: layer9\n")
-    assert window.controller.open_rules(typo)
+    assert open_rules(qtbot, window, typo)
     assert "`train: layer9` (line 4) matches no parameter" in dialogs.texts("warning")[-1]
     assert counts(window)[0] == "5,130"
 
@@ -199,16 +198,7 @@ def test_drop_rule_file_and_recent_files(qtbot, window, settings, resnet18_10, t
     window.set_document(Document.from_model(resnet18_10, "torchvision:resnet18"))
     rules = tmp_path / "drop.yaml"
     rules.write_text("default: freeze\nrules: [{train: fc}]\n")
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(rules))])
-    event = QDropEvent(
-        QPointF(10, 10),
-        Qt.DropAction.CopyAction,
-        mime,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
-    window.dropEvent(event)
+    assert drop_rules(qtbot, window, rules)  # read off the UI thread, then applied
     assert counts(window)[0] == "5,130"
     assert window.controller.recent("rules")[0] == str(rules)
     window.close()

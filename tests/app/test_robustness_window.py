@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 from freezegui.app.messages import message_box, split_message
 from freezegui.app.rule_loader import RuleLoader
 from freezegui.core.rules import RuleSet
+from tests.app.conftest import drop_rules, open_rules
 from tests.test_robustness import laughs, million_rules
 
 
@@ -32,14 +33,14 @@ def test_hostile_rule_file_shows_an_error_and_keeps_the_selection(
     from freezegui.core.document import Document
 
     window.set_document(Document.from_model(resnet18_10))
-    window.train_head()
+    window.edits.train_head()
     before = (counts(window), window.document.selection.trainable.copy(), window.isWindowModified())
     path = tmp_path / "hostile.yaml"
     if case == "binary":
         path.write_bytes(b"rules:\n  - train: \xff\xfe\n")
     else:
         path.write_text(HOSTILE[case])
-    assert not window.open_rules(path)
+    assert not open_rules(qtbot, window, path)  # read in the background: the window stays responsive
     assert len(dialogs.texts("critical")) == 1
     assert str(path) in dialogs.texts("critical")[0]
     assert counts(window) == before[0]
@@ -119,3 +120,54 @@ def test_factory_that_exits_shows_a_load_error(qtbot, window, dialogs, tmp_path:
     assert not load(qtbot, window, f"{script}:build")
     assert "SystemExit(2)" in dialogs.texts("critical")[-1]
     assert window.document is None and window.busy.isHidden()
+
+
+def test_cancel_while_reading_keeps_the_selection(qtbot, window, dialogs, tmp_path: Path) -> None:
+    from freezegui.core.document import Document
+    from tests.models import MLP
+
+    doc = Document.from_model(MLP(), "py:tests.models:MLP")
+    window.set_document(doc)
+    path = tmp_path / "big.yaml"
+    path.write_text("default: freeze\nrules:\n" + "  - train: fc1\n" * 90_000)
+    with qtbot.waitSignal(window.controller.rulesFinished, timeout=10_000) as blocker:
+        assert window.controller.open_rules(path)
+        window.controller.rule_loader.cancel()  # the progress dialog's Cancel
+    assert blocker.args == [False] and not dialogs.shown
+    assert doc.rules_path is None and doc.selection.trainable.all()
+
+
+def test_dropped_rule_file_is_read_in_the_background_and_applied(qtbot, window, tmp_path: Path) -> None:
+    from freezegui.core.document import Document
+    from tests.models import MLP
+
+    doc = Document.from_model(MLP(), "py:tests.models:MLP")
+    window.set_document(doc)
+    path = tmp_path / "r.yaml"
+    path.write_text("default: freeze\nrules: [{train: fc2}]\n")
+    assert drop_rules(qtbot, window, path)
+    assert doc.rules_path == path and doc.selection.trainable_names() == ["fc2.weight", "fc2.bias"]
+
+
+def test_qt_prompt_error_fits_the_screen(qtbot) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox, QWidget
+
+    from freezegui.app.prompt import QtPrompt
+
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    long = "unknown model_type 'x'; known: " + ", ".join(f"m{i}" for i in range(2000))
+    seen: list[tuple[str, str, int]] = []
+
+    def close_box() -> None:
+        box = QApplication.activeModalWidget()
+        assert isinstance(box, QMessageBox)
+        seen.append((box.text(), box.detailedText(), box.sizeHint().height()))
+        box.done(0)
+
+    QTimer.singleShot(50, close_box)
+    QtPrompt(parent).error("Could not open the model", long)
+    shown, details, height = seen[0]
+    assert len(shown) < 500 and details == long
+    assert height <= QApplication.primaryScreen().availableGeometry().height()
