@@ -56,3 +56,13 @@ def test_literal_flag() -> None:
     assert Pattern.compile("encoder.layer.10").is_literal
     assert not Pattern.compile("encoder.layer.*").is_literal
     assert not Pattern.compile("re:fc").is_literal
+
+
+def test_glob_set_with_regex_set_syntax_is_literal_and_silent() -> None:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # re's FutureWarning on nested sets would reach the user
+        pattern = Pattern.compile("layer[[&~|]x")
+    assert all(pattern.matches(f"layer{c}x") for c in "[&~|")
+    assert not pattern.matches("layerax")

@@ -37,7 +37,8 @@ def segment_regex(segment: str) -> str:
             body = segment[i + 1 : j]
             if body.startswith(("!", "^")):
                 body = "^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
+            # '[', '&', '~', '|' are literal in a glob set; re would warn of nested sets/set operations
+            out.append("[" + re.sub(r"([\\\[&~|])", r"\\\1", body) + "]")
             i = j
         else:
             out.append(re.escape(c))
