@@ -389,7 +389,9 @@ def _load_file(path: Path, trust_pickle: bool) -> nn.Module:
 
 def _torch_load(path: Path, trust_pickle: bool) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # garbage reads as an odd pickle protocol: the error says enough
+            warnings.filterwarnings("ignore", "Detected pickle protocol", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         if "Unsupported global" not in str(exc):  # not a pickled object: garbage or a truncated file
             raise LoadError(_not_pytorch(path)) from None
@@ -401,7 +403,9 @@ def _torch_load(path: Path, trust_pickle: bool) -> Any:
                 f"freezegui refuses it by default. If you trust where the file came from, pass "
                 f"trust_pickle=True (CLI: --trust-pickle); better, save a state dict or TorchScript."
             ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+    # Garbage that starts like a legacy pickle stream breaks the unpickler in many ways (pop from an
+    # empty stack, a missing memo key): all mean the same to the user.
+    except (RuntimeError, EOFError, OSError, ValueError, LookupError, TypeError) as exc:
         if isinstance(exc, OSError) and not path.is_file():
             raise LoadError(f"cannot read {path}: {reason(exc)}") from None
         raise LoadError(_not_pytorch(path)) from None
