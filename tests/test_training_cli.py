@@ -112,7 +112,9 @@ def test_train_errors_are_one_line(tmp_path, capsys) -> None:
     assert main(["train", "py:tests.models:factory_mlp", "--data", str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("freezegui: error: no such data folder") and "Traceback" not in err
-    assert main(["train", "py:tests.models:factory_mlp", "--steps", "0"]) == 2
-    assert "steps must be at least 1" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:  # argparse validates the number: a one-line usage error
+        main(["train", "py:tests.models:factory_mlp", "--steps", "0"])
+    assert exited.value.code == 2
+    assert "argument --steps: must be at least 1, got 0" in capsys.readouterr().err
     assert main(["train", "py:tests.models:factory_mlp", "--compare-methods"]) == 2
     assert "needs --rules" in capsys.readouterr().err
