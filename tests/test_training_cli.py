@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from freezegui.cli.main import main
 
 HEAD = "default: freeze\nrules:\n  - train: fc\n"

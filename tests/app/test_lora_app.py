@@ -12,6 +12,7 @@ from torch import nn
 from freezegui.app.tree_model import COL_LORA, COL_NAME, COL_TRAINABLE
 from freezegui.core.counting import format_count
 from freezegui.core.document import Document
+from tests.app.conftest import open_rules
 from tests.models import tiny_llama
 
 SPEC = "py:tests.models:tiny_llama"
@@ -43,7 +44,7 @@ def _linear_adapters(module: nn.Module, r: int) -> int:
     return sum(r * (m.in_features + m.out_features) for m in module.modules() if isinstance(m, nn.Linear))
 
 
-def test_tick_lora_on_subtree_counts_undo_save_reopen(window, dialogs, tmp_path: Path) -> None:
+def test_tick_lora_on_subtree_counts_undo_save_reopen(qtbot, window, dialogs, tmp_path: Path) -> None:
     doc = _open(window)
     window.edits.freeze_all()
     sel, model = doc.selection, window.tree_model
@@ -78,7 +79,7 @@ def test_tick_lora_on_subtree_counts_undo_save_reopen(window, dialogs, tmp_path:
     assert saved["r"] == 8 and saved["targets"]
     # Reopen: a fresh document of the same model, the rule file through the controller.
     doc2 = _open(window)
-    assert window.controller.open_rules(path)
+    assert open_rules(qtbot, window, path)  # read off the UI thread, then applied
     assert doc2.selection.adapted_names() == sel.adapted_names()
     assert _shown(window, "loraCount") == expected and not doc2.selection.is_modified
 
