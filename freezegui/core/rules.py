@@ -369,7 +369,7 @@ def _parse_document(node: yaml.Node, source: str | None) -> Generator[float, Non
     if "layer_decay" in items:
         rs.layer_decay = parse_layer_decay(items["layer_decay"][1], source)
     if "schedule" in items:
-        rs.schedule = parse_schedule(items["schedule"][1], source, _parse_rules)
+        rs.schedule = parse_schedule(items["schedule"][1], source, _parse_rules_now)
     return rs
 
 
@@ -390,6 +390,17 @@ def _parse_model(node: yaml.Node, source: str | None) -> ModelInfo:
             raise RuleError(f"`model.{key}` must be an integer", source=source, line=_line(vnode))
         setattr(info, key, value)
     return info
+
+
+def _parse_rules_now(node: yaml.Node, source: str | None) -> list[Rule]:
+    """:func:`_parse_rules` run to the end (a schedule stage's rules are short)."""
+    steps = _parse_rules(node, source)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            rules: list[Rule] = done.value
+            return rules
 
 
 def _parse_rules(node: yaml.Node, source: str | None) -> Generator[float, None, list[Rule]]:
