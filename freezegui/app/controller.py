@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from freezegui.core.rules import RuleSet
 
 RULE_SUFFIXES = (".yaml", ".yml")
+ADAPTER_CONFIG = "adapter_config.json"
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".torchscript", ".jit")
 MAX_RECENT = 10
 RULES_FILTER = "Rule files (*.yaml *.yml);;All files (*)"
@@ -36,7 +37,9 @@ UNSAVED = "The freeze selection has changes that are not saved in a rule file. S
 
 
 def drop_kind(path: Path) -> str | None:
-    """ "rules", "model", or None for a file the window does not take."""
+    """ "rules", "adapter" (a saved PEFT adapter), "model", or None for a file the window does not take."""
+    if path.name == ADAPTER_CONFIG or (path.is_dir() and (path / ADAPTER_CONFIG).exists()):
+        return "adapter"
     if path.suffix.lower() in RULE_SUFFIXES:
         return "rules"
     if path.suffix.lower() in CHECKPOINT_SUFFIXES or (path.is_dir() and (path / "config.json").exists()):
@@ -187,6 +190,24 @@ class DocumentController(QObject):
             self._finish_load_with_rules = False
             self.loadFinished.emit(True)
 
+    def open_adapter(self, path: Path) -> bool:
+        """Show a saved PEFT adapter's targets on the open model (its base model), undoable."""
+        if self.doc is None:
+            self.prompt.error("Could not open the adapter", f"{path}: open its base model first.")
+            return False
+        if not self.may_replace(f"open {path.name}"):
+            return False
+        try:
+            problems = self.doc.open_adapter(path)
+        except (OSError, FreezeguiError) as exc:
+            self.prompt.error("Could not open the adapter", str(exc))
+            return False
+        if problems:
+            self.prompt.warning("Adapter opened with problems", "\n".join(f"• {p}" for p in problems))
+        self.status.emit(f"Opened adapter {path}", 5000)
+        self.titleChanged.emit()
+        return True
+
     def open_rules_dialog(self) -> None:
         doc = self.doc
         start = str(doc.rules_path.parent) if doc and doc.rules_path else str(Path.cwd())
@@ -260,6 +281,8 @@ class DocumentController(QObject):
         kind = drop_kind(path)
         if kind == "rules":
             return self.open_rules(path)
+        if kind == "adapter":
+            return self.open_adapter(path)
         if kind == "model" and path.is_dir():
             return self.open_model(LoadOptions(spec=f"hf:{path}"))
         if kind == "model" and path.suffix.lower() == ".safetensors":

@@ -135,6 +135,19 @@ class Document:
         self.selection.mark_saved()
         return report
 
+    def open_adapter(self, path: str | os.PathLike[str]) -> list[str]:
+        """Show a saved PEFT LoRA adapter (a folder with ``adapter_config.json``, or that file) on
+        this model as the selection (undoable); returns what did not fit (entries matching nothing,
+        a saved tensor count that disagrees with the config)."""
+        from freezegui.core.interop.peft import read_adapter_folder
+
+        imported, problems = read_adapter_folder(Path(path), self.tree)
+        assert imported.rules.lora is not None
+        label = f"Open adapter {Path(path).name}"
+        self.selection.set_lora_settings(imported.rules.lora.settings)
+        self.selection.set_adapted_mask(imported.adapted, label=label, trainable=imported.trainable)
+        return problems
+
     def save_rules(self, path: str | os.PathLike[str] | None = None) -> Path:
         """Write the rule file atomically and mark the selection saved."""
         target = Path(path) if path is not None else self.rules_path
