@@ -23,13 +23,13 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QLabel,
     QSizePolicy,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 from shiboken6 import isValid
 from superqt.utils import create_worker
 
+from freezegui.app.form_widgets import combo, spin
 from freezegui.core.counting import format_bytes
 from freezegui.core.plan.result import format_flops
 
@@ -126,15 +126,15 @@ class CostPanel(QDockWidget):
     def _build(self) -> None:
         body = QWidget(self)
         form = QFormLayout()
-        self.batch = _spin("costBatch", 1, 1_000_000, 8, "")
-        self.length = _spin("costLength", 0, 1_000_000, 0, "default")
+        self.batch = spin("costBatch", 1, 1_000_000, 8)
+        self.length = spin("costLength", 0, 1_000_000, 0, "default")
         self.length_label = QLabel("Length")
-        self.dtype = _combo(
+        self.dtype = combo(
             "costDtype", [("model's", None), ("fp32", "fp32"), ("bf16", "bf16"), ("fp16", "fp16")]
         )
         self.amp = QCheckBox("mixed precision (fp32 master weights, moments)")
         self.amp.setObjectName("costAmp")
-        self.optimizer = _combo(
+        self.optimizer = combo(
             "costOptimizer", [("AdamW", "adamw"), ("SGD momentum", "sgd-momentum"), ("SGD", "sgd")]
         )
         self.checkpointing = QCheckBox("gradient checkpointing (transformers)")
@@ -166,10 +166,10 @@ class CostPanel(QDockWidget):
             layout.addWidget(w)
         layout.addStretch(1)
         self.setWidget(body)
-        for spin in (self.batch, self.length):
-            spin.valueChanged.connect(self.schedule)
-        for combo in (self.dtype, self.optimizer):
-            combo.currentIndexChanged.connect(self.schedule)
+        for field in (self.batch, self.length):
+            field.valueChanged.connect(self.schedule)
+        for choice in (self.dtype, self.optimizer):
+            choice.currentIndexChanged.connect(self.schedule)
         for box in (self.amp, self.checkpointing):
             box.toggled.connect(self.schedule)
         self.gpu.currentTextChanged.connect(self._show)
@@ -336,25 +336,6 @@ class CostPanel(QDockWidget):
             else ""
         )
         self.status.setText("Updating…" if stale else (plan.message or "Current."))
-
-
-def _spin(name: str, lo: int, hi: int, value: int, special: str) -> QSpinBox:
-    spin = QSpinBox()
-    spin.setObjectName(name)
-    spin.setRange(lo, hi)
-    spin.setValue(value)
-    if special:
-        spin.setSpecialValueText(special)
-    spin.setKeyboardTracking(False)
-    return spin
-
-
-def _combo(name: str, items: list[tuple[str, Any]]) -> QComboBox:
-    combo = QComboBox()
-    combo.setObjectName(name)
-    for text, data in items:
-        combo.addItem(text, data)
-    return combo
 
 
 def _label(name: str, style: str) -> QLabel:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
 from PySide6.QtCore import QMargins, QPointF, Qt
 from PySide6.QtGui import QDoubleValidator, QPainter
 from PySide6.QtWidgets import (
-    QComboBox,
     QDockWidget,
     QFileDialog,
     QFormLayout,
@@ -20,12 +19,12 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from freezegui.app.form_widgets import combo, spin
 from freezegui.core.training.config import SYNTHETIC, available_devices
 
 if TYPE_CHECKING:
@@ -218,23 +217,6 @@ class TrainingDockWidgets(QDockWidget):
         path, _ = QFileDialog.getOpenFileName(self, "Text file", "", "Text (*.txt *.tsv);;All files (*)")
         if path:
             self.dataEdit.setText(path)
-
-
-def spin(name: str, lo: int, hi: int, value: int) -> QSpinBox:
-    s = QSpinBox()
-    s.setObjectName(name)
-    s.setRange(lo, hi)
-    s.setValue(value)
-    s.setGroupSeparatorShown(True)
-    return s
-
-
-def combo(name: str, items: list[tuple[str, Any]]) -> QComboBox:
-    c = QComboBox()
-    c.setObjectName(name)
-    for text, data in items:
-        c.addItem(text, data)
-    return c
 
 
 def duration(seconds: float) -> str:
