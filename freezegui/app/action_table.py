@@ -39,7 +39,7 @@ class ActionSpec:
     key: str  # object name is f"{key}Action"; look it up with window.action(key)
     text: str
     run: Callable[[Any], object]  # called with the window
-    menu: str  # "File", "File/Export", "Edit", "LoRA", "View", "Help"
+    menu: str  # "File", "File/Export", "Edit", "LoRA", "Learning rates", "View", "Help"
     shortcut: Sequence[Shortcut] = ()
     tip: str = ""
     toolbar: int = 0  # 0: not in the toolbar; else its group there (groups are separated)
@@ -122,6 +122,13 @@ ACTIONS: tuple[ActionSpec, ...] = (
                separator_before=True, enabled_when=_editable),
     ActionSpec("loraSettings", "LoRA settings…", _lora_settings, "LoRA",
                tip="Rank r, lora_alpha, dropout, DoRA and bias", separator_before=True, enabled_when=_editable),
+    # Learning rates
+    ActionSpec("lrScale", "Set LR × of the row…", lambda w: w.lr.set_row_scale(w.tree_pane.current_item()),
+               "Learning rates", ("F2",), "The current row trains at lr × this number (its whole subtree)",
+               enabled_when=_editable),
+    ActionSpec("layerDecay", "Layer-wise decay…", lambda w: w.lr.layer_decay(), "Learning rates",
+               tip="Scale each block's lr by depth (BEiT / timm layer_decay), with a preview",
+               enabled_when=_editable),
     # View
     ActionSpec("expandAll", "Expand all", lambda w: w.tree_view.expandAll(), "View", enabled_when=_doc),
     ActionSpec("collapseAll", "Collapse all", lambda w: w.tree_pane.collapse_to_root(), "View",
@@ -130,7 +137,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("ruleHelp", "Rule syntax", lambda w: w.show_rule_help(), "Help"),
     ActionSpec("about", "About freezegui", lambda w: w.show_about(), "Help"),
 )  # fmt: skip
-MENUS = ("&File", "&Edit", "&LoRA", "&View", "&Help")
+MENUS = ("&File", "&Edit", "&LoRA", "&Learning rates", "&View", "&Help")
 
 
 def build_actions(

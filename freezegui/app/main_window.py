@@ -28,6 +28,7 @@ from freezegui.app.action_table import UiState, build_actions, update_enabled
 from freezegui.app.controller import DocumentController, drop_kind
 from freezegui.app.details import DetailsPane
 from freezegui.app.edits import EditCommands
+from freezegui.app.lr_edits import LrCommands
 from freezegui.app.loader import Progress, Stage
 from freezegui.app.prompt import Prompt, QtPrompt
 from freezegui.app.search_bar import SearchBar
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self.prompt: Prompt = prompt if prompt is not None else QtPrompt(self)
         self.controller = DocumentController(self.prompt, self.settings, self)
         self.edits = EditCommands(lambda: self.controller.doc, lambda: self.controller.locked, self.prompt)
+        self.lr = LrCommands(lambda: self.controller.doc, lambda: self.controller.locked, self.prompt)
         self.training_panel: Any = None
         self.cost_panel: Any = None  # Cost panel hook (issue 12)
         self._core_ready = False
@@ -155,6 +157,7 @@ class MainWindow(QMainWindow):
             lambda trainable: self.edits.act_on_matches(self.search_bar.result, trainable)
         )
         self.tree_pane.currentItemChanged.connect(lambda item: self.details.show_item(self.document, item))
+        self.tree_pane.lrEditRequested.connect(self.lr.set_row_scale)
 
     def _ensure_core(self) -> None:
         if not self._core_ready:

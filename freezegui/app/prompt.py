@@ -47,6 +47,16 @@ class Prompt(Protocol):
 
     def number(self, title: str, label: str, value: int, lo: int, hi: int) -> int | None: ...
 
+    def real(self, title: str, label: str, value: float) -> float | None:
+        """A decimal number (any: the caller checks its range), or None when cancelled."""
+        ...
+
+    def confirm_table(
+        self, title: str, text: str, headers: Sequence[str], rows: Sequence[Sequence[str]]
+    ) -> bool:
+        """Show ``rows`` as a table with OK/Cancel; True when accepted."""
+        ...
+
 
 class QtPrompt:
     """:class:`Prompt` with Qt's standard dialogs, parented to ``parent``."""
@@ -92,6 +102,17 @@ class QtPrompt:
     def number(self, title: str, label: str, value: int, lo: int, hi: int) -> int | None:
         n, ok = QInputDialog.getInt(self._parent, title, label, value, lo, hi)
         return n if ok else None
+
+    def real(self, title: str, label: str, value: float) -> float | None:
+        x, ok = QInputDialog.getDouble(self._parent, title, label, value, -1e9, 1e9, 6)
+        return x if ok else None
+
+    def confirm_table(
+        self, title: str, text: str, headers: Sequence[str], rows: Sequence[Sequence[str]]
+    ) -> bool:
+        from freezegui.app.table_dialog import TableDialog
+
+        return bool(TableDialog(title, text, headers, rows, self._parent).exec())
 
 
 __all__ = ["Answer", "Prompt", "QtPrompt"]

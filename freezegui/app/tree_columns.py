@@ -46,6 +46,12 @@ def _lora_text(doc: Document, item: Item) -> str | None:
     return format_count(lora) if lora else None
 
 
+def _lr_text(doc: Document, item: Item) -> str | None:
+    """The lr scale a row trains at ("mixed" for a module with several; blank when frozen)."""
+    scale = doc.selection.lr_scale_of(item)
+    return None if scale is None else scale if isinstance(scale, str) else f"{scale:.4g}"
+
+
 def _train_check(doc: Document, item: Item) -> CheckState:
     return doc.selection.check_state(item)
 
@@ -137,7 +143,14 @@ COLUMNS: tuple[Column, ...] = (
         "Boxes only where PEFT can adapt (Linear, Conv, Embedding, Conv1D).",
         check=_lora_check,
     ),
+    Column(
+        "LR ×",
+        _lr_text,
+        right_aligned=True,
+        header_tooltip="Learning-rate scale: the row trains at lr × this (F2 or double-click to set it; "
+        '"mixed": its tensors train at different scales).',
+    ),
     Column("Shape · dtype", _shape_text),
 )
-COL_NAME, COL_TYPE, COL_TOTAL, COL_TRAINABLE, COL_LORA, COL_SHAPE = range(6)
+COL_NAME, COL_TYPE, COL_TOTAL, COL_TRAINABLE, COL_LORA, COL_LR, COL_SHAPE = range(7)
 HEADERS = tuple(c.header for c in COLUMNS)

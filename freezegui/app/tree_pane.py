@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from freezegui.core.document import Document
     from freezegui.core.tree import ModuleNode, ParamEntry
 
-COLUMN_WIDTHS = (300, 150, 85, 85, 80, 140)  # name, type, parameters, trainable, LoRA, shape
+COLUMN_WIDTHS = (300, 150, 85, 85, 80, 70, 140)  # name, type, parameters, trainable, LoRA, LR ×, shape
 EXPAND_ALL_LIMIT = 2000  # a search shows its matches expanded when this few rows are visible
 
 
@@ -24,6 +24,8 @@ class TreePane(QStackedWidget):
     """Shows a :class:`Document`'s tree; ``currentItemChanged`` carries the core node (or None)."""
 
     currentItemChanged = Signal(object)
+    # A double-click on a row's LR × cell (its core node): the window asks for the new scale.
+    lrEditRequested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -35,6 +37,7 @@ class TreePane(QStackedWidget):
         self.view.setSelectionMode(QTreeView.SelectionMode.ExtendedSelection)
         self.view.setAccessibleName("Module tree: tick a row to train it, untick to freeze it")
         self.view.header().setStretchLastSection(True)
+        self.view.doubleClicked.connect(self._on_double_clicked)
         self._model: ModuleTreeModel | None = None
         self._proxy: SearchFilterModel | None = None
         self._doc: Document | None = None
@@ -146,6 +149,17 @@ class TreePane(QStackedWidget):
         self.view.collapseAll()
         if self._doc is not None:
             self.view.expand(self.view_index(self._doc.tree.root))
+
+    def current_item(self) -> ModuleNode | ParamEntry | None:
+        source = self.source_index(self.view.currentIndex())
+        return source.internalPointer() if source.isValid() else None
+
+    def _on_double_clicked(self, index: QModelIndex) -> None:
+        from freezegui.app.tree_columns import COL_LR
+
+        source = self.source_index(index)
+        if source.isValid() and source.column() == COL_LR:
+            self.lrEditRequested.emit(source.internalPointer())
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         source = self.source_index(current)

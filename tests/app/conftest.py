@@ -20,6 +20,9 @@ class FakePrompt:
         self.paths: list[str] = []  # answers to file dialogs, in order ("" = cancelled)
         self.choice: str | None = None
         self.number_answer: int | None = None
+        self.real_answer: float | None = None
+        self.table_answer = True  # accept a confirm_table dialog
+        self.tables: list[list[tuple[str, ...]]] = []  # the rows each confirm_table showed
 
     def texts(self, kind: str | None = None) -> list[str]:
         return [text for k, _, text in self.shown if kind is None or k == kind]
@@ -52,6 +55,17 @@ class FakePrompt:
     def number(self, title: str, label: str, value: int, lo: int, hi: int) -> int | None:
         self.shown.append(("number", title, label))
         return self.number_answer
+
+    def real(self, title: str, label: str, value: float) -> float | None:
+        self.shown.append(("real", title, label))
+        return self.real_answer
+
+    def confirm_table(
+        self, title: str, text: str, headers: Sequence[str], rows: Sequence[Sequence[str]]
+    ) -> bool:
+        self.shown.append(("table", title, text))
+        self.tables.append([tuple(r) for r in rows])
+        return self.table_answer
 
 
 @pytest.fixture
