@@ -33,7 +33,7 @@ class LrCommands(EditCommands):
             return
         if decay is None:
             decay = self.prompt.real(
-                "Layer-wise decay", "Decay D (0 < D ≤ 1): block i trains at D^(L+1−i):", 0.9
+                "Layer-wise decay", "Decay D (0 < D ≤ 1): block i trains at D^(L+1-i):", 0.9
             )
             if decay is None:
                 return

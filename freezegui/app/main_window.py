@@ -28,8 +28,8 @@ from freezegui.app.action_table import UiState, build_actions, update_enabled
 from freezegui.app.controller import DocumentController, drop_kind
 from freezegui.app.details import DetailsPane
 from freezegui.app.edits import EditCommands
-from freezegui.app.lr_edits import LrCommands
 from freezegui.app.loader import Progress, Stage
+from freezegui.app.lr_edits import LrCommands
 from freezegui.app.prompt import Prompt, QtPrompt
 from freezegui.app.search_bar import SearchBar
 from freezegui.app.totals import TotalsBar
