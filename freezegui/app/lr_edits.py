@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from freezegui.app.edits import EditCommands
-from freezegui.core.tree import ModuleNode, ParamEntry
+
+if TYPE_CHECKING:  # the core imports torch: the window paints before that
+    from freezegui.core.tree import ModuleNode, ParamEntry
 
 
 class LrCommands(EditCommands):
