@@ -18,10 +18,13 @@ class LrCommands(EditCommands):
         doc = self._document()
         if doc is None or item is None or self._locked():
             return
+        current = doc.selection.lr_scale_of(item)
+        where = item.path or "the whole model"
+        if current is None:  # a frozen tensor has no scale (it would not be saved either)
+            self.prompt.information("LR ×", f"Nothing under {where} trains: tick it to train first.")
+            return
         if scale is None:
-            current = doc.selection.lr_scale_of(item)
             start = current if isinstance(current, float) else 1.0
-            where = item.path or "the whole model"
             scale = self.prompt.real("LR ×", f"Learning-rate scale for {where} (a number > 0):", start)
             if scale is None:
                 return

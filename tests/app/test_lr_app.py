@@ -65,6 +65,10 @@ def test_frozen_rows_are_blank_and_bad_input_changes_nothing(window, dialogs) ->
     doc = _open(window)
     window.edits.freeze_all()
     assert _lr(window, "classifier") is None and _lr(window, "classifier.weight") is None
+    dialogs.real_answer = 4.0
+    window.lr.set_row_scale(doc.tree.node("classifier"))  # frozen: says so, changes nothing
+    assert "tick it to train first" in dialogs.texts("information")[-1]
+    assert (doc.selection.scales == 1.0).all()
     window.edits.train_all()
     before = doc.selection.scales.copy()
     depth = len(doc.selection._undo)
@@ -98,6 +102,11 @@ def test_double_click_and_f2_edit_and_the_lock(qtbot, window, dialogs) -> None:
     dialogs.real_answer = 3.0
     window.action("lrScale").trigger()
     assert _lr(window, "bert.pooler") == "3"
+    select_path(window, "bert.embeddings")
+    window.tree_view.setFocus()
+    dialogs.real_answer = 0.5
+    qtbot.keyClick(window.tree_view, Qt.Key.Key_F2)  # the key, through the window's shortcut
+    assert _lr(window, "bert.embeddings") == "0.5"
     window.set_editing_locked(True, "training")
     assert not window.action("lrScale").isEnabled() and not window.action("layerDecay").isEnabled()
     dialogs.real_answer = 5.0
