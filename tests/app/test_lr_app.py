@@ -11,6 +11,7 @@ from PySide6.QtCore import QModelIndex, Qt
 from freezegui.app.tree_columns import COL_LR, COL_NAME
 from freezegui.core.document import Document
 from freezegui.core.scales import layer_decay_preview
+from tests.app.conftest import open_rules
 from tests.models import MLP, GroupedViT, tiny_bert
 
 BERT = "py:tests.models:tiny_bert"
@@ -37,7 +38,7 @@ def _param(doc: Document, path: str):
     return next(p for p in node.params if p.name == name)
 
 
-def test_edit_lr_of_a_module_mixed_parent_undo_save_reopen(window, dialogs, tmp_path: Path) -> None:
+def test_edit_lr_of_a_module_mixed_parent_undo_save_reopen(qtbot, window, dialogs, tmp_path: Path) -> None:
     doc = _open(window)
     attn = "bert.encoder.layer.1.attention"
     assert _lr(window, attn) == "1" and _lr(window, "bert") == "1"
@@ -55,7 +56,7 @@ def test_edit_lr_of_a_module_mixed_parent_undo_save_reopen(window, dialogs, tmp_
     assert window.controller.save_rules_as(path)
     assert "lr_scale" in path.read_text()
     doc2 = _open(window)
-    assert window.controller.open_rules(path)
+    assert open_rules(qtbot, window, path)  # read off the UI thread, then applied
     assert window.document is doc2 and not doc2.selection.is_modified
     assert _lr(window, f"{attn}.output.dense.bias") == "0.25" and _lr(window, "bert") == "mixed"
     assert (doc2.selection.effective_scales() == doc.selection.effective_scales()).all()
