@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from freezegui.core.document import Document
     from freezegui.core.tree import ModuleNode, ParamEntry
 
-COLUMN_WIDTHS = (300, 150, 85, 85, 80, 70, 140)  # name, type, parameters, trainable, LoRA, LR ×, shape
+COLUMN_WIDTHS = (230, 140, 80, 80, 62, 48, 140)  # name, type, parameters, trainable, LoRA, LR ×, shape
 EXPAND_ALL_LIMIT = 2000  # a search shows its matches expanded when this few rows are visible
 
 
