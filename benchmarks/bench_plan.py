@@ -113,17 +113,11 @@ def bench_ratio(name: str, make, rules: dict, cfg: TrainingConfig, steps: int) -
 
 
 def bench_peak() -> None:
-    from tests.plan_models import ARCHS
-    from tests.test_plan_peak import cpu_peak
+    from tests.test_plan_peak import planned_and_measured
 
     print("3. planned peak vs torch.profiler memory timeline (steady CPU step, batch 4)")
     for name, selection in (("resnet18", "full"), ("resnet18", "head"), ("bert", "full"), ("bert", "head")):
-        arch = next(a for a in ARCHS if a.name == name)
-        cfg = TrainingConfig(batch_size=4, seq_len=64, image_size=arch.size.get("image_size"))
-        model = arch.make()
-        rules = arch.rules(selection)
-        planned = freezegui.plan(model, rules, batch_size=4, seq_len=64, image_size=cfg.image_size).peak_bytes
-        measured = cpu_peak(model, rules, cfg)
+        planned, measured = planned_and_measured(name, selection)
         print(
             f"   {name:<9} {selection:<5} planned {planned / 2**20:7.1f} MiB   measured {measured / 2**20:7.1f} MiB"
             f"   planned/measured {planned / measured:.2f}"

@@ -47,16 +47,21 @@ def cpu_peak(model: nn.Module, rules: dict, cfg: TrainingConfig) -> int:
 CASES = [("resnet18", "full"), ("resnet18", "head"), ("bert", "full")]
 
 
-@pytest.mark.slow
-@pytest.mark.filterwarnings("ignore::UserWarning")
-@pytest.mark.parametrize("name, selection", CASES)
-def test_peak_matches_cpu_memory_timeline(name: str, selection: str) -> None:
+def planned_and_measured(name: str, selection: str) -> tuple[int, int]:
+    """The plan's peak and the CPU memory timeline's peak of one step (batch 4; shared with bench_plan)."""
     arch = next(a for a in ARCHS if a.name == name)
     cfg = TrainingConfig(batch_size=4, seq_len=64, image_size=arch.size.get("image_size"))
     model = arch.make()
     rules = arch.rules(selection)
     planned = freezegui.plan(model, rules, batch_size=4, seq_len=64, image_size=cfg.image_size).peak_bytes
-    measured = cpu_peak(model, rules, cfg)
+    return planned, cpu_peak(model, rules, cfg)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("name, selection", CASES)
+def test_peak_matches_cpu_memory_timeline(name: str, selection: str) -> None:
+    planned, measured = planned_and_measured(name, selection)
     assert abs(planned - measured) <= TOLERANCE * measured, (planned, measured)
 
 
