@@ -70,12 +70,8 @@ COLUMN0_ROW_LIMIT = 256
 ROW_CACHE_LIMIT = 4096
 _PLAIN = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
 _CHECKABLE = _PLAIN | Qt.ItemFlag.ItemIsUserCheckable
-_CHANGED_ROLES = [
-    Qt.ItemDataRole.DisplayRole,
-    Qt.ItemDataRole.CheckStateRole,
-    Qt.ItemDataRole.ToolTipRole,
-    Qt.ItemDataRole.ForegroundRole,
-]
+_R = Qt.ItemDataRole
+_CHANGED_ROLES = [_R.DisplayRole, _R.CheckStateRole, _R.ToolTipRole, _R.ForegroundRole]
 _QT_CHECK = {
     CheckState.TRAIN: Qt.CheckState.Checked,
     CheckState.FREEZE: Qt.CheckState.Unchecked,
@@ -225,15 +221,18 @@ class ModuleTreeModel(QAbstractItemModel):
             return _CHECKABLE
         return _PLAIN
 
-    def cell(self, index: Index) -> Cell | None:
-        """What a view paints in the cell at ``index`` (None for an index not of this model)."""
+    def row_cells(self, index: Index) -> tuple[Cell, ...] | None:
+        """Every formatted cell of ``index``'s row (None for an index not of this model)."""
         if self._doc is None or not index.isValid() or index.model() is not self:
             return None
         item = index.internalPointer()
         row = self._rows.get(item)
-        if row is None:
-            row = self._format_row(item)
-        return row[index.column()]
+        return row if row is not None else self._format_row(item)
+
+    def cell(self, index: Index) -> Cell | None:
+        """What a view paints in the cell at ``index`` (None for an index not of this model)."""
+        row = self.row_cells(index)
+        return None if row is None else row[index.column()]
 
     def multiData(self, index: Index, roleDataSpan: Any) -> None:
         """Every role a view asks of a cell (Qt's item delegate asks seven), in one call.

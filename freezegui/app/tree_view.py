@@ -5,12 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QRect, Qt
-from PySide6.QtGui import QAccessible, QKeyEvent
-from PySide6.QtWidgets import QTreeView
+from PySide6.QtGui import QAccessible, QKeyEvent, QPainter
+from PySide6.QtWidgets import QStyleOptionViewItem, QTreeView
+
+from freezegui.app.row_painter import RowPainter
 
 
 class ModuleTreeView(QTreeView):
     """Space toggles the current row's Train box, whichever column has focus.
+
+    Rows of the module tree model are drawn by a :class:`RowPainter` (one Python call per row);
+    rows of a search's filter model, and right-to-left layouts, are drawn by Qt.
 
     Repaints the on-screen rows a ``dataChanged`` range covers, found from its first and last row.
     Qt's own handling works the area out cell by cell and re-asks every row of the range whether it
@@ -18,6 +23,21 @@ class ModuleTreeView(QTreeView):
     tree's shape nor rows outside the range. Changes too wide to list row by row arrive as the
     adapter's ``wide_change`` instead.
     """
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._painter = RowPainter(self)
+
+    def drawRow(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex
+    ) -> None:  # Qt override
+        model = index.model()
+        if (
+            getattr(model, "row_cells", None) is None
+            or self.isRightToLeft()
+            or not self._painter.paint(painter, option, index, model)
+        ):
+            super().drawRow(painter, option, index)
 
     def dataChanged(  # Qt override
         self, top_left: QModelIndex, bottom_right: QModelIndex, roles: Any = ()

@@ -1,10 +1,12 @@
-"""The item model's cells: one multiData call per painted cell, answered from a per-row cache that
-every change invalidates, agreeing with data() role by role; columns come from one table."""
+"""The item model's cells: one multiData call per cell a plain view paints (one row_cells call per
+row the module view paints), answered from a per-row cache that every change invalidates, agreeing
+with data() role by role; columns come from one table."""
 
 from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QModelIndex, QModelRoleData, QModelRoleDataSpan, Qt
+from PySide6.QtWidgets import QTreeView
 
 from freezegui.app import tree_model
 from freezegui.app.tree_columns import COLUMNS, HEADERS
@@ -22,7 +24,7 @@ class CountingModel(ModuleTreeModel):
 
     def __init__(self) -> None:
         super().__init__()
-        self.calls = {"multiData": 0, "data": 0}
+        self.calls = {"multiData": 0, "data": 0, "row_cells": 0}
 
     def multiData(self, index, roleDataSpan) -> None:
         self.calls["multiData"] += 1
@@ -31,6 +33,10 @@ class CountingModel(ModuleTreeModel):
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
         self.calls["data"] += 1
         return super().data(index, role)
+
+    def row_cells(self, index):
+        self.calls["row_cells"] += 1
+        return super().row_cells(index)
 
 
 def _all_indexes(m: ModuleTreeModel) -> list[QModelIndex]:
@@ -48,10 +54,10 @@ def _multi(m: ModuleTreeModel, index: QModelIndex, role_data: QModelRoleData) ->
     return role_data.data()
 
 
-def test_a_view_paints_every_cell_through_one_multi_data_call(qtbot) -> None:
+def _painted_calls(qtbot, view: QTreeView) -> tuple[int, dict[str, int]]:
+    """Rows on screen, and the model calls of one repaint of the expanded tree."""
     m = CountingModel()
     m.set_document(Document.from_model(models.SmallConvNet()))
-    view = ModuleTreeView()
     qtbot.addWidget(view)
     view.setUniformRowHeights(True)
     view.setModel(m)
@@ -63,12 +69,23 @@ def test_a_view_paints_every_cell_through_one_multi_data_call(qtbot) -> None:
     rows, index = 0, view.indexAt(view.viewport().rect().topLeft())
     while index.isValid():
         rows, index = rows + 1, view.indexBelow(index)
-    m.calls.update(multiData=0, data=0)
+    m.calls.update(multiData=0, data=0, row_cells=0)
     view.viewport().repaint()
-    cells = rows * m.columnCount()
     assert rows > 10
-    assert m.calls["multiData"] >= cells  # Qt's delegate asks all roles of a cell at once
-    assert m.calls["data"] < rows  # at most a size hint, never seven roles per cell
+    return rows, m.calls
+
+
+def test_a_plain_view_paints_every_cell_through_one_multi_data_call(qtbot) -> None:
+    rows, calls = _painted_calls(qtbot, QTreeView())
+    assert calls["multiData"] >= rows * len(COLUMNS)  # Qt's delegate asks all roles of a cell at once
+    assert calls["data"] < rows  # at most a size hint, never seven roles per cell
+
+
+def test_the_module_view_paints_a_row_with_one_call(qtbot) -> None:
+    rows, calls = _painted_calls(qtbot, ModuleTreeView())
+    assert rows <= calls["row_cells"] <= rows + 2  # the row painter reads each row's cells once
+    assert calls["multiData"] == 0
+    assert calls["data"] < rows
 
 
 def test_multi_data_answers_what_data_answers(resnet18_10) -> None:

@@ -1,0 +1,84 @@
+"""The module view's row painter draws exactly what Qt's own row painting draws, pixel for pixel:
+trained, frozen (grey), partial, tied, LoRA, scaled, selected and current rows, scrolled by any
+offset (alternating colours follow the flattened row), and clicks on its check boxes toggle them."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
+
+from freezegui.app.row_painter import RowPainter
+from freezegui.app.tree_model import COL_LORA, COL_NAME, ModuleTreeModel
+from freezegui.app.tree_view import ModuleTreeView
+from freezegui.core.document import Document
+from tests import models
+
+
+@pytest.fixture
+def view(qtbot):
+    doc = Document.from_model(models.TiedLM())
+    sel, tree = doc.selection, doc.tree
+    first = tree.root.child_at(tree.root.n_params)  # the first child module
+    sel.set_subtree(first, False)  # frozen: greyed
+    sel.set_adapted(tree.node("head"), True)
+    model = ModuleTreeModel()
+    model.set_document(doc)
+    v = ModuleTreeView()
+    qtbot.addWidget(v)
+    v.setUniformRowHeights(True)
+    v.setAlternatingRowColors(True)
+    v.setSelectionMode(ModuleTreeView.SelectionMode.ExtendedSelection)
+    v.setModel(model)
+    v.resize(700, 160)  # shorter than the tree: it scrolls
+    with qtbot.waitExposed(v):
+        v.show()
+    v.expandAll()
+    qtbot.wait(10)
+    yield v
+    model.set_document(None)
+
+
+def _grab(v: ModuleTreeView) -> QImage:
+    v.viewport().repaint()
+    return v.viewport().grab().toImage()
+
+
+def _qt_grab(v: ModuleTreeView, monkeypatch) -> QImage:
+    with monkeypatch.context() as m:
+        m.setattr(RowPainter, "paint", lambda *args: False)  # every row through Qt's drawRow
+        return _grab(v)
+
+
+@pytest.mark.parametrize("scroll", [0, 1, 3])
+def test_rows_look_as_qt_draws_them(view, monkeypatch, scroll) -> None:
+    view.verticalScrollBar().setValue(scroll)
+    index = view.indexAt(QPoint(5, 40))
+    view.selectionModel().select(
+        index, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+    )
+    view.setCurrentIndex(view.indexBelow(index).siblingAtColumn(2))
+    view.setFocus()
+    ours, qts = _grab(view), _qt_grab(view, monkeypatch)
+    assert ours.size() == qts.size()
+    assert ours == qts
+
+
+@pytest.mark.parametrize(("path", "column"), [("embed", COL_NAME), ("head", COL_LORA)])
+def test_a_click_on_a_painted_check_box_toggles_it(view, qtbot, path, column) -> None:
+    model = view.model()
+    cell = model.index_of(model.document.tree.node(path)).siblingAtColumn(column)
+    view.scrollTo(cell)
+    before = cell.data(Qt.ItemDataRole.CheckStateRole)
+    option = QStyleOptionViewItem()
+    view.initViewItemOption(option)
+    option.rect = view.visualRect(cell)
+    option.features = (
+        QStyleOptionViewItem.ViewItemFeature.HasCheckIndicator
+        | QStyleOptionViewItem.ViewItemFeature.HasDisplay
+    )
+    box = view.style().subElementRect(QStyle.SubElement.SE_ItemViewItemCheckIndicator, option, view)
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=box.center())
+    assert before is not None
+    assert cell.data(Qt.ItemDataRole.CheckStateRole) != before
