@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, QRect, Qt
-from PySide6.QtGui import QAccessible, QKeyEvent, QPainter
+from PySide6.QtGui import QAccessible, QKeyEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QStyleOptionViewItem, QTreeView
 
 from freezegui.app.row_painter import RowPainter
@@ -27,6 +27,13 @@ class ModuleTreeView(QTreeView):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._painter = RowPainter(self)
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # Qt override
+        self._painter.begin_frame()
+        try:
+            super().paintEvent(event)
+        finally:
+            self._painter.end_frame()
 
     def drawRow(
         self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QStyle, QStyleOptionViewItem
+from PySide6.QtWidgets import QStyle, QStyleFactory, QStyleOptionViewItem
 
+from freezegui.app import row_painter
 from freezegui.app.row_painter import RowPainter
 from freezegui.app.tree_model import COL_LORA, COL_NAME, ModuleTreeModel
 from freezegui.app.tree_view import ModuleTreeView
@@ -51,8 +52,12 @@ def _qt_grab(v: ModuleTreeView, monkeypatch) -> QImage:
         return _grab(v)
 
 
+@pytest.mark.parametrize("style", ["Fusion", "Windows"])  # Windows draws tree lines: every level
 @pytest.mark.parametrize("scroll", [0, 1, 3])
-def test_rows_look_as_qt_draws_them(view, monkeypatch, scroll) -> None:
+def test_rows_look_as_qt_draws_them(view, monkeypatch, scroll, style) -> None:
+    theme = QStyleFactory.create(style)
+    assert theme is not None
+    view.setStyle(theme)
     view.verticalScrollBar().setValue(scroll)
     index = view.indexAt(QPoint(5, 40))
     view.selectionModel().select(
@@ -63,6 +68,23 @@ def test_rows_look_as_qt_draws_them(view, monkeypatch, scroll) -> None:
     ours, qts = _grab(view), _qt_grab(view, monkeypatch)
     assert ours.size() == qts.size()
     assert ours == qts
+    if style == "Fusion":  # the painter draws these rows itself (other styles may be left to Qt)
+        assert row_painter._TRUST[theme] is not False
+
+
+def test_a_style_it_does_not_match_is_left_to_qt(view, monkeypatch) -> None:
+    """A row drawn differently from Qt's (here: every text one pixel lower) turns the painter off."""
+    original = RowPainter._draw_text
+
+    def lower(self, painter, cell, rect, pen, opt) -> None:
+        original(self, painter, cell, rect.translated(0, 1), pen, opt)
+
+    monkeypatch.setattr(RowPainter, "_draw_text", lower)
+    theme = QStyleFactory.create("Fusion")
+    view.setStyle(theme)
+    ours = _grab(view)
+    assert row_painter._TRUST[theme] is False
+    assert ours == _qt_grab(view, monkeypatch)
 
 
 @pytest.mark.parametrize(("path", "column"), [("embed", COL_NAME), ("head", COL_LORA)])
