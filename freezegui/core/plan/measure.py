@@ -19,6 +19,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode, _FlopCounterMode
 
 from freezegui.core.plan.attention import ATTENTION_FLOPS
+from freezegui.core.plan.meta_cache import MetaResults
 from freezegui.core.plan.shims import meta_shims
 
 
@@ -78,16 +79,18 @@ class StepFlopCounter(FlopCounterMode):
     """PyTorch's FLOP counter and formulas (plus the fused CPU attention), without per-module totals.
 
     It also notes the largest single op output (the temporary the peak adds). Skipping the module
-    tracker (which hooks every module call) keeps a 70B meta step near the cost of its bare forward.
+    tracker (which hooks every module call) keeps a 70B meta step near the cost of its bare forward;
+    ``meta``: answers repeated meta ops from their first result (see :mod:`meta_cache`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, meta: MetaResults | None = None) -> None:
         super().__init__(display=False, custom_mapping=dict(ATTENTION_FLOPS))
         self.total = 0
         self.largest_output = 0
+        self.meta = meta
 
     def __enter__(self) -> StepFlopCounter:
-        self.mode = _FlopCounterMode(self)
+        self.mode = _StepMode(self)
         self.mode.__enter__()  # type: ignore[no-untyped-call]
         return self
 
@@ -105,6 +108,64 @@ class StepFlopCounter(FlopCounterMode):
         return out
 
 
+class _StepMode(_FlopCounterMode):
+    """PyTorch's counting dispatch, with its per-op decomposition attempt remembered per op.
+
+    For an op without a formula, ``_FlopCounterMode`` re-enters itself and tries the op's
+    ``CompositeImplicitAutograd`` decomposition on every call; whether the op has one never
+    changes, and the re-entry costs as much as a meta kernel. Other ops (and higher-order ones)
+    take PyTorch's path unchanged.
+    """
+
+    counter: StepFlopCounter
+
+    def __init__(self, counter: StepFlopCounter) -> None:
+        super().__init__(counter)
+        self._direct: dict[Any, bool] = {}
+
+    def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        direct = self._direct.get(func)
+        if direct is None:
+            direct = self._direct[func] = _runs_directly(func, self.counter.flop_registry)
+        if not direct:
+            return super().__torch_dispatch__(func, types, args, kwargs)  # type: ignore[no-untyped-call]
+        kwargs = kwargs or {}
+        meta = self.counter.meta
+        out = meta.call(func, args, kwargs) if meta is not None else func(*args, **kwargs)
+        return self.counter._count_flops(func._overloadpacket, out, args, kwargs)
+
+
+def _runs_directly(func: Any, registry: dict[Any, Any]) -> bool:
+    """An op ``_FlopCounterMode`` would run and count as it is: not a metadata query it leaves
+    alone, not higher-order, and with no decomposition it would try first."""
+    if not isinstance(func, torch._ops.OpOverload) or func in _METADATA_QUERIES:
+        return False
+    if func in registry or func is torch.ops.prim.device.default:
+        return True
+    dk = torch._C.DispatchKey.CompositeImplicitAutograd
+    name: str = func._name  # what OpOverload.name() returns (unannotated there)
+    return dk not in func.py_kernels and not torch._C._dispatch_has_kernel_for_dispatch_key(name, dk)
+
+
+_METADATA_QUERIES = {
+    torch.ops.aten.sym_is_contiguous.default,
+    torch.ops.aten.is_contiguous.default,
+    torch.ops.aten.is_contiguous.memory_format,
+    torch.ops.aten.is_strides_like_format.default,
+    torch.ops.aten.is_non_overlapping_and_dense.default,
+    torch.ops.aten.size.default,
+    torch.ops.aten.sym_size.default,
+    torch.ops.aten.stride.default,
+    torch.ops.aten.sym_stride.default,
+    torch.ops.aten.storage_offset.default,
+    torch.ops.aten.sym_storage_offset.default,
+    torch.ops.aten.numel.default,
+    torch.ops.aten.sym_numel.default,
+    torch.ops.aten.dim.default,
+    torch.ops.prim.layout.default,
+}
+
+
 def measure_step(
     model: nn.Module, forward: Callable[[], torch.Tensor], saved: SavedTensors | None = None
 ) -> StepCost:
@@ -113,7 +174,8 @@ def measure_step(
     The model's gradients are left as the step made them; callers working on a copy discard it.
     """
     saved = saved or SavedTensors(model)
-    counter = StepFlopCounter()
+    on_meta = all(p.device.type == "meta" for p in model.parameters())
+    counter = StepFlopCounter(MetaResults() if on_meta else None)
     with meta_shims(), counter:
         with saved.hooks():
             loss = forward()

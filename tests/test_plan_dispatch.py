@@ -1,0 +1,64 @@
+"""The planner's dispatch shortcuts change no number: its counter equals PyTorch's own
+FlopCounterMode on real steps, and answering repeated meta ops from their first result gives the
+same plan as running every meta kernel."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+import freezegui
+from freezegui.core.plan import KEYS, measure, plan
+from freezegui.core.plan.attention import ATTENTION_FLOPS
+from freezegui.core.plan.meta_cache import MetaResults
+from freezegui.core.training.config import TrainingConfig
+from freezegui.core.training.data import synthetic_data
+from tests.plan_models import ARCHS, Arch
+
+SMALL = [
+    a for a in ARCHS if a.name not in ("bert", "resnet18")
+]  # real steps of the two big ones take seconds
+
+
+@pytest.mark.parametrize("arch", SMALL, ids=lambda a: a.name)
+def test_step_counter_equals_pytorchs_flop_counter(arch: Arch) -> None:
+    model = arch.make()
+    cfg = TrainingConfig(
+        batch_size=2, seq_len=arch.size.get("seq_len", 32), image_size=arch.size.get("image_size")
+    )
+    data = synthetic_data(model, cfg, torch.device("cpu"))
+    batch = data.batch(0)
+    ours = measure.measure_step(model, lambda: data.loss(model, batch))
+    model.zero_grad(set_to_none=True)
+    with FlopCounterMode(display=False, custom_mapping=dict(ATTENTION_FLOPS)) as theirs:
+        data.loss(model, batch).backward()
+    assert ours.step_flops == theirs.get_total_flops() > 0
+
+
+@pytest.mark.parametrize("arch", ARCHS, ids=lambda a: a.name)
+def test_reused_meta_results_give_the_same_plan(arch: Arch, monkeypatch) -> None:
+    model, rules = arch.make(), arch.rules("last_two")  # and its full fine-tuning plan
+    reused = plan(model, rules, batch_size=2, **arch.size)
+    with monkeypatch.context() as m:
+        m.setattr(measure, "MetaResults", lambda: None)  # every meta kernel runs
+        ran = plan(model, rules, batch_size=2, **arch.size)
+    assert reused.step_ran and ran.step_ran
+    assert reused.full_finetune is not None and ran.full_finetune is not None
+    for key in KEYS:
+        assert getattr(reused, key) == getattr(ran, key), key
+        assert getattr(reused.full_finetune, key) == getattr(ran.full_finetune, key), key
+
+
+def test_repeated_blocks_are_answered_from_the_first(monkeypatch) -> None:
+    made: list[MetaResults] = []
+
+    def recording() -> MetaResults:
+        made.append(MetaResults())
+        return made[-1]
+
+    monkeypatch.setattr(measure, "MetaResults", recording)
+    llama = next(a for a in ARCHS if a.name == "llama")
+    freezegui.plan(llama.make(), batch_size=2, **llama.size)
+    (results,) = made
+    assert results.hits > results.misses > 0  # three identical decoder layers
