@@ -18,7 +18,6 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPalette
 from PySide6.QtWidgets import QStyle, QStyleOptionFocusRect, QStyleOptionViewItem, QTreeView
 
 from freezegui.app.tree_cells import Cell
-from freezegui.core.tree import ModuleNode
 
 if TYPE_CHECKING:
     from freezegui.app.tree_model import ModuleTreeModel
@@ -118,7 +117,7 @@ class RowPainter:
 
     def _kind(self, frame: _Frame, index: QModelIndex, cells: tuple[Cell, ...]) -> tuple[Any, ...]:
         item = index.internalPointer()
-        arrow = isinstance(item, ModuleNode) and item.has_rows() and self.view.isExpanded(index)
+        arrow = _has_rows(item) and self.view.isExpanded(index)
         looks = tuple((c.check, c.font is not None, c.foreground is not None, c.alignment) for c in cells)
         focused = frame.focus_item is item
         return (frame.selection.isSelected(index), focused, arrow, looks, frame.offset % 2)
@@ -217,7 +216,7 @@ class RowPainter:
         state = extra | _State.State_Item
         if _more_siblings(item):
             state |= _State.State_Sibling
-        if isinstance(item, ModuleNode) and item.has_rows():
+        if _has_rows(item):
             state |= _State.State_Children
             if self.view.isExpanded(index):
                 state |= _State.State_Open
@@ -336,6 +335,13 @@ def _draws_lines(style: QStyle, view: QTreeView) -> bool:
             drawn = drawn or any(image.pixel(x, y) for x in range(16) for y in range(16))
     _LINES[style] = drawn
     return drawn
+
+
+def _has_rows(item: Any) -> bool:
+    """Whether a module row has rows under it (parameter rows have none). Duck-typed: this module
+    is imported before torch is, and the core's tree module imports torch."""
+    has_rows = getattr(item, "has_rows", None)
+    return has_rows is not None and bool(has_rows())
 
 
 def _more_siblings(item: Any) -> bool:
