@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
+from pathlib import Path
+
+import numpy as np
 import pytest
 import torch
 
 from freezegui.core.errors import TrainingError
 from freezegui.core.rules import RuleSet
-from freezegui.core.training import TrainingConfig, TrainingRun
+from freezegui.core.training import TrainingConfig, TrainingData, TrainingRun
+from freezegui.core.training.proof import same_bits
 from tests import models
 
 STAGED = """\
@@ -61,7 +66,81 @@ def test_a_stage_rule_matching_nothing_fails_before_step_one() -> None:
         TrainingRun(models.SmallConvNet(), _cfg(), rules=rules).prepare()
 
 
-def test_epoch_stages_are_refused_by_the_step_counting_engine() -> None:
+def _zero_state(opt: torch.optim.Optimizer, p: torch.Tensor) -> bool:
+    return all(not torch.is_tensor(v) or not v.any() for v in opt.state.get(p, {}).values())
+
+
+@pytest.mark.parametrize("method", ["requires_grad", "lr_zero"])
+def test_an_epoch_stage_unfreezes_after_one_pass_over_the_data(method: str) -> None:
+    """Synthetic data is a pool of 8 batches, one epoch: `at: {epoch: 1}` applies before step 9."""
+    torch.manual_seed(0)
+    model = models.SmallConvNet()
+    rules = RuleSet.loads(STAGED.format(method=method).replace("{step: 3}", "{epoch: 1}"))
+    run = TrainingRun(model, dataclasses.replace(_cfg(), steps=11), rules=rules)
+    late = {n: p for n, p in model.named_parameters() if n.startswith("features.3.")}
+    start = {n: p.detach().clone() for n, p in late.items()}
+    results = []
+    for result in run.steps():
+        results.append(result)
+        if result.step == 8:  # the last step of epoch 0: still frozen, no AdamW state at all
+            assert run.data is not None and run.data.steps_per_epoch == 8
+            assert all(same_bits(p, start[n]) for n, p in late.items())
+            assert run.optimizer is not None and all(_zero_state(run.optimizer, p) for p in late.values())
+    assert [r.epoch for r in results] == [0] * 8 + [1] * 3
+    assert [r.stage for r in results] == [0] * 8 + [1] * 3
+    assert all(not torch.equal(p, start[n]) for n, p in late.items())  # trained from step 9 on
+    report = run.report
+    assert report is not None and report.ok, report.message
+    (stage,) = report.proof.stages
+    assert (stage.step, stage.epoch, stage.verified_tensors) == (8, 1, 2)
+    assert "stage 1 at step 8 (epoch 1): 2 of 2 tensors" in str(report)
+    assert report.steps_per_epoch == 8 and "(8 steps per epoch)" in str(report)
+
+
+def test_an_image_folder_epoch_is_its_images_over_the_batch_size(tmp_path: Path) -> None:
+    """10 images at batch size 4: 3 batches an epoch (the last topped up), the same 3 every epoch."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for cls, count in (("a", 6), ("b", 4)):
+        (tmp_path / cls).mkdir()
+        for i in range(count):
+            Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
+    rules = RuleSet.loads(STAGED.format(method="lr_zero").replace("{step: 3}", "{epoch: 2}"))
+    cfg = dataclasses.replace(_cfg(), steps=7, data=str(tmp_path))
+    run = TrainingRun(models.SmallConvNet(num_classes=2), cfg, rules=rules)
+    results = list(run.steps())
+    assert run.data is not None and run.data.steps_per_epoch == 3
+    assert [r.epoch for r in results] == [0, 0, 0, 1, 1, 1, 2]
+    assert [r.stage for r in results] == [0] * 6 + [1]
+    first, second = run.data.batch(0), run.data.batch(3)  # epoch 1 starts where epoch 0 did
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+    assert run.report is not None and run.report.ok and run.report.proof.stages[0].step == 6
+
+
+def test_data_without_a_length_refuses_epoch_stages(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches from a plain function (an endless stream) have no epochs: a one-line error before step 1."""
+    import freezegui.core.training.engine as engine
+
+    real = engine.make_data
+
+    def endless(*args: object, **kwargs: object) -> TrainingData:
+        data = real(*args, **kwargs)  # type: ignore[arg-type]
+        pool = data.get_batch
+        return dataclasses.replace(data, get_batch=lambda step: pool(step))
+
+    monkeypatch.setattr(engine, "make_data", endless)
     rules = RuleSet.loads(STAGED.format(method="lr_zero").replace("{step: 3}", "{epoch: 1}"))
-    with pytest.raises(TrainingError, match=r"counts steps: write the stage at epoch 1 as `at: \{step: N\}`"):
+    with pytest.raises(
+        TrainingError, match=r"^this data has no length, so no epochs: write the stage at epoch 1"
+    ):
         TrainingRun(models.SmallConvNet(), _cfg(), rules=rules).prepare()
+    run = TrainingRun(models.SmallConvNet(), _cfg(), rules=RuleSet.loads(STAGED.format(method="lr_zero")))
+    assert run.run().ok and run.data is not None and run.data.steps_per_epoch is None  # step stages run
+
+
+def test_a_stage_the_run_does_not_reach_is_noted() -> None:
+    rules = RuleSet.loads(STAGED.format(method="lr_zero").replace("{step: 3}", "{epoch: 5}"))
+    report = TrainingRun(models.SmallConvNet(), _cfg(), rules=rules).run()
+    assert report.ok and report.stages_not_reached == ["stage 1 at epoch 5"]
+    assert "note: stage 1 at epoch 5 was not reached in 6 steps" in str(report)

@@ -8,7 +8,8 @@ prepared on the training device up front where they fit, so a step does no data 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Sequence
+import math
+from collections.abc import Callable, Iterator, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from freezegui.core.training.config import SYNTHETIC, TrainingConfig
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-_POOL_BATCHES = 8  # synthetic data: this many distinct batches, cycled (so the loss can go down)
+_POOL_BATCHES = 8  # synthetic data: this many distinct batches (one epoch), cycled (so the loss can go down)
 _PRELOAD_LIMIT = 512  # image folders up to this size are decoded once, up front
 _MASK_PROB = 0.15
 
@@ -37,7 +38,8 @@ class TrainingData:
     """Batches for one run and the loss that fits them.
 
     ``batch(step)`` returns the batch for a 0-based step, already on the device; ``loss(model, batch)``
-    runs the forward pass and returns a scalar loss tensor.
+    runs the forward pass and returns a scalar loss tensor. A ``get_batch`` with a length (``len()``:
+    batches in one pass over the data) gives the run its epochs; a plain function has none.
     """
 
     task: str
@@ -49,6 +51,12 @@ class TrainingData:
 
     def batch(self, step: int) -> Batch:
         return self.get_batch(step)
+
+    @property
+    def steps_per_epoch(self) -> int | None:
+        """Batches in one epoch (one pass over the data, the last batch topped up from the start, as a
+        ``DataLoader`` without ``drop_last`` counts them); None for data without a length."""
+        return max(1, len(self.get_batch)) if isinstance(self.get_batch, Sized) else None
 
     def loss(self, model: nn.Module, batch: Batch) -> torch.Tensor:
         return self.loss_fn(model, batch)
@@ -107,11 +115,18 @@ def _float_dtype(model: nn.Module) -> torch.dtype:
 
 # ------------------------------------------------------------------------------------------ pools
 class _Pool:
-    """Examples kept on the device; batch ``i`` is the next ``batch_size`` of them, cycling."""
+    """Examples kept on the device, taken in order ``batch_size`` at a time; one pass is an epoch.
+
+    Every epoch is the same pass: its last batch, when the examples do not divide evenly, is topped
+    up from the first examples, and the next epoch starts again at the first."""
 
     def __init__(self, inputs: Any, labels: torch.Tensor, batch_size: int) -> None:
         self.inputs, self.labels, self.bs = inputs, labels, batch_size
         self.n = int(labels.shape[0])
+
+    def __len__(self) -> int:
+        """Batches in one pass over the examples (an epoch)."""
+        return math.ceil(self.n / self.bs)
 
     def _take(self, t: torch.Tensor, start: int) -> torch.Tensor:
         if start + self.bs <= self.n:
@@ -120,7 +135,7 @@ class _Pool:
         return t.index_select(0, idx)
 
     def __call__(self, step: int) -> Batch:
-        start = (step * self.bs) % self.n
+        start = (step % len(self)) * self.bs
         if isinstance(self.inputs, dict):
             inputs: Any = {k: self._take(v, start) for k, v in self.inputs.items()}
         else:
@@ -400,21 +415,41 @@ def image_folder_data(
         return item
 
     wrap = (lambda x: {"pixel_values": x}) if is_hf else (lambda x: x)
+    get_batch: Callable[[int], Batch]
     if len(ds) <= _PRELOAD_LIMIT:
         items = [load(i) for i in order]
         x = torch.stack([t for t, _ in items]).to(device=device, dtype=dtype)
         y = torch.tensor([c for _, c in items], device=device)
-        get_batch: Callable[[int], Batch] = _Pool(wrap(x), y, config.batch_size)
+        get_batch = _Pool(wrap(x), y, config.batch_size)
     else:
-
-        def get_batch(step: int) -> Batch:
-            start = step * config.batch_size
-            items = [load(order[(start + j) % len(order)]) for j in range(config.batch_size)]
-            x = torch.stack([t for t, _ in items]).to(device=device, dtype=dtype)
-            return wrap(x), torch.tensor([c for _, c in items], device=device)
-
+        get_batch = _Streamed(load, order, config.batch_size, wrap, device, dtype)
     desc = f"image folder {root}: {len(ds)} images, {classes} classes, {size}x{size}"
     return TrainingData("classification", desc, get_batch, _classify_loss, classes, head)
+
+
+class _Streamed:
+    """Batches decoded on demand, in a fixed shuffled order that wraps around; ``len`` is one epoch."""
+
+    def __init__(
+        self,
+        load: Callable[[int], tuple[torch.Tensor, int]],
+        order: list[int],
+        batch_size: int,
+        wrap: Callable[[torch.Tensor], Any],
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> None:
+        self.load, self.order, self.bs = load, order, batch_size
+        self.wrap, self.device, self.dtype = wrap, device, dtype
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.order) / self.bs)
+
+    def __call__(self, step: int) -> Batch:
+        start = (step % len(self)) * self.bs
+        items = [self.load(self.order[(start + j) % len(self.order)]) for j in range(self.bs)]
+        x = torch.stack([t for t, _ in items]).to(device=self.device, dtype=self.dtype)
+        return self.wrap(x), torch.tensor([c for _, c in items], device=self.device)
 
 
 def _open_image_folder(root: Path) -> Any:

@@ -33,7 +33,7 @@ from freezegui.core.training.config import TrainingConfig, resolve_device
 from freezegui.core.training.data import TrainingData, make_data
 from freezegui.core.training.proof import FrozenSnapshot
 from freezegui.core.training.report import MemoryStats, StepResult, TrainingReport, TrainingStatus
-from freezegui.core.training.staging import Schedule, start_schedule
+from freezegui.core.training.staging import Schedule, epoch_of, start_schedule
 from freezegui.core.tree import build_tree
 
 
@@ -133,7 +133,9 @@ class TrainingRun:
         self.optimizer = self._make_optimizer(model, rules, tree.tensors, mask)
         self._snapshot = FrozenSnapshot(model, tree, mask, self.frozen_norm_layers)
         if rules.schedule:
-            self.schedule = start_schedule(model, rules, self.optimizer, cfg.lr, cfg.weight_decay)
+            self.schedule = start_schedule(
+                model, rules, self.optimizer, cfg.lr, cfg.weight_decay, self.data.steps_per_epoch
+            )
         self._prepared = True
 
     def _resolve_rules(self) -> RuleSet:
@@ -177,6 +179,8 @@ class TrainingRun:
         """
         self.prepare()
         n, bs = self.config.steps, self.config.batch_size
+        assert self.data is not None
+        per_epoch = self.data.steps_per_epoch
         losses: list[float] = []
         times: list[float] = []
         status, message = TrainingStatus.COMPLETED, ""
@@ -203,7 +207,8 @@ class TrainingRun:
                 recent = times[-10:]
                 eta = (n - i - 1) * (sum(recent) / len(recent))
                 stage = self.schedule.current if self.schedule is not None else 0
-                yield StepResult(i + 1, n, value, (i + 1) * bs / train_time, now - t0, eta, stage)
+                epoch = epoch_of(i, per_epoch)
+                yield StepResult(i + 1, n, value, (i + 1) * bs / train_time, now - t0, eta, stage, epoch)
         except GeneratorExit:
             status, message = TrainingStatus.STOPPED, f"the caller stopped after {len(losses)} of {n} steps"
             raise
@@ -248,9 +253,11 @@ class TrainingRun:
         """Apply the schedule's stages due before step ``done + 1``; the proof checks what they unfreeze."""
         if self.schedule is None:
             return
-        assert self._snapshot is not None
-        for change in self.schedule.step(done):
-            self._snapshot.transition(change.index, done, change.unfrozen, change.frozen)
+        assert self._snapshot is not None and self.data is not None
+        epoch = epoch_of(done, self.data.steps_per_epoch)
+        for change in self.schedule.step(done, epoch):
+            at_epoch = epoch if change.stage.unit == "epoch" else None
+            self._snapshot.transition(change.index, done, change.unfrozen, change.frozen, at_epoch)
 
     def run(self, on_step: Callable[[StepResult], object] | None = None) -> TrainingReport:
         """Drain :meth:`steps` (calling ``on_step`` with each result) and return the report."""
@@ -298,7 +305,18 @@ class TrainingRun:
             proof=proof,
             memory=self._memory(),
             config=cfg.as_dict(),
+            steps_per_epoch=self.data.steps_per_epoch,
+            stages_not_reached=self._stages_not_reached(),
         )
+
+    def _stages_not_reached(self) -> list[str]:
+        if self.schedule is None:
+            return []
+        return [
+            f"stage {k} at {s.label}"
+            for k, s in enumerate(self.schedule.stages, 1)
+            if k > self.schedule.current
+        ]
 
     def _memory(self) -> MemoryStats:
         params = list(self.model.parameters())

@@ -42,10 +42,12 @@ class StageProof:
     unfrozen_elements: int = 0
     verified_tensors: int = 0
     changed: list[str] = field(default_factory=list)
+    epoch: int | None = None  # the epoch of an ``at: {epoch: N}`` stage
 
     def line(self) -> str:
+        at = f"step {self.step}" + (f" (epoch {self.epoch})" if self.epoch is not None else "")
         return (
-            f"stage {self.stage} at step {self.step}: {self.verified_tensors} of {self.unfrozen_tensors} tensors "
+            f"stage {self.stage} at {at}: {self.verified_tensors} of {self.unfrozen_tensors} tensors "
             f"({self.unfrozen_elements:,} values) frozen until then verified bit-identical"
         )
 
@@ -132,10 +134,12 @@ class FrozenSnapshot:
                     self._buffers.append((full, buf, _cpu_copy(buf)))
         self._stages: list[StageProof] = []
 
-    def transition(self, stage: int, step: int, unfrozen: np.ndarray, frozen: np.ndarray) -> StageProof:
+    def transition(
+        self, stage: int, step: int, unfrozen: np.ndarray, frozen: np.ndarray, epoch: int | None = None
+    ) -> StageProof:
         """A schedule stage at ``step``: check the tensors it unfreezes against their copies (they were
         frozen until now), then count them as trainable; tensors it freezes get a fresh copy."""
-        proof = StageProof(stage, step)
+        proof = StageProof(stage, step, epoch=epoch)
         for j in np.flatnonzero(unfrozen).tolist():
             name, live, before, _ = self._params[j]
             proof.unfrozen_tensors += 1

@@ -36,6 +36,7 @@ class StepResult:
     elapsed: float
     eta: float
     stage: int = 0  # schedule stages applied before this step (a loss chart marks where it grows)
+    epoch: int = 0  # epochs completed before this step (0 in the first), as Lightning's current_epoch
 
 
 @dataclass
@@ -79,6 +80,8 @@ class TrainingReport:
     memory: MemoryStats = field(default_factory=MemoryStats)
     config: dict[str, Any] = field(default_factory=dict)
     saved: list[str] = field(default_factory=list)
+    steps_per_epoch: int | None = None  # one pass over the data; None when it has no length
+    stages_not_reached: list[str] = field(default_factory=list)  # "stage 2 at epoch 3" labels
 
     @property
     def ok(self) -> bool:
@@ -121,6 +124,8 @@ class TrainingReport:
             "proof": self.proof.as_dict() if self.proof else None,
             "config": self.config,
             "saved": self.saved,
+            "steps_per_epoch": self.steps_per_epoch,
+            "stages_not_reached": self.stages_not_reached,
         }
 
     def lines(self) -> list[str]:
@@ -130,7 +135,8 @@ class TrainingReport:
             f"steps: {self.steps_done}/{self.steps_planned} · method {self.method} · optimizer {self.optimizer} "
             f"· device {self.device}"
         )
-        out.append(f"data: {self.data}")
+        per_epoch = f" ({self.steps_per_epoch} steps per epoch)" if self.steps_per_epoch else ""
+        out.append(f"data: {self.data}{per_epoch}")
         out.append(
             f"parameters: trainable {self.counts.trainable:,} ({format_count(self.counts.trainable)}) · "
             f"frozen {self.counts.frozen:,} ({format_count(self.counts.frozen)})"
@@ -152,6 +158,9 @@ class TrainingReport:
         out.append(line)
         if self.proof is not None:
             out += self.proof.lines()
+        out += [
+            f"note: {label} was not reached in {self.steps_done} steps" for label in self.stages_not_reached
+        ]
         out += [f"saved: {p}" for p in self.saved]
         return out
 
