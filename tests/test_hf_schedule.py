@@ -165,3 +165,24 @@ def test_without_the_factory_the_callback_says_what_to_do(tmp_path: Path) -> Non
     )
     with pytest.raises(RuleError, match="create_optimizer"):
         trainer.train()
+
+
+def test_several_ranks_need_lr_zero(tmp_path: Path) -> None:
+    """On 2 ranks the Trainer wraps the model in DDP, which cannot see a requires_grad flip: refused."""
+    from types import SimpleNamespace
+
+    from freezegui.core.errors import RuleError
+
+    args = SimpleNamespace(
+        world_size=2,
+        learning_rate=1e-3,
+        weight_decay=0.0,
+        adam_beta1=0.9,
+        adam_beta2=0.999,
+        adam_epsilon=1e-8,
+    )
+    with pytest.raises(
+        RuleError, match=r"2 ranks: a schedule under DistributedDataParallel needs `method: lr_zero`"
+    ):
+        FreezeSchedule(_rules(tmp_path, "requires_grad")).create_optimizer(_tiny_llama(), args)
+    assert FreezeSchedule(_rules(tmp_path, "lr_zero")).create_optimizer(_tiny_llama(), args) is not None

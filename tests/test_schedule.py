@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 import freezegui
-from freezegui.core.errors import RuleError
+from freezegui.core.errors import FreezeguiWarning, RuleError
 from freezegui.core.rules import RuleSet
 from freezegui.core.scales import apply_layer_decay
 from freezegui.core.schedule import Schedule, stage_problems
@@ -163,3 +167,73 @@ def test_state_at_each_stage() -> None:
     (m0, s0), (m1, _) = stage_states(tree, rules)
     assert m0.tolist() == [False, False, True, True] and m1.all()
     assert s0.tolist() == [0.0, 0.0, 1.0, 1.0]
+
+
+# ------------------------------------------------------------------------------------------ DDP
+MLP_STAGED = (
+    "default: freeze\nmethod: {method}\nrules:\n  - train: fc2\nschedule:\n  - at: {{step: 1}}\n"
+    "    rules: [{{train: fc1}}]\n"
+)
+
+
+@pytest.fixture
+def one_rank(tmp_path: Path) -> Iterator[None]:
+    """A real gloo process group of one rank, so DistributedDataParallel can wrap a CPU model here."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1)
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.usefixtures("one_rank")
+def test_ddp_refuses_a_requires_grad_schedule_and_runs_an_lr_zero_one() -> None:
+    from torch.nn.parallel import DistributedDataParallel
+
+    flipping = RuleSet.loads(MLP_STAGED.format(method="requires_grad"), source="r.yaml")
+    model = models.MLP()
+    freezegui.apply_rules(model, flipping)
+    ddp = DistributedDataParallel(model)
+    opt = torch.optim.AdamW(freezegui.param_groups(ddp, flipping, lr=1e-2))
+    with pytest.raises(
+        RuleError, match=r"^r\.yaml: a schedule under DistributedDataParallel needs `method: lr_zero`"
+    ):
+        Schedule(ddp, flipping, opt)
+
+    rules = RuleSet.loads(MLP_STAGED.format(method="lr_zero"))
+    model = models.MLP()
+    freezegui.apply_rules(model, rules)
+    ddp = DistributedDataParallel(model)  # every tensor requires grad: DDP syncs them all
+    opt = torch.optim.AdamW(freezegui.param_groups(ddp, rules, lr=1e-2))  # grouped by the bare names
+    schedule = Schedule(ddp, rules, opt)
+    fc1 = model.fc1.weight.detach().clone()
+    x = torch.randn(4, 8)
+    for step in range(3):
+        schedule.step(step)
+        if step == 1:
+            assert same_bits(model.fc1.weight, fc1)  # frozen until its stage, under DDP too
+        opt.zero_grad()
+        ddp(x).sum().backward()
+        opt.step()
+    assert not torch.equal(model.fc1.weight, fc1) and schedule.current == 1
+
+
+def test_several_ranks_warn_about_a_requires_grad_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A process group of 2 ranks and a bare model (DDP may wrap it later): a warning, not an error."""
+    import freezegui.core.schedule as schedule_mod
+
+    monkeypatch.setattr(schedule_mod, "_world_size", lambda: 2)
+    for method in ("requires_grad", "lr_zero"):
+        rules = RuleSet.loads(MLP_STAGED.format(method=method))
+        model = models.MLP()
+        freezegui.apply_rules(model, rules)
+        opt = torch.optim.AdamW(freezegui.param_groups(model, rules, lr=1e-2))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            Schedule(model, rules, opt)
+        said = [str(w.message) for w in caught if issubclass(w.category, FreezeguiWarning)]
+        assert said == (
+            [f"2 ranks are training: {schedule_mod._DDP_NEEDS_LR_ZERO}"] if method == "requires_grad" else []
+        )

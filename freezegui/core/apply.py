@@ -104,6 +104,13 @@ def _at(line: int | None) -> str:
     return f" (line {line})" if line is not None else ""
 
 
+def bare_model(model: nn.Module) -> nn.Module:
+    """``model`` without its DDP / DataParallel / ``torch.compile`` wrappers, whose names the rules use
+    (a PEFT model stays: its names are mapped tensor by tensor)."""
+    inner = unwrap(model)
+    return model if inner.peft else inner.model
+
+
 def evaluate_rules(
     model_or_tree: nn.Module | ModuleTree, rules: RulesLike
 ) -> tuple[ModuleTree, RuleSet, ApplyReport]:
@@ -111,8 +118,7 @@ def evaluate_rules(
 
     A ``lora:`` section adds its adapters to the counts (``lora`` and ``trainable``)."""
     if not isinstance(model_or_tree, ModuleTree):
-        inner = unwrap(model_or_tree)
-        model_or_tree = model_or_tree if inner.peft else inner.model
+        model_or_tree = bare_model(model_or_tree)
     tree = model_or_tree if isinstance(model_or_tree, ModuleTree) else build_tree(model_or_tree)
     rs = as_ruleset(rules)
     mask, matches = rs.evaluate(tree)
@@ -260,7 +266,7 @@ def param_groups(
     """
     from freezegui.core.groups import group_dict, plan_groups
 
-    tree = build_tree(model)
+    tree = build_tree(bare_model(model))
     rs = as_ruleset(rules)
     return [
         group_dict(tree, plan, 0, lr=lr, weight_decay=weight_decay, opt_kwargs=opt_kwargs)

@@ -13,6 +13,7 @@ required gradients at the start, so such a callback unfreezes tensors the optimi
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,13 +21,20 @@ import numpy as np
 import torch
 from torch import nn
 
-from freezegui.core.apply import RulesLike, apply_norm_policy, as_ruleset
-from freezegui.core.errors import RuleError
+from freezegui.core.apply import RulesLike, apply_norm_policy, as_ruleset, bare_model
+from freezegui.core.errors import FreezeguiWarning, RuleError
 from freezegui.core.groups import GroupPlan, NoDecay, plan_groups, stage_states
 from freezegui.core.norms import has_running_stats
 from freezegui.core.rule_keys import Stage
-from freezegui.core.rules import RuleSet, match_params
+from freezegui.core.rules import Method, RuleSet, match_params
 from freezegui.core.tree import ModuleTree, build_tree
+from freezegui.core.wrapped import unwrap
+
+_DDP_NEEDS_LR_ZERO = (
+    "a schedule under DistributedDataParallel needs `method: lr_zero`: DDP syncs only the tensors that "
+    "required grad when it wrapped the model, so a stage that flips requires_grad trains them unsynced "
+    "on each rank (or hangs waiting for gradients)"
+)
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,31 @@ class StageChange:
     global_step: int
     unfrozen: np.ndarray  # bool per unique parameter
     frozen: np.ndarray
+
+
+def check_data_parallel(rules: RuleSet, *models: object, data_parallel_ranks: int = 1) -> None:
+    """A schedule that flips ``requires_grad`` cannot run under DDP: refuse it when one of ``models``
+    is wrapped in DistributedDataParallel or a trainer says it runs ``data_parallel_ranks`` > 1, warn
+    when a process group of several ranks is running (the wrapper may come later). Under ``lr_zero``
+    every tensor requires grad from the start, DDP syncs them all, and a stage only changes learning
+    rates: that works."""
+    if not rules.schedule or rules.method != Method.REQUIRES_GRAD:
+        return
+    if data_parallel_ranks > 1:
+        raise RuleError(f"{data_parallel_ranks} ranks: {_DDP_NEEDS_LR_ZERO}", source=rules.source)
+    for model in models:
+        layers = unwrap(model).layers if isinstance(model, nn.Module) else []
+        if any(layer.startswith("DistributedDataParallel") for layer in layers):
+            raise RuleError(_DDP_NEEDS_LR_ZERO, source=rules.source)
+    world = _world_size()
+    if world > 1:
+        warnings.warn(f"{world} ranks are training: {_DDP_NEEDS_LR_ZERO}", FreezeguiWarning, stacklevel=3)
+
+
+def _world_size() -> int:
+    import torch.distributed as dist
+
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
 def stage_problems(tree: ModuleTree, rules: RuleSet) -> list[str]:
@@ -70,8 +103,9 @@ class Schedule:
         no_decay: NoDecay = None,
         lr_scheduler: Any = None,
     ) -> None:
-        self.model = model
         self.rules = as_ruleset(rules)
+        check_data_parallel(self.rules, model)
+        self.model = model = bare_model(model)  # a DDP-wrapped model: the rules use the bare names
         self.tree = tree = build_tree(model)
         problems = stage_problems(tree, self.rules)
         if problems:

@@ -24,7 +24,7 @@ from torch import nn
 from freezegui.core.apply import ApplyReport, RulesLike, apply_rules, as_ruleset
 from freezegui.core.errors import FreezeguiWarning, MissingDependencyError, RuleError
 from freezegui.core.norms import is_stats_frozen
-from freezegui.core.schedule import Schedule
+from freezegui.core.schedule import Schedule, check_data_parallel
 
 try:
     from lightning.pytorch.callbacks import Callback
@@ -99,6 +99,7 @@ class FreezeRules(Callback):
                 "a rule file with a schedule needs exactly one optimizer, built from "
                 "freezegui.param_groups(model, rules, lr=...) in configure_optimizers"
             )
+        check_data_parallel(self.rules, getattr(trainer, "model", None))  # the strategy's DDP wrapper
         configs = getattr(trainer, "lr_scheduler_configs", [])
         scheduler = configs[0].scheduler if configs else None
         self.schedule = Schedule(target, self.rules, optimizers[0], lr_scheduler=scheduler)

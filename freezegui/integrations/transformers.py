@@ -24,7 +24,7 @@ from torch import nn
 from freezegui.core.apply import ApplyReport, RulesLike, apply_rules, as_ruleset, param_groups
 from freezegui.core.errors import MissingDependencyError, RuleError
 from freezegui.core.groups import NoDecay
-from freezegui.core.schedule import Schedule, StageChange
+from freezegui.core.schedule import Schedule, StageChange, check_data_parallel
 
 try:
     from transformers import TrainerCallback
@@ -64,6 +64,8 @@ class FreezeSchedule(TrainerCallback):
             lr = float(getattr(args, "learning_rate", 5e-5))
         if weight_decay is None:
             weight_decay = float(getattr(args, "weight_decay", 0.0))
+        # The Trainer wraps the model in DDP later, when it trains on several ranks: refuse now.
+        check_data_parallel(self.rules, model, data_parallel_ranks=int(getattr(args, "world_size", 1)))
         if args is not None and optimizer_cls is torch.optim.AdamW:
             optimizer_kwargs.setdefault("betas", (args.adam_beta1, args.adam_beta2))
             optimizer_kwargs.setdefault("eps", args.adam_epsilon)
