@@ -227,3 +227,58 @@ def test_rules_from_model_writes_scales_from_an_optimizer() -> None:
     np.testing.assert_array_equal(evaluate_scales(tree, again)[1], evaluate_scales(tree, rules)[1])
     by_name = freezegui.rules_from_model(model, scales={"head.weight": 4.0})
     assert [str(r) for r in by_name.rules] == ["freeze: blocks.0", "train: head.weight (lr_scale 4)"]
+
+
+def _lr_by_name(model: torch.nn.Module, opt: torch.optim.Optimizer) -> dict[str, float]:
+    by_id = {id(p): n for n, p in model.named_parameters()}
+    return {by_id[id(p)]: float(g["lr"]) for g in opt.param_groups for p in g["params"]}
+
+
+def test_timm_schedulers_read_lr_scale_from_the_timm_scheduler_groups() -> None:
+    """timm's scheduler sets lr = its value x lr_scale: with timm_scheduler=True our groups get the same
+    per-tensor rates as timm's own param_groups_layer_decay groups, epoch by epoch; the default groups
+    (lr already x scale, for torch schedulers) would be scaled twice, so Schedule refuses them."""
+    from timm.optim import param_groups_layer_decay
+    from timm.scheduler import CosineLRScheduler
+
+    model = models.GroupedViT(depth=3)
+    rules = RuleSet.loads("layer_decay: 0.75\n")
+    ours = torch.optim.AdamW(freezegui.param_groups(model, rules, lr=0.1, timm_scheduler=True))
+    theirs = torch.optim.AdamW(param_groups_layer_decay(model, weight_decay=0.0, layer_decay=0.75), lr=0.1)
+    sched_ours, sched_theirs = CosineLRScheduler(ours, t_initial=10), CosineLRScheduler(theirs, t_initial=10)
+    for epoch in range(4):
+        sched_ours.step(epoch)
+        sched_theirs.step(epoch)
+        got, want = _lr_by_name(model, ours), _lr_by_name(model, theirs)
+        assert got.keys() == want.keys() and all(math.isclose(got[n], want[n], rel_tol=1e-12) for n in got)
+    assert len({round(v, 12) for v in got.values()}) == 5  # five depths, five rates
+    plain = torch.optim.AdamW(freezegui.param_groups(model, rules, lr=0.1))
+    with pytest.raises(RuleError, match=r"timm_scheduler=True"):
+        freezegui.Schedule(model, rules, plain, lr_scheduler=CosineLRScheduler(plain, t_initial=10))
+
+
+def test_a_stage_under_a_timm_scheduler_trains_at_the_schedulers_rate_times_its_scale() -> None:
+    from timm.scheduler import CosineLRScheduler
+
+    model = models.GroupedViT(depth=2)
+    rules = RuleSet.loads(
+        "default: freeze\nmethod: lr_zero\nrules:\n  - train: head\nschedule:\n  - at: {epoch: 2}\n"
+        "    rules: [{train: blocks.1, lr_scale: 0.5}]\n"
+    )
+    freezegui.apply_rules(model, rules)
+    opt = torch.optim.AdamW(freezegui.param_groups(model, rules, lr=0.1, timm_scheduler=True))
+    sched = CosineLRScheduler(opt, t_initial=10)
+    schedule = freezegui.Schedule(model, rules, opt, lr_scheduler=sched)
+    ref = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    ref_sched = CosineLRScheduler(ref, t_initial=10)  # timm's rate for an unscaled group
+    assert schedule.base_lr == 0.1
+    for epoch in range(4):
+        sched.step(epoch)
+        ref_sched.step(epoch)
+        schedule.step(epoch * 5, epoch)
+        value = ref.param_groups[0]["lr"]
+        assert 0 < value < 0.1 or epoch == 0
+        lrs = _lr_by_name(model, opt)
+        assert lrs["head.weight"] == pytest.approx(value)
+        assert lrs["blocks.1.1.weight"] == (pytest.approx(0.5 * value) if epoch >= 2 else 0.0)
+        assert lrs["blocks.0.1.weight"] == 0.0

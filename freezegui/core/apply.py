@@ -254,22 +254,29 @@ def param_groups(
     lr: float,
     weight_decay: float | None = None,
     no_decay: NoDecay = None,
+    timm_scheduler: bool = False,
     **opt_kwargs: Any,
 ) -> list[dict[str, Any]]:
     """Optimizer param groups: one per distinct (lr scale, weight decay), frozen tensors at lr 0.
 
-    Each group has ``lr`` = ``lr`` x its scale, an ``lr_scale`` key (timm's schedulers read it) and a
-    stable ``name``. Frozen tensors (method ``lr_zero``, or later stages of a schedule) sit at lr 0 and
-    weight decay 0; ``no_decay="bias_and_norm"`` exempts biases and norm layers from weight decay.
-    With a ``schedule:`` the groups cover every stage (see :class:`freezegui.Schedule`). Every
-    parameter appears once (tied tensors too). ``torch.optim.AdamW(param_groups(model, rules, lr=1e-4))``.
+    Each group has ``lr`` = ``lr`` x its scale, an ``lr_scale`` key and a stable ``name``. Frozen
+    tensors (method ``lr_zero``, or later stages of a schedule) sit at lr 0 and weight decay 0;
+    ``no_decay="bias_and_norm"`` exempts biases and norm layers from weight decay. With a
+    ``schedule:`` the groups cover every stage (see :class:`freezegui.Schedule`). Every parameter
+    appears once (tied tensors too); a DDP or compiled model is grouped under its bare names.
+    ``torch.optim.AdamW(param_groups(model, rules, lr=1e-4))``.
+
+    ``timm_scheduler=True`` for a timm scheduler, which sets each group's lr to the group's starting
+    value times its ``lr_scale``: the groups then also carry ``initial_lr`` = ``lr`` (the unscaled
+    base). A torch scheduler starts from ``lr`` x scale instead, so it takes the default groups.
     """
     from freezegui.core.groups import group_dict, plan_groups
 
     tree = build_tree(bare_model(model))
     rs = as_ruleset(rules)
+    extra = {**opt_kwargs, "initial_lr": lr} if timm_scheduler else opt_kwargs
     return [
-        group_dict(tree, plan, 0, lr=lr, weight_decay=weight_decay, opt_kwargs=opt_kwargs)
+        group_dict(tree, plan, 0, lr=lr, weight_decay=weight_decay, opt_kwargs=extra)
         for plan in plan_groups(tree, rs, no_decay=no_decay)
     ]
 

@@ -67,6 +67,11 @@ def check_data_parallel(rules: RuleSet, *models: object, data_parallel_ranks: in
         warnings.warn(f"{world} ranks are training: {_DDP_NEEDS_LR_ZERO}", FreezeguiWarning, stacklevel=3)
 
 
+def _is_timm_scheduler(scheduler: Any) -> bool:
+    """timm's schedulers (``timm.scheduler.Scheduler``) keep ``base_values`` and read ``lr_scale``."""
+    return hasattr(scheduler, "base_values") and hasattr(scheduler, "update_groups")
+
+
 def _world_size() -> int:
     import torch.distributed as dist
 
@@ -115,7 +120,10 @@ class Schedule:
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
         self._check_groups(optimizer, self.plans)
+        self._timm = _is_timm_scheduler(lr_scheduler)
         self.base_lr = lr if lr is not None else self._infer_lr()
+        if self._timm:
+            self._check_timm_groups(lr_scheduler)
         self.weight_decay = weight_decay if weight_decay is not None else self._infer_weight_decay()
         self.current = 0  # stages applied so far
         self.changes: list[StageChange] = []
@@ -164,7 +172,7 @@ class Schedule:
             scale = plan.scales[k]
             group["lr_scale"] = scale
             group["lr"] = self.base_lr * scale * factor
-            if "initial_lr" in group:
+            if "initial_lr" in group and not self._timm:  # timm's start from the base: they stay
                 group["initial_lr"] = self.base_lr * scale
             if base_lrs is not None:
                 base_lrs[self._index[i]] = self.base_lr * scale
@@ -206,9 +214,21 @@ class Schedule:
     def _infer_lr(self) -> float:
         for plan, group in zip(self.plans, self._groups):
             scale = plan.scales[0]
+            if self._timm and "initial_lr" in group:
+                return float(group["initial_lr"])  # param_groups(..., timm_scheduler=True): unscaled
             if scale > 0:
                 return float(group.get("initial_lr", group["lr"])) / scale
         raise RuleError("every group starts frozen: pass the base learning rate, Schedule(..., lr=...)")
+
+    def _check_timm_groups(self, scheduler: Any) -> None:
+        """A timm scheduler multiplies each group's starting value by its ``lr_scale``: every group
+        must start from the unscaled base, or scales apply twice and later stages start from 0."""
+        starts = [float(scheduler.base_values[i]) for i in self._index]
+        if any(abs(v - self.base_lr) > 1e-12 * max(1.0, self.base_lr) for v in starts):
+            raise RuleError(
+                "a timm scheduler multiplies each group's lr by its lr_scale: build the groups with "
+                "freezegui.param_groups(model, rules, lr=..., timm_scheduler=True)"
+            )
 
     def _infer_weight_decay(self) -> float:
         for plan, group in zip(self.plans, self._groups):
