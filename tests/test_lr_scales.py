@@ -42,6 +42,41 @@ def test_bert_base_layer_decay_per_tensor() -> None:
         assert scale == pytest.approx(want, rel=1e-12), name
 
 
+def _bert_base_scale(name: str) -> float:
+    """The issue's formula for BERT-base at 0.9, from the name alone."""
+    if name.startswith("bert.embeddings."):
+        return 0.9**13
+    if name.startswith("bert.encoder.layer."):
+        return 0.9 ** (12 - int(name.split(".")[3]))
+    assert name.startswith(("bert.pooler.", "classifier.")), name
+    return 1.0
+
+
+@pytest.mark.slow
+def test_bert_base_groups_train_each_tensor_at_its_rate() -> None:
+    """Real BERT-base: AdamW fed the groups moves every tensor by lr x its scale in its first step."""
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(BertConfig())
+    lr = 1e-3
+    groups = freezegui.param_groups(model, DECAY_09, lr=lr, weight_decay=0.0)
+    assert len(groups) == 14 and all(g["lr"] == pytest.approx(lr * g["lr_scale"]) for g in groups)
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    opt = torch.optim.AdamW(groups, eps=1e-12)
+    model(input_ids=torch.randint(0, 1000, (2, 8)), labels=torch.tensor([0, 1])).loss.backward()
+    opt.step()
+    still = []
+    for name, p in model.named_parameters():
+        if p.grad is None or not (p.grad.abs() > 1e-9).any():
+            still.append(name)
+            continue
+        top = (p.detach() - before[name]).abs().max().item()
+        assert top == pytest.approx(lr * _bert_base_scale(name), rel=1e-3), name
+    # A key bias shifts every attention logit of a query equally: softmax cancels it, no gradient.
+    assert still == [f"bert.encoder.layer.{i}.attention.self.key.bias" for i in range(12)]
+
+
 def test_bert_groups_train_at_their_rates_with_adamw() -> None:
     """A small BERT: AdamW fed the groups moves each tensor by its group's lr (first Adam step ~ lr)."""
     from transformers import BertConfig, BertForSequenceClassification
@@ -282,3 +317,52 @@ def test_a_stage_under_a_timm_scheduler_trains_at_the_schedulers_rate_times_its_
         assert lrs["head.weight"] == pytest.approx(value)
         assert lrs["blocks.1.1.weight"] == (pytest.approx(0.5 * value) if epoch >= 2 else 0.0)
         assert lrs["blocks.0.1.weight"] == 0.0
+
+
+def test_groups_are_stable_named_and_survive_a_checkpoint_resume() -> None:
+    """The same rules give the same named groups in the same order on a fresh model; a stage changes
+    only lr / lr_scale / weight_decay, so an optimizer state saved after it loads into a fresh build."""
+    import copy
+
+    rules = RuleSet.loads(
+        "default: freeze\nmethod: lr_zero\nrules:\n  - train: fc\n    lr_scale: 0.5\nschedule:\n"
+        "  - at: {step: 1}\n    rules: [{train: features.3}]\n"
+    )
+    torch.manual_seed(0)
+    model = models.SmallConvNet()
+    fresh = copy.deepcopy(model)
+
+    def layout(m: torch.nn.Module, opt: torch.optim.Optimizer) -> list[tuple[str, list[str]]]:
+        by_id = {id(p): n for n, p in m.named_parameters()}
+        return [(g["name"], [by_id[id(p)] for p in g["params"]]) for g in opt.param_groups]
+
+    opt = torch.optim.AdamW(freezegui.param_groups(model, rules, lr=1e-2, no_decay="bias_and_norm"))
+    start = layout(model, opt)
+    schedule = freezegui.Schedule(model, rules, opt, no_decay="bias_and_norm")
+    for step in range(3):
+        schedule.step(step)
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(torch.randn(2, 3, 8, 8)), torch.tensor([0, 1])).backward()
+        opt.step()
+    assert layout(model, opt) == start  # members never move between groups
+    again = torch.optim.AdamW(freezegui.param_groups(fresh, rules, lr=1e-2, no_decay="bias_and_norm"))
+    assert layout(fresh, again) == start
+    again.load_state_dict(opt.state_dict())  # a resume: same groups, same sizes
+    resumed = freezegui.Schedule(fresh, rules, again, lr=1e-2, no_decay="bias_and_norm")
+    assert resumed.step(3) and [g["lr"] for g in again.param_groups] == [g["lr"] for g in opt.param_groups]
+    decays = {n: g["weight_decay"] for g in opt.param_groups for n in [g["name"]]}
+    no_decay_members = {m for name, members in start if name.endswith("no_decay") for m in members}
+    assert no_decay_members == {"fc.bias", "features.3.bias"}  # biases of the tensors that train
+    assert all(v == 0.0 for k, v in decays.items() if k.endswith("no_decay") or k == "frozen")
+
+
+def test_no_decay_exempts_biases_and_norm_layers() -> None:
+    model = models.SmallConvNet()
+    groups = freezegui.param_groups(
+        model, RuleSet(default="train"), lr=1e-3, weight_decay=0.1, no_decay="bias_and_norm"
+    )
+    by_id = {id(p): n for n, p in model.named_parameters()}
+    exempt = {by_id[id(p)] for g in groups if g["weight_decay"] == 0.0 for p in g["params"]}
+    assert exempt == {"features.0.bias", "features.1.weight", "features.1.bias", "features.3.bias",
+                      "features.4.weight", "features.4.bias", "fc.bias"}  # fmt: skip
+    assert {g["weight_decay"] for g in groups} == {0.0, 0.1}
