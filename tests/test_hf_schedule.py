@@ -186,3 +186,26 @@ def test_several_ranks_need_lr_zero(tmp_path: Path) -> None:
     ):
         FreezeSchedule(_rules(tmp_path, "requires_grad")).create_optimizer(_tiny_llama(), args)
     assert FreezeSchedule(_rules(tmp_path, "lr_zero")).create_optimizer(_tiny_llama(), args) is not None
+
+
+def test_an_epoch_stage_applies_when_the_trainer_starts_the_epoch(tmp_path: Path) -> None:
+    """32 examples at batch size 4: 8 steps an epoch, so `at: {epoch: 1}` applies at global step 8."""
+    model = _tiny_llama()
+    start = {n: p.detach().clone() for n, p in model.named_parameters()}
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES.format(method="lr_zero").replace("{step: 3}", "{epoch: 1}"))
+    schedule = FreezeSchedule(path)
+    args = _args(tmp_path)
+    args.max_steps = 10
+    snaps = _Snapshots(model)
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=_Tokens(64),
+        optimizers=(schedule.create_optimizer(model, args), None),
+        callbacks=[schedule, snaps],
+    )
+    trainer.train()
+    assert [(c.index, c.global_step) for c in schedule.changes] == [(1, 8)]
+    assert all(same_bits(p, start[n]) for n, p in snaps.at[8].items())
+    assert all(not torch.equal(p, start[n]) for n, p in _final_layer1(model).items())
