@@ -161,3 +161,16 @@ def test_check_validates_every_stage(tmp_path: Path, capsys: pytest.CaptureFixtu
     flat.write_text("layer_decay: 0.8\nrules: []\n")
     assert main(["check", "py:tests.models:MLP", str(flat)]) == 1
     assert "layer_decay needs a model with a repeated block list" in capsys.readouterr().out
+
+
+def test_check_reports_a_bad_rule_in_any_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Strict per stage: stage 1 is fine, a rule of stage 2 (an epoch stage) matches nothing."""
+    staged = tmp_path / "staged.yaml"
+    staged.write_text(
+        "default: freeze\nrules:\n  - train: fc2\nschedule:\n  - at: {step: 3}\n    rules: [{train: fc1}]\n"
+        "  - at: {epoch: 2}\n    rules: [{freeze: fc1.bias}, {train: fc9}]\n"
+    )
+    assert main(["check", "py:tests.models:MLP", str(staged)]) == 1
+    out = capsys.readouterr().out
+    assert "problem: stage 2 (at epoch 2): rule `train: fc9` (line 8) matches no parameter" in out
+    assert "stage 1 (at" not in out  # stage 1 and the other rule of stage 2 match
