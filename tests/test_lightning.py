@@ -173,3 +173,67 @@ def test_callback_runs_a_schedule(tmp_path) -> None:
     assert same_bits(after["features.0.weight"], start["features.0.weight"])
     group = next(g for g in trainer.optimizers[0].param_groups if g["name"] == "stages 0 > 2")
     assert group["lr"] == pytest.approx(0.1) and group["weight_decay"] == 0.1
+
+
+@pytest.fixture
+def ddp_strategy_env():
+    """Lightning's DDP strategy on one CPU process sets rank variables and a process group: undone after."""
+    import os
+
+    import torch.distributed as dist
+
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+@pytest.mark.usefixtures("ddp_strategy_env")
+@pytest.mark.parametrize("method", ["lr_zero", "requires_grad"])
+def test_a_schedule_under_the_ddp_strategy_needs_lr_zero(tmp_path, method: str) -> None:
+    """Lightning wraps the module in DistributedDataParallel before on_fit_start: a requires_grad
+    schedule is refused there; under lr_zero the stage trains through DDP."""
+    from freezegui.core.errors import RuleError
+    from freezegui.core.training.proof import same_bits
+    from freezegui.integrations.lightning import FreezeRules
+
+    rules = RuleSet.loads(
+        RULES + f"method: {method}\nschedule:\n  - at: {{step: 2}}\n    rules: [{{train: features.3}}]\n"
+    )
+    module = _ScheduledModule()
+    module.rules = rules
+    start = module.net.features[3].weight.detach().clone()
+    callback = FreezeRules(rules, submodule="net")
+    wrapped: list[str] = []
+
+    class Probe(L.Callback):
+        def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+            wrapped.append(type(trainer.model).__name__)
+
+    trainer = L.Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        devices=1,
+        strategy="ddp",
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        callbacks=[callback, Probe()],
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        warnings.simplefilter("error", FreezeguiWarning)
+        if method == "requires_grad":
+            with pytest.raises(RuleError, match="needs `method: lr_zero`"):
+                trainer.fit(module)
+            return
+        trainer.fit(module)
+    assert wrapped == ["DistributedDataParallel"] * 4  # 2 epochs x 2 batches, all through DDP
+    assert [c.global_step for c in callback.schedule.changes] == [2]
+    assert not same_bits(module.net.features[3].weight, start)
