@@ -13,6 +13,12 @@ Runs on CPU with the gloo backend and synthetic 32x32 images, so it works anywhe
    grad at this point, so frozen ones are never all-reduced and need no ``find_unused_parameters``);
 4. build the optimizer from the parameters that still require grad.
 
+A rule file with a ``schedule:`` (gradual unfreezing) needs ``method: lr_zero`` here: DDP syncs only
+the tensors that required grad when it wrapped the model, so stages change learning rates instead of
+``requires_grad``; the optimizer is built once from ``freezegui.param_groups`` and a
+``freezegui.Schedule`` applies each stage before its step (``Schedule`` refuses a ``requires_grad``
+schedule on a DDP model). Schedules run with ``--wrap ddp``.
+
 Freezing after wrapping breaks DDP (it waits for gradients that never come). FSDP follows the same
 order: apply the rules to the unwrapped model, then shard. ``--wrap fsdp`` uses FSDP2's
 ``fully_shard`` (one unit per top-level child with parameters, then the root); it shards parameter by
@@ -52,9 +58,17 @@ def main() -> None:
     try:
         torch.manual_seed(0)  # identical initial weights on every rank
         model = freezegui.load_model(args.model, num_classes=args.num_classes)
-        report = freezegui.apply_rules(model, args.rules)  # 1. freeze ...
+        rules = freezegui.RuleSet.load(args.rules)
+        report = freezegui.apply_rules(model, rules)  # 1. freeze ...
         ddp = wrap(model, args.wrap)  # 2. ... then wrap
-        optimizer = torch.optim.SGD((p for p in ddp.parameters() if p.requires_grad), lr=0.05, momentum=0.9)
+        schedule = None
+        if rules.schedule:  # every stage's tensors in the optimizer from the start, at lr 0 until due
+            optimizer = torch.optim.SGD(freezegui.param_groups(model, rules, lr=0.05), lr=0.05, momentum=0.9)
+            schedule = freezegui.Schedule(ddp, rules, optimizer)
+        else:
+            optimizer = torch.optim.SGD(
+                (p for p in ddp.parameters() if p.requires_grad), lr=0.05, momentum=0.9
+            )
         if rank == 0:
             print(f"world size {world}, {args.wrap}; {report}")
 
@@ -63,6 +77,8 @@ def main() -> None:
         for step in range(1, args.steps + 1):
             images = torch.randn(args.batch_size, 3, args.image_size, args.image_size, generator=gen)
             labels = torch.randint(0, args.num_classes, (args.batch_size,), generator=gen)
+            if schedule is not None and schedule.step(step - 1) and rank == 0:
+                print(f"stage {schedule.current} from step {step}")
             optimizer.zero_grad(set_to_none=True)
             loss = torch.nn.functional.cross_entropy(ddp(images), labels)
             loss.backward()  # gradients of trainable parameters are averaged across ranks here

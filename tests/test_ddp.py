@@ -83,3 +83,43 @@ def test_ranks_agree_and_frozen_weights_are_untouched(ddp_run: tuple[Path, Path]
             # Frozen weights and frozen BatchNorm statistics: bit-identical to the start on both ranks.
             assert torch.equal(a, value) and torch.equal(b, value), name
     assert changed >= len(trainable) // 2  # training really happened
+
+
+STAGED = """\
+version: 1
+default: freeze
+method: lr_zero
+rules:
+- train: fc
+schedule:
+- at: {step: 2}
+  rules:
+  - train: layer4.1
+"""
+
+
+def test_an_lr_zero_schedule_stays_in_sync_across_ranks(tmp_path: Path) -> None:
+    """Gradual unfreezing under DDP (method lr_zero): both ranks apply the stage at step 3 and end
+    bit-identical; layer4.1 trained after its stage, what no stage unfreezes did not move."""
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(STAGED)
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+        "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+        str(EXAMPLE), "--rules", str(rules), "--out", str(out), "--steps", "4",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "stage 1 from step 3" in proc.stdout
+    r0, r1 = _load(out / "rank0.pt"), _load(out / "rank1.pt")
+    torch.manual_seed(0)
+    init = freezegui.load_model("torchvision:resnet18", num_classes=10).state_dict()
+    for name, value in init.items():
+        if name.endswith(("running_mean", "running_var", "num_batches_tracked")):
+            continue  # statistics of training BatchNorm layers follow each rank's own batches
+        a, b = r0["state"][name], r1["state"][name]
+        assert torch.equal(a, b), name  # DDP synced every tensor (all require grad under lr_zero)
+        moved = not torch.equal(a, value)
+        assert moved == name.startswith(("fc.", "layer4.1.")), name
