@@ -142,14 +142,16 @@ class _ScheduledModule(Module):
         return torch.optim.AdamW(freezegui.param_groups(self.net, self.rules, lr=0.05, weight_decay=0.1))
 
 
-def test_callback_runs_a_schedule(tmp_path) -> None:
-    """features.3 (a conv) unfreezes at step 2: unchanged through the first two steps, trained after."""
+@pytest.mark.parametrize("at", ["{step: 2}", "{epoch: 1}"])
+def test_callback_runs_a_schedule(tmp_path, at: str) -> None:
+    """features.3 (a conv) unfreezes at step 2 (the start of epoch 1: 2 batches an epoch): unchanged
+    through the first two steps, trained after."""
     from freezegui.core.training.proof import same_bits
     from freezegui.integrations.lightning import FreezeRules
 
     torch.manual_seed(0)
     rules = RuleSet.loads(
-        RULES + "schedule:\n  - at: {step: 2}\n    rules:\n      - train: features.3\n        lr_scale: 2\n"
+        RULES + f"schedule:\n  - at: {at}\n    rules:\n      - train: features.3\n        lr_scale: 2\n"
     )
     module = _ScheduledModule()
     module.rules = rules
