@@ -108,20 +108,25 @@ class LoraSpec:
 # ------------------------------------------------------------------------------------- module types
 def adapter_kind(module: nn.Module) -> AdapterKind | None:
     """What kind of LoRA layer PEFT would put on ``module`` (None when it cannot adapt it)."""
-    if isinstance(module, nn.Linear):
-        return AdapterKind.LINEAR
-    if isinstance(module, nn.Embedding):
-        return AdapterKind.EMBEDDING
-    if isinstance(module, nn.Conv2d):
-        return AdapterKind.CONV2D
-    if isinstance(module, nn.Conv1d):
-        return AdapterKind.CONV1D
-    if isinstance(module, nn.Conv3d):
-        return AdapterKind.CONV3D
-    cls = type(module)
+    return _class_kind(type(module))
+
+
+def _class_kind(cls: type) -> AdapterKind | None:
+    for base, kind in _KIND_OF_BASE:
+        if issubclass(cls, base):
+            return kind
     if cls.__name__ == "Conv1D" and cls.__module__.startswith("transformers"):
         return AdapterKind.HF_CONV1D
     return None
+
+
+_KIND_OF_BASE = (
+    (nn.Linear, AdapterKind.LINEAR),
+    (nn.Embedding, AdapterKind.EMBEDDING),
+    (nn.Conv2d, AdapterKind.CONV2D),
+    (nn.Conv1d, AdapterKind.CONV1D),
+    (nn.Conv3d, AdapterKind.CONV3D),
+)
 
 
 def adapter_numel(module: nn.Module, r: int, *, use_dora: bool = False) -> int:
@@ -156,10 +161,10 @@ _KINDS: WeakKeyDictionary[ModuleTree, np.ndarray] = WeakKeyDictionary()
 def adaptable_mask(tree: ModuleTree) -> np.ndarray:
     """Per module (preorder): whether PEFT's LoRA can adapt it (computed once per tree)."""
     mask = _KINDS.get(tree)
-    if mask is None:
-        mask = np.fromiter(
-            (adapter_kind(m) is not None for m in tree.modules), dtype=bool, count=len(tree.modules)
-        )
+    if mask is None:  # by class, in C-level loops: a 10^5-module tree has a handful of classes
+        classes = list(map(type, tree.modules))
+        able = {cls: _class_kind(cls) is not None for cls in set(classes)}
+        mask = np.fromiter(map(able.__getitem__, classes), dtype=bool, count=len(classes))
         _KINDS[tree] = mask
     return mask
 
