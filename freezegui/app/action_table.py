@@ -65,6 +65,12 @@ def _lora_settings(w: Any) -> object:
     return show_lora_settings(w)
 
 
+def _schedule(w: Any) -> object:
+    from freezegui.app.schedule_dialog import show_schedule_editor
+
+    return show_schedule_editor(w)
+
+
 def _export(kind: str) -> Callable[[Any], object]:
     return lambda w: w.controller.export_dialog(kind)
 
@@ -129,6 +135,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("layerDecay", "Layer-wise decay…", lambda w: w.lr.layer_decay(), "Learning rates",
                tip="Scale each block's lr by depth (BEiT / timm layer_decay), with a preview",
                enabled_when=_editable),
+    ActionSpec("schedule", "Schedule…", _schedule, "Learning rates",
+               tip="Gradual unfreezing: stages that train more from step (or epoch) N on",
+               separator_before=True, enabled_when=_doc),
     # View
     ActionSpec("expandAll", "Expand all", lambda w: w.tree_view.expandAll(), "View", enabled_when=_doc),
     ActionSpec("collapseAll", "Collapse all", lambda w: w.tree_pane.collapse_to_root(), "View",

@@ -32,6 +32,7 @@ from freezegui.app.loader import Progress, Stage
 from freezegui.app.lr_edits import LrCommands
 from freezegui.app.prompt import Prompt, QtPrompt
 from freezegui.app.search_bar import SearchBar
+from freezegui.app.stage_bar import StageBar
 from freezegui.app.totals import TotalsBar
 from freezegui.app.tree_pane import TreePane
 from freezegui.core.options import DEFAULT_SPEC, LoadOptions
@@ -56,6 +57,7 @@ RULE_HELP = (
 class MainWindow(QMainWindow):
     documentChanged = Signal()
     loadFinished = Signal(bool)  # after every load attempt: True when the new model is open
+    lockChanged = Signal(bool)  # a training run started (True) or ended using the selection
 
     def __init__(
         self, settings: QSettings | None = None, prompt: Prompt | None = None, parent: QWidget | None = None
@@ -96,7 +98,9 @@ class MainWindow(QMainWindow):
         self.search_bar = SearchBar()
         self.tree_pane = TreePane()
         self.totals = TotalsBar()
+        self.stage_bar = StageBar(self)  # the schedule's stage picker (hidden without a schedule)
         layout.addWidget(self.search_bar)
+        layout.addWidget(self.stage_bar)
         layout.addWidget(self.tree_pane, 1)
         layout.addWidget(self.totals)
         self.setCentralWidget(central)
@@ -253,6 +257,7 @@ class MainWindow(QMainWindow):
         elif not locked:
             self.statusBar().clearMessage()
         self._update_actions()
+        self.lockChanged.emit(locked)
 
     # ===================================================================================== search
     def search(self, text: str) -> None:

@@ -53,6 +53,7 @@ class TrainingPanel(TrainingDockWidgets):
         self._stop = self._done = threading.Event()
         self._last_run: TrainingRun | None = None
         self.report: TrainingReport | None = None
+        self._stages = 0  # stages in the schedule of the run (the status says "stage 2 of 3")
         self.error_box: QMessageBox | None = None
         self._build()
         self.trainButton.clicked.connect(self.start)
@@ -143,7 +144,8 @@ class TrainingPanel(TrainingDockWidgets):
             self._show_error(str(exc))
             return False
         doc = self._document()
-        source_model, rules = doc.model, doc.to_ruleset()
+        source_model, rules = doc.model, doc.to_ruleset()  # the schedule with it: the run applies it
+        self._stages = len(rules.schedule)
         spec = str(doc.spec) if doc.spec is not None else None
 
         def make_run(stop: threading.Event) -> TrainingRun:
@@ -207,7 +209,8 @@ class TrainingPanel(TrainingDockWidgets):
         self.progressBar.setFormat(f"%v / %m steps · ETA {duration(last.eta)}")
         steps_per_s = last.step / last.elapsed if last.elapsed > 0 else 0.0
         self.speedLabel.setText(f"{steps_per_s:.2f} steps/s · {last.examples_per_s:.1f} examples/s")
-        self.statusLabel.setText(f"step {last.step}: loss {last.loss:.4f}")
+        stage = f" · stage {last.stage} of {self._stages}" if self._stages else ""
+        self.statusLabel.setText(f"step {last.step}: loss {last.loss:.4f}{stage}")
         self.lossChart.add(results)
 
     def _on_returned(self, run: TrainingRun) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
+from PySide6.QtCharts import QChart, QChartView, QLineSeries, QScatterSeries, QValueAxis
 from PySide6.QtCore import QMargins, QPointF, Qt
-from PySide6.QtGui import QDoubleValidator, QPainter
+from PySide6.QtGui import QColor, QDoubleValidator, QPainter, QPen
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -32,6 +32,38 @@ if TYPE_CHECKING:
     from freezegui.core.training.report import StepResult
 
 MAX_CHART_POINTS = 1000  # the chart keeps about this many points (every k-th step on long runs)
+MARK_COLOUR = QColor("#bc4c00")
+
+
+class StageMark:
+    """A schedule stage change on the loss chart: a dashed vertical line at the step where it
+    applied (steps done), and a labelled dot at its top. ``step`` and ``stage`` are what tests read."""
+
+    def __init__(self, chart: QChart, axes: tuple[QValueAxis, QValueAxis], step: int, stage: int) -> None:
+        self.step, self.stage = step, stage
+        self.line = QLineSeries()
+        self.line.setName(f"stage {stage}")
+        pen = QPen(MARK_COLOUR, 1.5, Qt.PenStyle.DashLine)
+        self.line.setPen(pen)
+        self.label = QScatterSeries()
+        self.label.setMarkerSize(7)
+        self.label.setColor(MARK_COLOUR)
+        self.label.setPointLabelsFormat(f"stage {stage}")
+        self.label.setPointLabelsVisible(True)
+        self.label.setPointLabelsColor(MARK_COLOUR)
+        for series in (self.line, self.label):
+            chart.addSeries(series)
+            for axis in axes:
+                series.attachAxis(axis)
+
+    def span(self, lo: float, hi: float) -> None:
+        """Reach from the bottom of the y axis to its top."""
+        self.line.replace([QPointF(self.step, lo), QPointF(self.step, hi)])
+        self.label.replace([QPointF(self.step, hi)])
+
+    def remove(self, chart: QChart) -> None:
+        for series in (self.line, self.label):
+            chart.removeSeries(series)
 
 
 class LossChart(QChartView):
@@ -54,16 +86,32 @@ class LossChart(QChartView):
         self.series.attachAxis(self.x_axis)
         self.series.attachAxis(self.y_axis)
         self.setMinimumHeight(160)
+        self.marks: list[StageMark] = []
         self.reset(1)
 
     def reset(self, steps: int) -> None:
         self.series.clear()
+        for mark in self.marks:
+            mark.remove(self.chart())
+        self.marks, self._stage = [], 0
         self._stride = max(1, math.ceil(steps / MAX_CHART_POINTS))
         self._lo, self._hi = math.inf, -math.inf
         self.x_axis.setRange(0, max(1, steps))
         self.y_axis.setRange(0, 1)
 
     def add(self, results: list[StepResult]) -> None:
+        self._add_points(results)
+        for r in results:  # every result, plotted or not: a stage may start between plotted points
+            if r.stage > self._stage:
+                self._stage = r.stage
+                self.marks.append(StageMark(self.chart(), (self.x_axis, self.y_axis), r.step - 1, r.stage))
+                self._span_marks()
+
+    def _span_marks(self) -> None:
+        for mark in self.marks:
+            mark.span(self.y_axis.min(), self.y_axis.max())
+
+    def _add_points(self, results: list[StepResult]) -> None:
         points = [
             QPointF(r.step, r.loss)
             for r in results
@@ -77,6 +125,7 @@ class LossChart(QChartView):
             self._lo, self._hi = lo, hi
             pad = (hi - lo) * 0.05 or abs(hi) * 0.05 or 0.1
             self.y_axis.setRange(lo - pad, hi + pad)
+            self._span_marks()
         self.series.append(points)
 
     def point_count(self) -> int:

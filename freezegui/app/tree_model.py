@@ -40,19 +40,8 @@ from freezegui.core.errors import FreezeguiError
 from freezegui.core.selection import Change, CheckState
 from freezegui.core.tree import ModuleNode, ParamEntry
 
-__all__ = [
-    "COLUMNS",
-    "COL_LORA",
-    "COL_NAME",
-    "COL_SHAPE",
-    "COL_TOTAL",
-    "COL_TRAINABLE",
-    "COL_TYPE",
-    "HEADERS",
-    "Column",
-    "ModuleTreeModel",
-    "SearchFilterModel",
-]
+__all__ = ["COLUMNS", "COL_LORA", "COL_NAME", "COL_SHAPE", "COL_TOTAL", "COL_TRAINABLE", "COL_TYPE"]
+__all__ += ["HEADERS", "Column", "ModuleTreeModel", "SearchFilterModel"]
 
 Index = QModelIndex | QPersistentModelIndex
 _N_COLUMNS = len(COLUMNS)
@@ -96,6 +85,7 @@ class ModuleTreeModel(QAbstractItemModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._doc: Document | None = None
+        self._stage: Document | None = None  # a read-only stage shown instead (see show_stage)
         self._locked = False
         self._dim = QBrush(
             QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
@@ -114,11 +104,16 @@ class ModuleTreeModel(QAbstractItemModel):
         self.beginResetModel()
         if self._doc is not None:
             self._doc.selection.changed.disconnect(self._on_changed)
-        self._doc = doc
+        self._doc, self._stage = doc, None
         self._rows.clear()
         if doc is not None:
             doc.selection.changed.connect(self._on_changed)
         self.endResetModel()
+
+    def show_stage(self, view: Document | None) -> None:
+        """Show a stage (a :meth:`Document.stage_view`, read-only) or, with None, the selection again."""
+        self._stage = view
+        self.invalidate()  # ranged dataChanged: no reset, cheap on 10^5 rows
 
     def set_locked(self, locked: bool) -> None:
         """While a training run uses the selection, the checkboxes are read-only."""
@@ -211,7 +206,7 @@ class ModuleTreeModel(QAbstractItemModel):
             return _PLAIN
         if column < 0:  # an invalid index
             return Qt.ItemFlag.NoItemFlags
-        if self._locked or self._doc is None:
+        if self._locked or self._stage is not None or self._doc is None:
             return _PLAIN
         if column == COL_LORA:  # a box only where the LoRA column shows one
             cell = self.cell(index)
@@ -259,7 +254,7 @@ class ModuleTreeModel(QAbstractItemModel):
 
     def _format_row(self, item: Item) -> tuple[Cell, ...]:
         """Every cell of ``item``'s row, kept until the next change."""
-        doc = self._doc
+        doc = self._stage or self._doc
         assert doc is not None
         state = doc.selection.check_state(item)
         tied = isinstance(item, ParamEntry) and bool(item.aliases)
@@ -285,7 +280,7 @@ class ModuleTreeModel(QAbstractItemModel):
         return row
 
     def _tooltip(self, item: Item, col: int) -> str | None:
-        doc = self._doc
+        doc = self._stage or self._doc
         assert doc is not None
         custom = COLUMNS[col].tooltip if 0 <= col < _N_COLUMNS else None
         text = custom(doc, item) if custom is not None else None
@@ -296,6 +291,7 @@ class ModuleTreeModel(QAbstractItemModel):
         if (
             self._doc is None
             or self._locked
+            or self._stage is not None
             or role != Qt.ItemDataRole.CheckStateRole
             or column not in (COL_NAME, COL_LORA)
         ):

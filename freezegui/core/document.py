@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ import numpy as np
 from torch import nn
 
 from freezegui.core.apply import ApplyReport, as_ruleset, evaluate_rules
+from freezegui.core.errors import RuleError
 from freezegui.core.loading import load_model, parse_spec
 from freezegui.core.lora import LoraSpec, targets_from_adapted
 from freezegui.core.options import LoadOptions
@@ -32,7 +35,6 @@ class Document:
     rules_path: Path | None = None
     method: str = "requires_grad"
     batchnorm: str = "frozen_stats"
-    schedule: list[Stage] = field(default_factory=list)  # the opened file's stages, saved back as they were
 
     @classmethod
     def load(cls, options: LoadOptions | str, **fields: Any) -> Document:
@@ -66,6 +68,28 @@ class Document:
     @property
     def num_classes(self) -> int | None:
         return self.options.num_classes
+
+    @property
+    def schedule(self) -> list[Stage]:
+        """The gradual-unfreezing stages (kept by the selection, so Undo covers them)."""
+        return self.selection.schedule
+
+    def set_schedule(self, stages: Sequence[Stage], *, label: str = "Edit schedule") -> bool:
+        """Replace the stages as one undoable edit; a problem (a stage rule matching nothing, stages
+        out of order) is a one-line :class:`RuleError` and nothing changes."""
+        from freezegui.core.stage_edits import schedule_problems
+
+        problems = schedule_problems(self.tree, stages)
+        if problems:
+            raise RuleError(problems[0])
+        return self.selection.set_schedule(stages, label=label)
+
+    def stage_view(self, k: int) -> Document:
+        """This document as the tree looks from stage ``k`` on (0: before any stage), read-only:
+        a copy whose selection holds that stage's trainable tensors and scales."""
+        from freezegui.core.stage_edits import stage_selection
+
+        return dataclasses.replace(self, selection=stage_selection(self.selection, self.to_ruleset(), k))
 
     # ------------------------------------------------------------------------------------ rules
     def to_ruleset(self) -> RuleSet:
@@ -116,13 +140,16 @@ class Document:
         adapted = (
             report.adapted if report.adapted is not None else np.zeros(len(self.tree.modules), dtype=bool)
         )
-        self.selection.set_adapted_mask(adapted, label=label, trainable=report.trainable_mask)
+        scales = None
         if rs.has_scales or np.any(self.selection.scales != 1.0):
             from freezegui.core.scales import evaluate_scales
 
-            mask, scales = evaluate_scales(self.tree, rs.at_stage(0))
-            self.selection.set_scales(np.where(mask, scales, self.selection.scales), label=label)
-        self.method, self.batchnorm, self.schedule = rs.method, rs.batchnorm, list(rs.schedule)
+            mask, evaluated = evaluate_scales(self.tree, rs.at_stage(0))
+            scales = np.where(mask, evaluated, self.selection.scales)
+        self.selection.set_adapted_mask(  # one undo step: flags, adapters, scales and stages together
+            adapted, label=label, trainable=report.trainable_mask, scales=scales, schedule=rs.schedule
+        )
+        self.method, self.batchnorm = rs.method, rs.batchnorm
         return report
 
     def open_rules(self, path: str | os.PathLike[str], rules: RuleSet | None = None) -> ApplyReport:

@@ -10,6 +10,7 @@ only when asked (:meth:`Selection.apply_to_model`), never per click.
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ from freezegui.core.lora import (
 from freezegui.core.tree import ModuleNode, ModuleTree, ParamEntry
 
 if TYPE_CHECKING:
+    from freezegui.core.rule_keys import Stage
     from freezegui.core.rules import RuleSet
 
 
@@ -69,6 +71,11 @@ class _Edit:
     settings_before: LoraSettings | None = None
     settings_after: LoraSettings | None = None
     scales: bool = False  # an edit of the lr scales rather than of the trainable flags
+    # Besides the flags (opening a rule file): the lr scales it changed, as (indices, before, after).
+    scale_edit: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+    # The gradual-unfreezing stages before and after (None: the edit left the schedule alone).
+    schedule_before: tuple[Stage, ...] | None = None
+    schedule_after: tuple[Stage, ...] | None = None
 
 
 MIXED = "mixed"  # a module whose trainable tensors train at different lr scales
@@ -97,6 +104,8 @@ class Selection:
         self.scales = (
             np.ones(len(tree.params)) if scales is None else np.asarray(scales, dtype=np.float64).copy()
         )
+        # The rule file's ``schedule:`` (gradual unfreezing), edited and undone with the rest.
+        self.schedule: list[Stage] = []
         self._elsize = tree.element_size
         self._undo: list[_Edit] = []
         self._redo: list[_Edit] = []
@@ -229,7 +238,7 @@ class Selection:
             return False
         edit = self._undo.pop()
         self._redo.append(edit)
-        self._replay(edit, edit.before, edit.adapted_before, edit.settings_before)
+        self._replay(edit, forward=False)
         self.history_changed.emit()
         return True
 
@@ -238,7 +247,7 @@ class Selection:
             return False
         edit = self._redo.pop()
         self._undo.append(edit)
-        self._replay(edit, edit.after, edit.adapted_after, edit.settings_after)
+        self._replay(edit, forward=True)
         self.history_changed.emit()
         return True
 
@@ -295,7 +304,21 @@ class Selection:
         if diff.size == 0:
             return False
         self._record(_Edit(label, diff, self.scales[diff].copy(), scales[diff].copy(), scales=True))
-        self._replay(self._undo[-1], scales[diff])
+        self._replay(self._undo[-1], forward=True)
+        return True
+
+    # ------------------------------------------------------------------------------------ schedule
+    def set_schedule(self, stages: Sequence[Stage], *, label: str) -> bool:
+        """Replace the gradual-unfreezing stages as one undoable edit (callers validate them first:
+        see :meth:`freezegui.core.document.Document.set_schedule`). False when nothing changed."""
+        new = tuple(stages)
+        if list(new) == self.schedule:
+            return False
+        none = np.zeros(0, dtype=np.int64)
+        edit = _Edit(label, none, np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
+        edit.schedule_before, edit.schedule_after = tuple(self.schedule), new
+        self._record(edit)
+        self._replay(edit, forward=True)
         return True
 
     def to_rules(self) -> RuleSet:
@@ -305,18 +328,24 @@ class Selection:
         return rules_with_scales(self.tree, self.trainable, self.scales)
 
     # -------------------------------------------------------------------------------------- internals
-    def _replay(
-        self,
-        edit: _Edit,
-        values: np.ndarray,
-        adapted: np.ndarray | None = None,
-        settings: LoraSettings | None = None,
-    ) -> None:
+    def _replay(self, edit: _Edit, *, forward: bool) -> None:
+        """Put every part of ``edit`` in its after (``forward``) or before state, and say so."""
+        values = edit.after if forward else edit.before
+        stages = edit.schedule_after if forward else edit.schedule_before
+        if stages is not None:
+            self.schedule = list(stages)
+        if edit.scale_edit is not None:
+            idx, before, after = edit.scale_edit
+            self.scales[idx] = after if forward else before
         if edit.scales:
             self.scales[edit.indices] = values
             self.changed.emit(Change(full=True))
-        else:
+        elif edit.indices.size or edit.modules is not None or edit.settings_after is not None:
+            adapted = edit.adapted_after if forward else edit.adapted_before
+            settings = edit.settings_after if forward else edit.settings_before
             self._assign(edit.indices, values, edit.modules, adapted, settings)
+        else:  # the schedule or the scales only: no check box moved
+            self.changed.emit(Change(full=edit.scale_edit is not None))
 
     def _push(self, label: str, changed: np.ndarray, trainable: bool) -> None:
         after = np.full(changed.size, trainable, dtype=bool)
@@ -427,15 +456,25 @@ class Selection:
         return self.set_adapted_mask(new, label=label or f"{verb} {node.path or 'all'}")
 
     def set_adapted_mask(
-        self, adapted: np.ndarray, *, label: str, trainable: np.ndarray | None = None
+        self,
+        adapted: np.ndarray,
+        *,
+        label: str,
+        trainable: np.ndarray | None = None,
+        scales: np.ndarray | None = None,
+        schedule: Sequence[Stage] | None = None,
     ) -> bool:
-        """Replace the adapted modules (and optionally the trained tensors) as one undoable edit."""
+        """Replace the adapted modules (and optionally the trained tensors, their lr scales and the
+        schedule: a whole rule file) as one undoable edit."""
         adapted = np.asarray(adapted, dtype=bool) & adaptable_mask(self.tree)
         train = self.trainable if trainable is None else np.asarray(trainable, dtype=bool)
         self._check_exclusive(train, adapted)
         mods = np.flatnonzero(adapted != self.adapted)
         diff = np.flatnonzero(train != self.trainable)
-        if mods.size == 0 and diff.size == 0:
+        new_scales = self.scales if scales is None else np.asarray(scales, dtype=np.float64)
+        sdiff = np.flatnonzero(new_scales != self.scales)
+        stages = None if schedule is None or list(schedule) == self.schedule else tuple(schedule)
+        if mods.size == 0 and diff.size == 0 and sdiff.size == 0 and stages is None:
             return False
         edit = _Edit(label, diff, self.trainable[diff].copy(), train[diff].copy())
         edit.modules, edit.adapted_before, edit.adapted_after = (
@@ -443,8 +482,12 @@ class Selection:
             self.adapted[mods].copy(),
             adapted[mods].copy(),
         )
+        if sdiff.size:
+            edit.scale_edit = (sdiff, self.scales[sdiff].copy(), new_scales[sdiff].copy())
+        if stages is not None:
+            edit.schedule_before, edit.schedule_after = tuple(self.schedule), stages
         self._record(edit)
-        self._assign(diff, train[diff], mods, adapted[mods])
+        self._replay(edit, forward=True)
         return True
 
     def adapted_names(self) -> list[str]:

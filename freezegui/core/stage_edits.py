@@ -1,0 +1,121 @@
+"""Editing a schedule's stages (the app's Schedule editor) and showing the tree as a stage leaves it.
+
+The functions here build new stage lists and never change a stage in place: the selection keeps the
+old list for Undo. :func:`schedule_problems` is what an edit must pass before it is applied, the same
+strict check as ``freezegui check`` (a stage rule matching nothing is an error) plus the file's order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+
+from freezegui.core.errors import RuleError
+from freezegui.core.rule_keys import Stage, Unit
+from freezegui.core.rules import Rule, RuleSet
+from freezegui.core.selection import Selection
+from freezegui.core.tree import ModuleTree
+
+_ACTION = re.compile(r"^\s*(train|freeze)\s*:\s*(.*)$")
+
+
+def schedule_problems(tree: ModuleTree, stages: Sequence[Stage]) -> list[str]:
+    """One line per problem: an empty stage, stages of one unit out of order, a rule matching nothing."""
+    from freezegui.core.schedule import stage_problems  # imports torch: only once a model is open
+
+    out = []
+    last: dict[str, int] = {}
+    for k, stage in enumerate(stages, 1):
+        if not stage.rules:
+            out.append(f"stage {k} (at {stage.label}) has no rule")
+        if stage.unit in last and stage.at <= last[stage.unit]:
+            out.append(f"stage {k} at {stage.label} must come after {stage.unit} {last[stage.unit]}")
+        last[stage.unit] = stage.at
+    return out + stage_problems(tree, RuleSet(schedule=list(stages)))
+
+
+def parse_stage_rules(text: str, lr_scale: float | None = None) -> list[Rule]:
+    """Rules typed in the editor: ``train: P`` / ``freeze: P`` (a bare pattern trains), separated by
+    ``;`` or new lines. ``lr_scale`` goes on every ``train`` rule; a bad pattern is a RuleError."""
+    if lr_scale is not None and not (lr_scale > 0 and np.isfinite(lr_scale)):
+        raise RuleError(f"an lr scale must be a number > 0, got {lr_scale:g}")
+    rules = []
+    for part in re.split(r"[;\n]", text):
+        if not part.strip():
+            continue
+        m = _ACTION.match(part)
+        action, pattern = (m.group(1), m.group(2).strip()) if m else ("train", part.strip())
+        if not pattern:
+            raise RuleError(f"`{part.strip()}` needs a pattern after the colon")
+        scale = lr_scale if action == "train" else None
+        rules.append(Rule.make("train" if action == "train" else "freeze", pattern, lr_scale=scale))
+    if not rules:
+        raise RuleError("a stage needs at least one rule, such as `train: layer4`")
+    if lr_scale is not None and not any(r.trainable for r in rules):
+        raise RuleError("an lr scale goes with `train:` rules (a frozen tensor has no scale)")
+    return rules
+
+
+def insert_stage(stages: Sequence[Stage], unit: Unit, at: int, rules: Sequence[Rule]) -> list[Stage]:
+    """``stages`` with ``rules`` from ``unit`` ``at`` on: added to a stage at that point already,
+    else a new stage before the first later stage of the same unit (the file's order)."""
+    out = list(stages)
+    for i, stage in enumerate(out):
+        if stage.unit == unit and stage.at == at:
+            out[i] = Stage(unit, at, [*stage.rules, *rules])
+            return out
+    where = next((i for i, s in enumerate(out) if s.unit == unit and s.at > at), len(out))
+    out.insert(where, Stage(unit, at, list(rules)))
+    return out
+
+
+def add_rules(stages: Sequence[Stage], k: int, rules: Sequence[Rule]) -> list[Stage]:
+    """``stages`` with ``rules`` appended to stage ``k`` (1 for the first)."""
+    out = list(stages)
+    old = out[k - 1]
+    out[k - 1] = Stage(old.unit, old.at, [*old.rules, *rules])
+    return out
+
+
+def remove_stage(stages: Sequence[Stage], k: int) -> list[Stage]:
+    return [s for i, s in enumerate(stages, 1) if i != k]
+
+
+def move_stage(stages: Sequence[Stage], k: int, delta: int) -> list[Stage]:
+    """``stages`` with stage ``k`` moved ``delta`` places (clamped to the list)."""
+    out = list(stages)
+    stage = out.pop(k - 1)
+    out.insert(min(max(k - 1 + delta, 0), len(out)), stage)
+    return out
+
+
+def stage_selection(selection: Selection, rules: RuleSet, k: int) -> Selection:
+    """A read-only view of ``rules`` at stage ``k``: its trainable tensors and scales over the same
+    tree, with the selection's LoRA adapters (stages do not change those)."""
+    from freezegui.core.scales import evaluate_scales
+
+    mask, scales = evaluate_scales(selection.tree, rules.at_stage(k))
+    view = Selection(selection.tree, mask, np.where(mask, scales, selection.scales))
+    view.adapted, view.lora_settings = selection.adapted.copy(), selection.lora_settings
+    view.schedule = list(selection.schedule)
+    view._recount()
+    return view
+
+
+def stage_title(stage: Stage, k: int) -> str:
+    """How the app names a stage: "Stage 2 — at step 10"."""
+    return f"Stage {k} — at {stage.label}"
+
+
+__all__ = [
+    "add_rules",
+    "insert_stage",
+    "move_stage",
+    "parse_stage_rules",
+    "remove_stage",
+    "schedule_problems",
+    "stage_selection",
+    "stage_title",
+]
