@@ -47,6 +47,23 @@ def test_engine_applies_stages_and_proves_them(method: str) -> None:
     assert "stage 1 at step 3: 2 of 2 tensors" in "\n".join(report.lines())
 
 
+def test_a_norm_layer_unfrozen_by_a_stage_updates_its_statistics_after_it() -> None:
+    """Under frozen_stats a BatchNorm is still until its stage unfreezes it; then its running
+    statistics follow train(), and the proof does not call that a frozen buffer changing."""
+    torch.manual_seed(0)
+    model = models.SmallConvNet()
+    bn = model.features[1]
+    start = bn.running_mean.clone()
+    rules = RuleSet.loads(STAGED.format(method="requires_grad").replace("features.3", "features.1"))
+    run = TrainingRun(model, _cfg(), rules=rules)
+    seen = [torch.equal(bn.running_mean, start) for _ in run.steps()]  # after each step
+    report = run.report
+    assert report is not None and report.ok, report.message
+    assert seen[:3] == [True, True, True] and not seen[-1]  # still up to step 3, moving after
+    assert report.proof.stages[0].changed == []
+    assert "features.1.running_mean" not in report.proof.buffers_changed
+
+
 def test_proof_catches_a_tensor_that_moved_before_its_stage() -> None:
     model = models.SmallConvNet()
     run = TrainingRun(model, _cfg(), rules=RuleSet.loads(STAGED.format(method="lr_zero")))

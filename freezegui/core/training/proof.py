@@ -152,8 +152,22 @@ class FrozenSnapshot:
         for j in np.flatnonzero(frozen).tolist():
             name, live, _, _ = self._params[j]
             self._params[j] = (name, live, _cpu_copy(live), False)
+        self._release_norms(
+            {self._params[j][0].rpartition(".")[0] for j in np.flatnonzero(unfrozen).tolist()}, proof
+        )
         self._stages.append(proof)
         return proof
+
+    def _release_norms(self, modules: set[str], proof: StageProof) -> None:
+        """The statistics of norm layers a stage unfreezes follow train() from then on: checked
+        unchanged up to the stage (in its proof), then no longer held still."""
+        kept = []
+        for name, live, before in self._buffers:
+            if name.rpartition(".")[0] not in modules:
+                kept.append((name, live, before))
+            elif not same_bits(live, before):
+                proof.changed.append(name)
+        self._buffers = kept
 
     def verify(self) -> ProofReport:
         r = ProofReport(stages=list(self._stages))
