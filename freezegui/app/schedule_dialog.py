@@ -80,6 +80,10 @@ class ScheduleDialog(QDialog):
     def _build_form(self) -> QGridLayout:
         self.unitCombo = combo("stageUnitCombo", [("at step", "step"), ("at epoch", "epoch")])
         self.atSpin = spin("stageAtSpin", 0, 10_000_000, 10)
+        self.unitCombo.setToolTip(
+            "Steps done (or epochs) before the stage applies. The Training dock counts steps; "
+            "epoch stages are for the Hugging Face Trainer and Lightning callbacks."
+        )
         self.rulesEdit = QLineEdit()
         self.rulesEdit.setObjectName("stageRulesEdit")
         self.rulesEdit.setPlaceholderText("train: layer4; freeze: layer4.0.bn1")
