@@ -91,7 +91,9 @@ class StageBar(QWidget):
         if doc is None:
             return
         if k or was:  # back at editing: the model is told once, not on every tick
-            self.window_.tree_model.show_stage(doc.stage_view(k) if k else None)
+            view = doc.stage_view(k) if k else None
+            self.window_.tree_model.show_stage(view)
+            self.window_.totals.update_from((view or doc).selection)  # the totals follow the tree
         self.banner.setVisible(bool(k))
         if k:
             when = doc.schedule[k - 1].label

@@ -51,6 +51,7 @@ class StageMark:
         self.label.setPointLabelsFormat(f"stage {stage}")
         self.label.setPointLabelsVisible(True)
         self.label.setPointLabelsColor(MARK_COLOUR)
+        self.label.setPointLabelsClipping(False)  # the label sits above the plot's top edge
         for series in (self.line, self.label):
             chart.addSeries(series)
             for axis in axes:

@@ -89,7 +89,7 @@ class Document:
         a copy whose selection holds that stage's trainable tensors and scales."""
         from freezegui.core.stage_edits import stage_selection
 
-        return dataclasses.replace(self, selection=stage_selection(self.selection, self.to_ruleset(), k))
+        return dataclasses.replace(self, selection=stage_selection(self.selection, k))
 
     # ------------------------------------------------------------------------------------ rules
     def to_ruleset(self) -> RuleSet:

@@ -8,17 +8,21 @@ strict check as ``freezegui check`` (a stage rule matching nothing is an error) 
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
 
 from freezegui.core.errors import RuleError
+from freezegui.core.patterns import Pattern
 from freezegui.core.rule_keys import Stage, Unit
-from freezegui.core.rules import Rule, RuleSet
+from freezegui.core.rules import Rule, RuleSet, match_params
 from freezegui.core.selection import Selection
 from freezegui.core.tree import ModuleTree
 
 _ACTION = re.compile(r"^\s*(train|freeze)\s*:\s*(.*)$")
+_HIT_CACHE: weakref.WeakKeyDictionary[ModuleTree, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
+_HIT_CACHE_SIZE = 64  # patterns kept per tree (a bool per tensor each)
 
 
 def schedule_problems(tree: ModuleTree, stages: Sequence[Stage]) -> list[str]:
@@ -91,17 +95,35 @@ def move_stage(stages: Sequence[Stage], k: int, delta: int) -> list[Stage]:
     return out
 
 
-def stage_selection(selection: Selection, rules: RuleSet, k: int) -> Selection:
-    """A read-only view of ``rules`` at stage ``k``: its trainable tensors and scales over the same
-    tree, with the selection's LoRA adapters (stages do not change those)."""
-    from freezegui.core.scales import evaluate_scales
-
-    mask, scales = evaluate_scales(selection.tree, rules.at_stage(k))
-    view = Selection(selection.tree, mask, np.where(mask, scales, selection.scales))
+def stage_selection(selection: Selection, k: int) -> Selection:
+    """A read-only view of the tree at stage ``k`` (0: before any stage): the selection with the
+    rules of stages 1..k applied on top, as the training engine applies them, and the selection's
+    LoRA adapters (stages do not change those). Only the stage rules are matched: cheap on 10^5 rows.
+    """
+    if not 0 <= k <= len(selection.schedule):
+        raise IndexError(f"stage {k} of a schedule with {len(selection.schedule)} stage(s)")
+    trainable, scales = selection.trainable.copy(), selection.scales.copy()
+    for rule in (rule for stage in selection.schedule[:k] for rule in stage.rules):
+        hit = _hits(selection.tree, rule.pattern)
+        trainable[hit] = rule.trainable
+        scales[hit] = 1.0 if rule.lr_scale is None else rule.lr_scale  # as a file's rule would
+    view = Selection(selection.tree, trainable, scales)
     view.adapted, view.lora_settings = selection.adapted.copy(), selection.lora_settings
     view.schedule = list(selection.schedule)
     view._recount()
     return view
+
+
+def _hits(tree: ModuleTree, pattern: Pattern) -> np.ndarray:
+    """``match_params``, kept per tree and pattern text: picking stages again, or an edit while a
+    stage is shown, matches nothing anew (a glob over 10^5 modules takes ~0.4 s)."""
+    cache = _HIT_CACHE.setdefault(tree, {})
+    hit = cache.get(pattern.text)
+    if hit is None:
+        if len(cache) >= _HIT_CACHE_SIZE:
+            cache.clear()
+        hit = cache[pattern.text] = match_params(tree, pattern)
+    return hit
 
 
 def stage_title(stage: Stage, k: int) -> str:

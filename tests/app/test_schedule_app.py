@@ -165,8 +165,11 @@ def test_the_tree_at_a_stage_is_read_only_with_a_banner(qtbot, window, tmp_path:
     assert _cell(window, "features.3", COL_NAME, check) == Qt.CheckState.Unchecked
     resets: list[int] = []
     window.tree_model.modelReset.connect(lambda: resets.append(1))
+    base_total = doc.selection.counts().trainable
     bar.picker.setCurrentIndex(1)
     assert bar.banner.isVisible()
+    stage_total = base_total + doc.selection.counts(doc.tree.node("features.3")).total
+    assert window.totals.trainable.text() == f"{stage_total:,}"  # the totals follow the tree
     assert bar.banner_label.text() == "Showing stage 1 of 2 (at step 3, read-only) —"
     assert _cell(window, "features.3", COL_NAME, check) == Qt.CheckState.Checked
     assert _cell(window, "features.3", COL_LR) == "0.5" and _cell(window, "fc", COL_LR) == "2"
@@ -181,6 +184,7 @@ def test_the_tree_at_a_stage_is_read_only_with_a_banner(qtbot, window, tmp_path:
     assert _cell(window, "features.0", COL_NAME, check) == Qt.CheckState.Checked
     qtbot.mouseClick(bar.back, Qt.MouseButton.LeftButton)
     assert not bar.banner.isVisible() and bar.picker.currentIndex() == 0 and not resets
+    assert window.totals.trainable.text() == f"{base_total:,}"
     assert _cell(window, "features.3", COL_NAME, check) == Qt.CheckState.Unchecked
     assert window.tree_model.flags(index) & Qt.ItemFlag.ItemIsUserCheckable
     bar.picker.setCurrentIndex(2)
