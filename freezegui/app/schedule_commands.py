@@ -31,6 +31,16 @@ class ScheduleCommands(EditCommands):
 
         return bool(self._edit(run))
 
+    def replace_stage(self, k: int, unit: Unit, at: int, text: str, lr_scale: float | None = None) -> bool:
+        """Stage ``k`` (1-based) becomes these rules from ``unit`` ``at`` on."""
+        from freezegui.core import stage_edits as se
+
+        def run(d: Document) -> bool:
+            rules = se.parse_stage_rules(text, lr_scale)
+            return d.set_schedule(se.replace_stage(d.schedule, k, unit, at, rules), label=f"Edit stage {k}")
+
+        return bool(self._edit(run))
+
     def unfreeze_row(
         self, item: ModuleNode | ParamEntry | None, stage: int | None, unit: Unit = "step", at: int = 0
     ) -> bool:

@@ -71,7 +71,7 @@ class ScheduleDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addLayout(self._build_form())
         layout.addLayout(self._build_buttons())
-        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.table.itemSelectionChanged.connect(self._on_picked)
         window.documentChanged.connect(self.refresh)
         window.lockChanged.connect(self.refresh)
         self.resize(620, 380)
@@ -108,6 +108,7 @@ class ScheduleDialog(QDialog):
         self.buttons: dict[str, QPushButton] = {}
         for key, text, tip, slot in (
             ("add", "Add stage", "Add these rules as a stage (or to the stage at that point)", self.add),
+            ("replace", "Replace", "The selected stage becomes the When, LR × and Rules above", self.replace),
             ("unfreeze", "Unfreeze selected module", "train: the tree's current row, in the selected "
              "stage (or a stage at the step above)", self.unfreeze_selected),
             ("remove", "Remove", "Remove the selected stage", self.remove_selected),
@@ -153,30 +154,54 @@ class ScheduleDialog(QDialog):
         rows = self.table.selectionModel().selectedRows()
         return rows[0].row() + 1 if rows else None
 
+    def _on_picked(self) -> None:
+        """A stage picked in the table fills the form, to edit it and press Replace."""
+        k, doc = self.selected_stage(), self._doc
+        if k is not None and doc is not None and k <= len(doc.schedule):
+            stage = doc.schedule[k - 1]
+            self.unitCombo.setCurrentIndex(self.unitCombo.findData(stage.unit))
+            self.atSpin.setValue(stage.at)
+            self.rulesEdit.setText("; ".join(f"{r.action}: {r.pattern.text}" for r in stage.rules))
+            scales = {r.lr_scale for r in stage.rules if r.trainable}
+            self.scaleEdit.setText(
+                f"{next(iter(scales)):g}" if len(scales) == 1 and None not in scales else ""
+            )
+        self._update_buttons()
+
     def _update_buttons(self) -> None:
         editable = self._doc is not None and not self.window_.controller.locked
         picked = self.selected_stage()
         for key in ("add", "unfreeze"):
             self.buttons[key].setEnabled(editable)
-        for key in ("remove", "up", "down"):
+        for key in ("replace", "remove", "up", "down"):
             self.buttons[key].setEnabled(editable and picked is not None)
 
     # ------------------------------------------------------------------------------------ edits
     def _when(self) -> tuple[Any, int]:
         return self.unitCombo.currentData(), self.atSpin.value()
 
-    def add(self) -> bool:
+    def _scale(self) -> tuple[bool, float | None]:
+        """(whether the LR × field reads, its number or None when blank)."""
         text = self.scaleEdit.text().strip().replace(",", ".")
         try:
-            scale = float(text) if text else None
+            return True, float(text) if text else None
         except ValueError:
             self.window_.prompt.error("Cannot do that", f"LR × must be a number > 0, not {text!r}.")
-            return False
+            return False, None
+
+    def add(self) -> bool:
+        ok, scale = self._scale()
         unit, at = self._when()
-        done = self.commands.add_stage(unit, at, self.rulesEdit.text(), scale)
+        done = ok and self.commands.add_stage(unit, at, self.rulesEdit.text(), scale)
         if done:
             self.rulesEdit.clear()
         return done
+
+    def replace(self) -> bool:
+        k = self.selected_stage()
+        ok, scale = self._scale()
+        unit, at = self._when()
+        return k is not None and ok and self.commands.replace_stage(k, unit, at, self.rulesEdit.text(), scale)
 
     def unfreeze_selected(self) -> bool:
         unit, at = self._when()

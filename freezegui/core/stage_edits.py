@@ -83,6 +83,13 @@ def add_rules(stages: Sequence[Stage], k: int, rules: Sequence[Rule]) -> list[St
     return out
 
 
+def replace_stage(stages: Sequence[Stage], k: int, unit: Unit, at: int, rules: Sequence[Rule]) -> list[Stage]:
+    """``stages`` with stage ``k`` (1 for the first) now at ``unit`` ``at`` with ``rules``."""
+    out = list(stages)
+    out[k - 1] = Stage(unit, at, list(rules))
+    return out
+
+
 def remove_stage(stages: Sequence[Stage], k: int) -> list[Stage]:
     return [s for i, s in enumerate(stages, 1) if i != k]
 
@@ -137,6 +144,7 @@ __all__ = [
     "move_stage",
     "parse_stage_rules",
     "remove_stage",
+    "replace_stage",
     "schedule_problems",
     "stage_selection",
     "stage_title",

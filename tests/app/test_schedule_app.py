@@ -117,6 +117,18 @@ def test_bad_input_says_one_line_and_changes_nothing(window, dialogs) -> None:
     assert dialog.move_selected(-1) and [s.label for s in doc.schedule] == ["step 5", "epoch 1", "step 9"]
     assert dialog.selected_stage() == 2
     assert dialog.remove_selected() and [s.label for s in doc.schedule] == ["step 5", "step 9"]
+    dialog.table.selectRow(0)  # picking a stage fills the form; Replace stores the edited form
+    assert (dialog.atSpin.value(), dialog.rulesEdit.text()) == (5, "train: features.3")
+    dialog.atSpin.setValue(7)
+    dialog.rulesEdit.setText("train: features.3; freeze: features.3.bias")
+    dialog.scaleEdit.setText("0.25")
+    dialog.buttons["replace"].click()
+    assert _cells(dialog)[0] == ("step 7", "train: features.3 · freeze: features.3.bias", "0.25")
+    assert doc.selection.undo_label == "Edit stage 1"
+    dialog.table.selectRow(0)
+    dialog.atSpin.setValue(12)  # after step 9: out of order, refused
+    assert not dialog.replace() and "must come after" in dialogs.texts("critical")[-1]
+    assert [s.at for s in doc.schedule] == [7, 9]
 
 
 def test_unfreeze_the_selected_module_and_the_lock(window, dialogs) -> None:
