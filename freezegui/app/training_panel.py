@@ -209,7 +209,8 @@ class TrainingPanel(TrainingDockWidgets):
         self.progressBar.setFormat(f"%v / %m steps · ETA {duration(last.eta)}")
         steps_per_s = last.step / last.elapsed if last.elapsed > 0 else 0.0
         self.speedLabel.setText(f"{steps_per_s:.2f} steps/s · {last.examples_per_s:.1f} examples/s")
-        stage = f" · stage {last.stage} of {self._stages}" if self._stages else ""
+        stage = f" · {'before ' if not last.stage else ''}stage {last.stage or 1} of {self._stages}"
+        stage = stage if self._stages else ""
         self.statusLabel.setText(f"step {last.step}: loss {last.loss:.4f}{stage}")
         self.lossChart.add(results)
 

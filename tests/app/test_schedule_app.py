@@ -240,7 +240,9 @@ def test_a_run_marks_the_stage_on_the_loss_chart(qtbot, window) -> None:
     xs = {line.at(i).x() for i in range(line.count())}
     assert xs == {3.0} and line.count() == 2 and line in chart.chart().series()
     assert line.at(0).y() == chart.y_axis.min() and line.at(1).y() == chart.y_axis.max()
-    assert any(t.endswith("· stage 1 of 1") for t in texts) and any("stage 0 of 1" in t for t in texts)
+    assert any(t.endswith("· stage 1 of 1") for t in texts) and any(
+        "· before stage 1 of 1" in t for t in texts
+    )
     assert np.isfinite([p.y() for p in chart.series.points()]).all()
     chart.reset(5)
     assert chart.marks == [] and line not in chart.chart().series()
