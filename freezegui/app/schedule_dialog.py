@@ -81,8 +81,8 @@ class ScheduleDialog(QDialog):
         self.unitCombo = combo("stageUnitCombo", [("at step", "step"), ("at epoch", "epoch")])
         self.atSpin = spin("stageAtSpin", 0, 10_000_000, 10)
         self.unitCombo.setToolTip(
-            "Steps done (or epochs) before the stage applies. The Training dock counts steps; "
-            "epoch stages are for the Hugging Face Trainer and Lightning callbacks."
+            "Steps done (or epochs: passes over the training data) before the stage applies; the "
+            "Training dock, freezegui train and the Trainer / Lightning callbacks count both."
         )
         self.rulesEdit = QLineEdit()
         self.rulesEdit.setObjectName("stageRulesEdit")
