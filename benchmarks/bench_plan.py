@@ -132,9 +132,11 @@ def bench_ui_toggle(count: int) -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
+    from freezegui.app.main import configure_interpreter
     from freezegui.app.main_window import MainWindow
     from freezegui.core.document import Document
 
+    configure_interpreter()  # as the app runs
     app = QApplication.instance() or QApplication([])
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "config.json").write_text(json.dumps(LLAMA_70B_CONFIG))

@@ -78,7 +78,9 @@ from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QLabel
 app = QApplication([])
 from freezegui.app.loader import Stage
+from freezegui.app.main import configure_interpreter
 from freezegui.app.main_window import MainWindow
+configure_interpreter()
 from freezegui.core.options import LoadOptions
 settings = QSettings(tempfile.mkdtemp() + "/s.ini", QSettings.Format.IniFormat)
 window = MainWindow(settings=settings)

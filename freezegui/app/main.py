@@ -49,6 +49,18 @@ def icon_path() -> str:
     return str(resources.files("freezegui") / "resources" / "freezegui.svg")
 
 
+# Background work (imports, loads, plans, training) holds the GIL between its bytecode switches;
+# each Qt callback into Python waits for the next one. At CPython's default 5 ms a toggle that
+# repaints the tree (one callback per row) could wait tens of ms while a plan ran (66 ms worst in
+# benchmarks/bench_plan.py --ui); at 1 ms the worst was 22 ms.
+SWITCH_INTERVAL_S = 0.001
+
+
+def configure_interpreter() -> None:
+    """Interpreter settings the app runs with (the benchmarks call this too)."""
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
+
+
 def run_app(argv: list[str]) -> int:
     """Create the application and the main window, start loading, run the event loop."""
     args = build_parser().parse_args(argv)
@@ -61,6 +73,7 @@ def run_app(argv: list[str]) -> int:
 
     from freezegui.app.main_window import MainWindow
 
+    configure_interpreter()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("freezegui")
     app.setApplicationName("freezegui")
