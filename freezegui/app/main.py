@@ -51,9 +51,9 @@ def icon_path() -> str:
 
 # Background work (imports, loads, plans, training) holds the GIL between its bytecode switches;
 # each Qt callback into Python waits for the next one. At CPython's default 5 ms a toggle that
-# repaints the tree (one callback per row) could wait tens of ms while a plan ran (66 ms worst in
-# benchmarks/bench_plan.py --ui); at 1 ms the worst was 22 ms.
-SWITCH_INTERVAL_S = 0.001
+# repaints the tree (one callback per row) waited up to 67 ms while a plan ran (worst of 20 in
+# benchmarks/bench_plan.py --ui); 1 ms gave 16-22 ms, 0.5 ms 15 ms. An idle UI costs nothing.
+SWITCH_INTERVAL_S = 0.0005
 
 
 def configure_interpreter() -> None:
