@@ -34,19 +34,25 @@ def _free_port() -> int:
 @pytest.fixture(scope="module", params=["ddp", "fsdp"])
 def ddp_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp(request.param)
+    out, rules = tmp / "out", tmp / "rules.yaml"
+    stdout = _torchrun(tmp, RULES, "--out", str(out), "--steps", "3", "--wrap", request.param)
+    assert "step 3" in stdout
+    return out, rules
+
+
+def _torchrun(tmp: Path, rules_text: str, *args: str) -> str:
+    """The example on two CPU ranks with ``rules_text`` as its rule file; its stdout."""
     rules = tmp / "rules.yaml"
-    rules.write_text(RULES)
-    out = tmp / "out"
+    rules.write_text(rules_text)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
         "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-        str(EXAMPLE), "--rules", str(rules), "--out", str(out), "--steps", "3", "--wrap", request.param,
+        str(EXAMPLE), "--rules", str(rules), *args,
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "step 3" in proc.stdout
-    return out, rules
+    return proc.stdout
 
 
 def _load(path: Path) -> dict:
@@ -101,18 +107,9 @@ schedule:
 def test_an_lr_zero_schedule_stays_in_sync_across_ranks(tmp_path: Path) -> None:
     """Gradual unfreezing under DDP (method lr_zero): both ranks apply the stage at step 3 and end
     bit-identical; layer4.1 trained after its stage, what no stage unfreezes did not move."""
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(STAGED)
     out = tmp_path / "out"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-        "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
-        str(EXAMPLE), "--rules", str(rules), "--out", str(out), "--steps", "4",
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert "stage 1 from step 3" in proc.stdout
+    stdout = _torchrun(tmp_path, STAGED, "--out", str(out), "--steps", "4")
+    assert "stage 1 from step 3" in stdout
     r0, r1 = _load(out / "rank0.pt"), _load(out / "rank1.pt")
     torch.manual_seed(0)
     init = freezegui.load_model("torchvision:resnet18", num_classes=10).state_dict()
