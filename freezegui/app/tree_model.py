@@ -309,10 +309,11 @@ class ModuleTreeModel(QAbstractItemModel):
             return False
 
     def toggle(self, index: Index) -> None:
-        """Space on a row: partial or frozen -> train, trained -> freeze."""
+        """Space on a row: partial or frozen -> train, trained -> freeze (its LoRA box instead
+        when the LoRA column has the focus)."""
         if not index.isValid():
             return
-        index = index.siblingAtColumn(COL_NAME)
+        index = index.siblingAtColumn(COL_LORA if index.column() == COL_LORA else COL_NAME)
         state = self.data(index, Qt.ItemDataRole.CheckStateRole)
         if state is None:
             return

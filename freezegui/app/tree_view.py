@@ -12,7 +12,7 @@ from freezegui.app.row_painter import RowPainter
 
 
 class ModuleTreeView(QTreeView):
-    """Space toggles the current row's Train box, whichever column has focus.
+    """Space toggles the current row's Train box (its LoRA box when that column has the focus).
 
     Rows of the module tree model are drawn by a :class:`RowPainter` (one Python call per row);
     rows of a search's filter model, and right-to-left layouts, are drawn by Qt.

@@ -177,3 +177,18 @@ def test_model_tester_with_adapters(qtmodeltester, window) -> None:
     window.edits.suggest_last_blocks(2)
     assert doc.selection.adapted.any()
     qtmodeltester.check(window.tree_model)
+
+
+def test_space_in_the_lora_column_toggles_the_lora_box(qtbot, window) -> None:
+    doc = _open(window)
+    doc.selection.set_subtree(doc.tree.root, False)  # LoRA goes on frozen modules
+    index = _lora_index(window, "model.layers.0.self_attn.q_proj")
+    window.tree_pane.reveal("model.layers.0.self_attn.q_proj")
+    window.tree_view.setCurrentIndex(index)  # no search: the view shows the adapter itself
+    window.tree_view.setFocus()
+    qtbot.keyClick(window.tree_view, Qt.Key.Key_Space)
+    assert index.data(CHECK) == CHECKED
+    assert doc.selection.lora_parameters() > 0
+    assert index.siblingAtColumn(COL_NAME).data(CHECK) == Qt.CheckState.Unchecked  # Train untouched
+    qtbot.keyClick(window.tree_view, Qt.Key.Key_Space)
+    assert index.data(CHECK) != CHECKED
