@@ -24,11 +24,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # A mistyped subcommand would open the window (or abort without a display).
         print(f"freezegui: error: {message}", file=sys.stderr)
         return 2
-    try:
-        from freezegui.app.main import run_app
-    except ImportError as exc:
-        print(f"freezegui: the desktop app cannot start: {exc}", file=sys.stderr)
-        return 2
+    from freezegui.app.main import run_app  # imports no Qt: it says what to install if Qt is missing
+
     return run_app(args)
 
 

@@ -38,6 +38,21 @@ def test_app_without_display_says_how_to_run_it() -> None:
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("entry", ["freezegui.launcher", "freezegui.app.main"])  # freezegui, freezegui-gui
+def test_app_without_qt_says_what_to_install(entry: str) -> None:
+    code = (
+        "import sys; sys.modules['PySide6'] = None; "  # as if PySide6 were not installed
+        f"from {entry} import main; sys.argv = ['freezegui']; raise SystemExit(main())"
+    )
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot start" in proc.stderr and "pip install 'PySide6" in proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
 def test_desktop_file_and_icon() -> None:
     entry = configparser.ConfigParser(interpolation=None)
     entry.optionxform = str  # keys are case-sensitive

@@ -22,6 +22,9 @@ NO_DISPLAY = (
 )
 
 
+INSTALL_QT = "Install Qt for Python: pip install 'PySide6>=6.8,!=6.12.0' superqt"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="freezegui", description="Open the freezegui app on a model.")
     parser.add_argument(
@@ -68,11 +71,14 @@ def run_app(argv: list[str]) -> int:
     if problem is not None:
         print(problem, file=sys.stderr)
         return 2
-    from PySide6.QtGui import QIcon
-    from PySide6.QtWidgets import QApplication
+    try:
+        from PySide6.QtGui import QIcon
+        from PySide6.QtWidgets import QApplication
 
-    from freezegui.app.main_window import MainWindow
-
+        from freezegui.app.main_window import MainWindow
+    except ImportError as exc:  # both entry points (freezegui, freezegui-gui) come through here
+        print(f"freezegui: the desktop app cannot start: {exc}. {INSTALL_QT}", file=sys.stderr)
+        return 2
     configure_interpreter()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName("freezegui")
