@@ -69,6 +69,12 @@ def spec_file(spec: str | None) -> str | None:
     return spec.rsplit(":", 1)[0] if spec.rsplit(":", 1)[0].endswith(".py") else spec
 
 
+def add_output_arguments(p: argparse.ArgumentParser, help: str, *, required: bool = False) -> None:
+    """``-o/--output FILE`` and ``--force`` (overwrite it even when it is read-only)."""
+    p.add_argument("-o", "--output", metavar="FILE", required=required, help=help)
+    p.add_argument("--force", action="store_true", help="overwrite the output file even if it is read-only")
+
+
 def refuse_overwriting_inputs(output: str | os.PathLike[str] | None, **inputs: Any) -> None:
     """Never let a command's output replace one of its own inputs (``import X ... -o X``)."""
     if output is None or not os.path.exists(output):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import errno
 import importlib
 import re
 import sys
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 
+from freezegui.core.atomic import WriteError
 from freezegui.core.errors import FreezeguiError
 
 # Subcommand name -> module under freezegui.cli.commands (each module registers its own arguments).
@@ -79,7 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except FreezeguiError as exc:
-        return _fail(str(exc))
+        read_only = isinstance(exc, WriteError) and exc.errno == errno.EACCES and hasattr(args, "force")
+        return _fail(f"{exc}; --force overwrites it" if read_only else str(exc))
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0

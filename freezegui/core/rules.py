@@ -222,9 +222,10 @@ class RuleSet:
         header = "# freezegui rule file: every parameter starts at `default`; the last matching rule wins.\n"
         return header + yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=False, width=1000)
 
-    def save(self, path: str | os.PathLike[str]) -> None:
-        """Write atomically (a temporary file renamed over ``path``)."""
-        atomic_write_text(path, self.dumps())
+    def save(self, path: str | os.PathLike[str], *, force: bool = False) -> None:
+        """Write atomically (a temporary file renamed over ``path``); ``force`` overwrites a
+        read-only file."""
+        atomic_write_text(path, self.dumps(), force=force)
 
 
 # ------------------------------------------------------------------------------------------ matching

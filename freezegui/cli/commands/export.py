@@ -8,6 +8,7 @@ import warnings
 
 from freezegui.cli.common import (
     add_model_args,
+    add_output_arguments,
     int_at_least,
     layer_count,
     load_options,
@@ -49,11 +50,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="llamafactory: hidden layer count (default: the model config's num_hidden_layers)",
     )
-    p.add_argument(
-        "-o",
-        "--output",
-        metavar="FILE",
-        help="write here (default: stdout); peft: adapter_config.json, or a .py file for a LoraConfig snippet",
+    add_output_arguments(
+        p, "write here (default: stdout); peft: adapter_config.json, or a .py file for a LoraConfig snippet"
     )
     p.set_defaults(run=run)
 
@@ -108,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
         print("warning: no parameter trains: the names list is empty", file=sys.stderr)
         problems.append("empty")
     if args.output:
-        atomic_write_text(args.output, text)
+        atomic_write_text(args.output, text, force=args.force)
         print(f"wrote {args.output} ({args.fmt}); {report}", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -129,7 +127,7 @@ def _export_peft(args: argparse.Namespace, tree: ModuleTree, rs: RuleSet, report
     python = bool(args.output) and str(args.output).endswith(".py")
     text = exported.python() if python else exported.json()
     if args.output:
-        atomic_write_text(args.output, text)
+        atomic_write_text(args.output, text, force=args.force)
         print(
             f"wrote {args.output} (peft): {len(exported.adapted)} adapted module(s), "
             f"{len(exported.modules_to_save)} in modules_to_save; {report.counts}",

@@ -7,7 +7,13 @@ import sys
 import warnings
 
 from freezegui.cli.commands.export import load_structure
-from freezegui.cli.common import int_at_least, layer_count, refuse_overwriting_inputs, spec_file
+from freezegui.cli.common import (
+    add_output_arguments,
+    int_at_least,
+    layer_count,
+    refuse_overwriting_inputs,
+    spec_file,
+)
 from freezegui.core.apply import evaluate_rules
 from freezegui.core.errors import FreezeguiWarning, SpecError
 from freezegui.core.interop.axolotl import from_axolotl, unmatched_patterns
@@ -32,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="axolotl/LLaMA-Factory config (YAML), PEFT adapter_config.json or names list",
     )
     p.add_argument("--from", dest="fmt", required=True, choices=FORMATS, help="input format")
-    p.add_argument("-o", "--output", required=True, metavar="RULES", help="rule file to write")
+    add_output_arguments(p, "rule file to write", required=True)
     p.add_argument(
         "--model",
         metavar="SPEC",
@@ -112,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if problems and args.strict:
         print(f"freezegui: {len(problems)} problem(s); nothing was written (--strict)", file=sys.stderr)
         return 1
-    rs.save(args.output)
+    rs.save(args.output, force=args.force)
     print(f"wrote {args.output}: {len(rs.rules)} rule(s){summary}", file=sys.stderr)
     nothing_trains = (args.fmt == "names" and not parse_names(text)) or (
         tree is not None and not report.trainable_mask.any() and tree.total_params > 0

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from freezegui.cli.common import add_model_args, load_from_args, refuse_overwriting_inputs, spec_file
+from freezegui.cli.common import (
+    add_model_args,
+    add_output_arguments,
+    load_from_args,
+    refuse_overwriting_inputs,
+    spec_file,
+)
 from freezegui.core.apply import evaluate_rules
 from freezegui.core.errors import RuleError
 from freezegui.core.lora import LoraBias, LoraSettings, LoraSpec, targets_from_adapted
@@ -53,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--lora-bias", choices=("none", "all", "lora_only"), default="none", help="biases PEFT trains"
     )
-    p.add_argument("-o", "--output", metavar="FILE", help="write here (default: stdout)")
+    add_output_arguments(p, "write here (default: stdout)")
     p.set_defaults(run=run, ordered=None)
 
 
@@ -89,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     out.model.fingerprint = tree.fingerprint()
     out.model.parameters = tree.total_params
     if args.output:
-        out.save(args.output)
+        out.save(args.output, force=args.force)
         print(f"wrote {args.output}: {len(out.rules)} rule(s); {report}", file=sys.stderr)
     else:
         sys.stdout.write(out.dumps())
