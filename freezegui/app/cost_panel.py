@@ -11,6 +11,7 @@ behind another) plans nothing until it is shown.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
@@ -98,6 +99,7 @@ class CostPanel(QDockWidget):
         self._generation = 0
         self._running = False
         self._worker: Any = None
+        self._ended = threading.Event()  # set by the worker when its plan has ended
         self._full: Any = None  # the last full fine-tune plan (reused while the settings stay)
         self.plan: Any = None
         self._timer = QTimer(self)
@@ -117,10 +119,16 @@ class CostPanel(QDockWidget):
         self._document_changed()
 
     def shutdown(self) -> None:
-        """Stop planning: results still in flight are dropped."""
+        """Stop planning: a plan in flight is dropped (the entry point does not wait for it)."""
+        from freezegui.app.loader import abandon_worker
+
         self._closed = True
         self._timer.stop()
         self._generation += 1
+        worker, self._worker = self._worker, None
+        if self._running:  # queued or running: listed until its plan ends
+            ended = self._ended
+            abandon_worker(worker, lambda: not ended.is_set())
 
     # ------------------------------------------------------------------------------------- widgets
     def _build(self) -> None:
@@ -245,7 +253,7 @@ class CostPanel(QDockWidget):
             return
         if self._running:  # one at a time: _done starts the next one
             return
-        from freezegui.core.plan import PlanOptions, plan_tree
+        from freezegui.core.plan import PlanOptions
         from freezegui.core.rules import RuleSet
 
         gen = self._generation
@@ -258,8 +266,10 @@ class CostPanel(QDockWidget):
         mask = doc.selection.trainable.copy()  # a snapshot: later toggles do not reach the worker
         full = self._full if self._full is not None and self._full.options == options else None
         self._running = True
+        self._ended = ended = threading.Event()
         self._worker = create_worker(
-            plan_tree,
+            _plan_then_set,
+            ended,
             doc.model,
             doc.tree,
             mask,
@@ -336,6 +346,16 @@ class CostPanel(QDockWidget):
             else ""
         )
         self.status.setText("Updating…" if stale else (plan.message or "Current."))
+
+
+def _plan_then_set(ended: threading.Event, *args: Any, **kwargs: Any) -> Any:
+    """The worker's job: plan, then say it ended (queued or running until then, see shutdown)."""
+    from freezegui.core.plan import plan_tree
+
+    try:
+        return plan_tree(*args, **kwargs)
+    finally:
+        ended.set()
 
 
 def _label(name: str, style: str) -> QLabel:

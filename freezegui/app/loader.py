@@ -15,7 +15,7 @@ import enum
 import importlib
 import sys
 import threading
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,15 +88,31 @@ def load_steps(options: LoadOptions) -> Generator[Progress, None, Document]:
         raise LoadError(f"the loader stopped with {type(exc).__name__}: {exc}") from None
 
 
-_ABANDONED: list[GeneratorWorker[Any, Any, Any]] = []  # loads nobody waits for, until they end
+_ABANDONED: list[Callable[[], bool]] = []  # "still running?" of workers (loads, plans) nobody waits for
 _ABANDONED_LOCK = threading.Lock()
 
 
+def abandon_worker(worker: Any, running: Callable[[], bool] | None = None) -> None:
+    """Drop a superqt worker: ask it to stop and keep it listed while ``running()`` (default: its
+    ``is_running``, False until a pool thread picks it up) says it has not ended.
+
+    While one is listed the entry point ends the process without finalising the interpreter under
+    it (that would delete the worker's signal object and print "Signal source has been deleted").
+    """
+    if worker is None:
+        return
+    still = running or (lambda: bool(worker.is_running))
+    if still():
+        with _ABANDONED_LOCK:
+            _ABANDONED.append(still)
+    worker.quit()
+
+
 def abandoned_loads() -> int:
-    """How many dropped loads still run (e.g. a factory that never returns): the entry point ends
+    """How many dropped workers (loads, plans) still run (e.g. a factory that never returns): the entry point ends
     the process without waiting for them."""
     with _ABANDONED_LOCK:
-        _ABANDONED[:] = [w for w in _ABANDONED if w.is_running]
+        _ABANDONED[:] = [still for still in _ABANDONED if still()]
         return len(_ABANDONED)
 
 
@@ -167,14 +183,19 @@ class ModelLoader(QObject):
     def abandon(self) -> None:
         """Drop the current load: it stops at its next stage, or runs to its end unseen."""
         worker, self._worker, self._relay = self._worker, None, None
-        if worker is not None and worker.is_running:
-            with _ABANDONED_LOCK:
-                _ABANDONED.append(worker)
-            worker.quit()
+        abandon_worker(worker)
 
 
 def _message(exc: BaseException) -> str:
     return str(exc) if isinstance(exc, FreezeguiError) else f"{type(exc).__name__}: {exc}"
 
 
-__all__ = ["ModelLoader", "Progress", "Stage", "abandoned_loads", "load_steps", "spec_library"]
+__all__ = [
+    "ModelLoader",
+    "Progress",
+    "Stage",
+    "abandon_worker",
+    "abandoned_loads",
+    "load_steps",
+    "spec_library",
+]

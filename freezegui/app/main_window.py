@@ -352,6 +352,8 @@ class MainWindow(QMainWindow):
         self.controller.abandon_load()  # a load in flight is dropped, never waited for
         if self.training_panel is not None:
             self.training_panel.shutdown()
+        if self.cost_panel is not None:
+            self.cost_panel.shutdown()  # a plan in flight is dropped, never waited for
         self._save_settings()
         event.accept()
 
