@@ -72,6 +72,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--log-every", type=int_at_least(1), metavar="N", help="without a terminal: a line every N steps"
     )
+    p.add_argument(
+        "--no-plan", action="store_true", help="skip the cost planner's prediction made before the first step"
+    )
     p.add_argument("--json", action="store_true", help="print the final report as JSON")
     p.set_defaults(run=run)
 
@@ -90,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         image_size=args.image_size,
         seq_len=args.seq_len,
         tokenizer=args.tokenizer,
+        predict=not args.no_plan,
     )
     config.validate()
     if args.save:

@@ -21,7 +21,7 @@ from torch import nn
 
 from freezegui.core.apply import RulesLike, as_ruleset
 from freezegui.core.counting import format_bytes
-from freezegui.core.rules import Method, RuleSet
+from freezegui.core.rules import RuleSet
 from freezegui.core.training.config import TrainingConfig
 from freezegui.core.training.engine import TrainingRun
 from freezegui.core.training.report import StepResult, TrainingReport, TrainingStatus
@@ -87,9 +87,8 @@ def compare_methods(
         run = TrainingRun(
             trial, dataclasses.replace(config, method=method), rules=rs, spec=spec, **run_kwargs
         )
-        predicted = _predict(model, rs, method, config)
         report = run.run(None if on_step is None else functools.partial(on_step, name))
-        results.append(MethodResult(name, report, predicted))
+        results.append(MethodResult(name, report, run.plan))  # the run's own plan, made before its first step
         run.release()
         del trial, run
         gc.collect()
@@ -98,25 +97,6 @@ def compare_methods(
         if report.status == TrainingStatus.STOPPED:
             break
     return results
-
-
-def _predict(model: nn.Module, rules: RuleSet, method: str, config: TrainingConfig) -> Any:
-    """The planner's prediction for one row (same batch, length and optimizer); None when it cannot plan."""
-    from freezegui.core.plan import plan
-
-    rs = dataclasses.replace(rules, method=Method(method))
-    optimizer = "sgd-momentum" if config.optimizer == "sgd" and config.momentum else config.optimizer
-    try:
-        return plan(
-            model,
-            rs,
-            batch_size=config.batch_size,
-            seq_len=config.seq_len,
-            image_size=config.image_size,
-            optimizer=optimizer,
-        )
-    except Exception:
-        return None
 
 
 def format_comparison(results: list[MethodResult]) -> str:

@@ -39,6 +39,9 @@ class TrainingConfig:
     image_size: int | None = None
     seq_len: int = 32
     tokenizer: str | None = None  # folder with a tokenizer (defaults to the model's folder)
+    predict: bool = (
+        True  # plan the run's cost once before the first step (freezegui.plan), reported beside the measured
+    )
 
     def validate(self) -> None:
         """Raise :class:`TrainingError` for settings no run can use (before anything is built)."""

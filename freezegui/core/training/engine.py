@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -31,6 +32,7 @@ from freezegui.core.selection import Selection
 from freezegui.core.training.checkpoint import save_checkpoint
 from freezegui.core.training.config import TrainingConfig, resolve_device
 from freezegui.core.training.data import TrainingData, make_data
+from freezegui.core.training.prediction import Prediction, predict
 from freezegui.core.training.proof import FrozenSnapshot
 from freezegui.core.training.report import MemoryStats, StepResult, TrainingReport, TrainingStatus
 from freezegui.core.training.staging import Schedule, epoch_of, start_schedule
@@ -80,6 +82,8 @@ class TrainingRun:
         self.report: TrainingReport | None = None
         self._snapshot: FrozenSnapshot | None = None
         self.schedule: Schedule | None = None
+        self.plan: Any = None  # freezegui.core.plan.Plan made before the first step (None if it failed)
+        self.prediction: Prediction | None = None
         self._prepared = False
 
     # ------------------------------------------------------------------------------------- control
@@ -125,6 +129,8 @@ class TrainingRun:
         self.frozen_norm_layers = report.frozen_norm_layers
         if report.counts.trainable == 0 and not rules.schedule:
             raise TrainingError("nothing to train: the selection freezes every parameter")
+        if cfg.predict:
+            self.plan, self.prediction = predict(model, rules, cfg)
         tree = build_tree(model)
         mask = report.trainable_mask
         assert mask is not None
@@ -307,6 +313,7 @@ class TrainingRun:
             config=cfg.as_dict(),
             steps_per_epoch=self.data.steps_per_epoch,
             stages_not_reached=self._stages_not_reached(),
+            prediction=self.prediction,
         )
 
     def _stages_not_reached(self) -> list[str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from freezegui.core.counting import Counts, format_bytes, format_count
 from freezegui.core.strenum import StrEnum
+from freezegui.core.training.prediction import Prediction
 from freezegui.core.training.proof import ProofReport
 
 
@@ -82,6 +83,7 @@ class TrainingReport:
     saved: list[str] = field(default_factory=list)
     steps_per_epoch: int | None = None  # one pass over the data; None when it has no length
     stages_not_reached: list[str] = field(default_factory=list)  # "stage 2 at epoch 3" labels
+    prediction: Prediction | None = None  # the cost planner's forecast, made before the first step
 
     @property
     def ok(self) -> bool:
@@ -126,6 +128,7 @@ class TrainingReport:
             "saved": self.saved,
             "steps_per_epoch": self.steps_per_epoch,
             "stages_not_reached": self.stages_not_reached,
+            "prediction": self.prediction.as_dict() if self.prediction is not None else None,
         }
 
     def lines(self) -> list[str]:
@@ -156,6 +159,9 @@ class TrainingReport:
         if mem.peak_device_bytes is not None:
             line += f" · peak device memory {format_bytes(mem.peak_device_bytes)}"
         out.append(line)
+        if self.prediction is not None:
+            tps = self.time_per_step
+            out += self.prediction.lines(mem.peak_device_bytes, tps * 1000 if tps is not None else None)
         if self.proof is not None:
             out += self.proof.lines()
         out += [
