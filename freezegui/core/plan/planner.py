@@ -20,6 +20,8 @@ from torch import nn
 from freezegui.core.apply import apply_norm_policy, as_ruleset, evaluate_rules
 from freezegui.core.counting import Counts
 from freezegui.core.errors import FreezeguiError
+from freezegui.core.lora import adapter_sizes, bias_mask
+from freezegui.core.plan.adapters import adapter_state, add_meta_adapters
 from freezegui.core.plan.measure import SavedTensors, StepCost, measure_step
 from freezegui.core.plan.meta import _line, enable_checkpointing, meta_copy
 from freezegui.core.plan.options import PlanError, PlanOptions, Shard
@@ -85,11 +87,14 @@ def plan_tree(
     ``rules`` gives the method (``lr_zero`` keeps every gradient) and the BatchNorm policy.
     """
     everything = np.ones(len(tree.tensors), dtype=bool)
+    adapted = rules.lora.adapted(tree) if rules.lora is not None else None
+    if rules.lora is not None and adapted is not None:  # PEFT's `bias` setting trains biases too
+        mask = mask | bias_mask(tree, adapted, rules.lora.settings.bias)
     if full_finetune is None or full_finetune.options != options:
         full_rules = RuleSet(default="train", batchnorm=rules.batchnorm)
         full_finetune = _plan_one(model, tree, full_rules, everything, everything, options)
     grads = everything if rules.method == "lr_zero" else mask  # lr_zero: every tensor keeps requires_grad
-    if grads.all():
+    if grads.all() and (adapted is None or not adapted.any()):
         mine = _with_counts(full_finetune, tree, mask)
     else:
         mine = _plan_one(model, tree, rules, mask, grads, options)
@@ -131,16 +136,21 @@ def _plan_one(
     options: PlanOptions,
 ) -> Plan:
     state = state_cost(tree, grads, grads, options)
+    counts = Counts(trainable=int(tree.numel[mask].sum()), total=tree.total_params)
+    adapted = rs.lora.adapted(tree) if rs.lora is not None else np.zeros(len(tree.modules), dtype=bool)
+    if rs.lora is not None and adapted.any():
+        state = _plus(state, adapter_state(tree, adapted, rs.lora.settings, options))
+        lora = int(adapter_sizes(tree, rs.lora.settings)[adapted].sum())
+        counts = Counts(trainable=counts.trainable + lora, total=counts.total + lora, lora=lora)
     step: StepCost | None = None
     message = ""
-    if grads.any():
+    if grads.any() or adapted.any():
         try:
             step = _meta_step(model, tree, rs, mask, grads, options)
         except FreezeguiError as exc:
             message = f"{exc}; only weights, gradients and optimizer state are planned"
     else:  # nothing trains: no backward, nothing saved
         step = StepCost(0, 0, 0, 0)
-    counts = Counts(trainable=int(tree.numel[mask].sum()), total=tree.total_params)
     total, rank = _layout(state, step, options)
     return Plan(total, rank, counts, options, step_ran=step is not None, message=message)
 
@@ -164,6 +174,8 @@ def _meta_step(
     for t, flag in zip(copy_tree.tensors, grads.tolist()):
         t.requires_grad_(flag)
     apply_norm_policy(copy, copy_tree, mask, rs)
+    if rs.lora is not None:
+        add_meta_adapters(copy_tree.modules, rs.lora.adapted(tree), rs.lora.settings)
     saved = SavedTensors(copy)
     if options.gradient_checkpointing:
         enable_checkpointing(copy, saved)
@@ -183,6 +195,14 @@ def _meta_step(
         raise FreezeguiError(
             f"the forward pass of {type(model).__name__} cannot run on the meta device ({_line(exc)})"
         ) from None
+
+
+def _plus(a: Cost, b: Cost) -> Cost:
+    return Cost(
+        weights_bytes=a.weights_bytes + b.weights_bytes,
+        gradients_bytes=a.gradients_bytes + b.gradients_bytes,
+        optimizer_bytes=a.optimizer_bytes + b.optimizer_bytes,
+    )
 
 
 def _layout(state: Cost, step: StepCost | None, options: PlanOptions) -> tuple[Cost, Cost]:
