@@ -21,7 +21,7 @@ from torch.nn import functional as F
 from freezegui.core.lora import AdapterKind, LoraSettings, adapter_kind, adapter_sizes
 from freezegui.core.plan.options import MOMENTS, PlanOptions
 from freezegui.core.plan.result import Cost
-from freezegui.core.plan.state import element_sizes
+from freezegui.core.plan.state import element_sizes, optimizer_step_bytes
 from freezegui.core.tree import ModuleTree
 
 _FP32 = 4
@@ -33,19 +33,26 @@ def adapter_state(
     """Weights, gradients and optimizer state of the adapters on the ``adapted`` modules."""
     sizes = adapter_sizes(tree, settings)
     elem = element_sizes(tree, options)
-    numel = 0
-    nbytes = 0
+    counts: list[int] = []
+    dtypes: list[int] = []
     for i in np.flatnonzero(adapted).tolist():
         weight = tree.direct_param_indices(i)
-        size = int(elem[weight[0]]) if len(weight) else _FP32  # the base weight's dtype
-        numel += int(sizes[i])
-        nbytes += int(sizes[i]) * size
+        dtypes.append(int(elem[weight[0]]) if len(weight) else _FP32)  # the base weight's dtype
+        counts.append(int(sizes[i]))
+    per = np.asarray(counts, dtype=np.int64)
+    size = np.asarray(dtypes, dtype=np.int64)
+    numel, nbytes = int(per.sum()), int((per * size).sum())
     moments = MOMENTS[options.optimizer]
     if options.amp:
         optimizer = moments * numel * _FP32 + (numel * _FP32 if nbytes < numel * _FP32 else 0)
     else:
         optimizer = moments * nbytes
-    return Cost(weights_bytes=nbytes, gradients_bytes=nbytes, optimizer_bytes=optimizer)
+    return Cost(
+        weights_bytes=nbytes,
+        gradients_bytes=nbytes,
+        optimizer_bytes=optimizer,
+        temporary_bytes=optimizer_step_bytes(per, size, options),
+    )
 
 
 def add_meta_adapters(modules: list[nn.Module], adapted: np.ndarray, settings: LoraSettings) -> None:

@@ -10,6 +10,7 @@ weights, counted apart). FLOPs come from PyTorch's ``FlopCounterMode`` around th
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +51,11 @@ class SavedTensors:
         self._seen: dict[int, torch.UntypedStorage] = {}  # kept alive: no address reuse while counting
         self.bytes = 0
 
+    @property
+    def excluded(self) -> set[int]:
+        """Storage keys of the parameters and buffers (the weights, counted apart)."""
+        return self._exclude
+
     def _pack(self, t: torch.Tensor) -> torch.Tensor:
         self.note(t)
         return t
@@ -78,16 +84,43 @@ def _unpack(t: torch.Tensor) -> torch.Tensor:
 class StepFlopCounter(FlopCounterMode):
     """PyTorch's FLOP counter and formulas (plus the fused CPU attention), without per-module totals.
 
-    It also notes the largest single op output (the temporary the peak adds). Skipping the module
-    tracker (which hooks every module call) keeps a 70B meta step near the cost of its bare forward;
-    ``meta``: answers repeated meta ops from their first result (see :mod:`meta_cache`).
+    It also notes the largest single op output and the most bytes op outputs hold at once
+    (``peak_live``: each output storage from its op until its last tensor is freed, storages in
+    ``exclude`` left out), which is what the step adds to the training state at its worst moment.
+    Skipping the module tracker (which hooks every module call) keeps a 70B meta step near the
+    cost of its bare forward; ``meta``: answers repeated meta ops from their first result (see
+    :mod:`meta_cache`).
     """
 
-    def __init__(self, meta: MetaResults | None = None) -> None:
+    def __init__(self, meta: MetaResults | None = None, exclude: set[int] | None = None) -> None:
         super().__init__(display=False, custom_mapping=dict(ATTENTION_FLOPS))
         self.total = 0
         self.largest_output = 0
         self.meta = meta
+        self.live = 0
+        self.peak_live = 0
+        self._exclude = exclude or set()
+        self._refs: dict[int, list[int]] = {}  # storage key -> [tensors alive on it, its bytes]
+
+    def _track(self, t: torch.Tensor) -> None:
+        key = storage_key(t)
+        if key in self._exclude:
+            return
+        entry = self._refs.get(key)
+        if entry is None:
+            entry = self._refs[key] = [0, t.untyped_storage().nbytes()]
+            self.live += entry[1]
+            self.peak_live = max(self.peak_live, self.live)
+        entry[0] += 1
+        weakref.finalize(t, self._release, key)
+
+    def _release(self, key: int) -> None:
+        entry = self._refs.get(key)
+        if entry is not None:
+            entry[0] -= 1
+            if entry[0] == 0:
+                self.live -= entry[1]
+                del self._refs[key]
 
     def __enter__(self) -> StepFlopCounter:
         self.mode = _StepMode(self)
@@ -102,6 +135,11 @@ class StepFlopCounter(FlopCounterMode):
     def _count_flops(self, func_packet: Any, out: Any, args: Any, kwargs: Any) -> Any:
         if isinstance(out, torch.Tensor):
             self.largest_output = max(self.largest_output, out.untyped_storage().nbytes())
+            self._track(out)
+        elif isinstance(out, (tuple, list)):
+            for t in out:
+                if isinstance(t, torch.Tensor):
+                    self._track(t)
         formula = self.flop_registry.get(func_packet)
         if formula is not None:
             self.total += int(formula(*args, **kwargs, out_val=out))
@@ -172,19 +210,28 @@ def measure_step(
     """Run ``forward()`` (returning the loss) and its backward on ``model``, counting as it goes.
 
     The model's gradients are left as the step made them; callers working on a copy discard it.
+    ``temporary_bytes`` is what the step holds at its worst moment beyond the saved activations
+    and the parameters' gradients (both counted apart): activation gradients in flight, the
+    intermediates an op sequence keeps alive together, the loss.
     """
     saved = saved or SavedTensors(model)
     on_meta = all(p.device.type == "meta" for p in model.parameters())
-    counter = StepFlopCounter(MetaResults() if on_meta else None)
+    counter = StepFlopCounter(MetaResults() if on_meta else None, exclude=saved.excluded)
     with meta_shims(), counter:
         with saved.hooks():
             loss = forward()
         forward_flops = counter.total
         if loss.requires_grad:
             loss.backward()  # type: ignore[no-untyped-call]
+    grads = {
+        storage_key(p.grad): p.grad.untyped_storage().nbytes()
+        for p in model.parameters()
+        if p.grad is not None
+    }
+    beyond = counter.peak_live - sum(grads.values()) - saved.bytes
     cost = StepCost(
         activations_bytes=saved.bytes,
-        temporary_bytes=counter.largest_output,
+        temporary_bytes=max(beyond, 0) if counter.peak_live else counter.largest_output,
         forward_flops=int(forward_flops),
         backward_flops=counter.total - forward_flops,
     )

@@ -202,20 +202,27 @@ def _plus(a: Cost, b: Cost) -> Cost:
         weights_bytes=a.weights_bytes + b.weights_bytes,
         gradients_bytes=a.gradients_bytes + b.gradients_bytes,
         optimizer_bytes=a.optimizer_bytes + b.optimizer_bytes,
+        temporary_bytes=a.temporary_bytes + b.temporary_bytes,
     )
 
 
 def _layout(state: Cost, step: StepCost | None, options: PlanOptions) -> tuple[Cost, Cost]:
-    """(whole job, one rank): FSDP splits the training state across ranks; activations are per rank."""
+    """(whole job, one rank): FSDP splits the training state across ranks; activations are per rank.
+
+    The temporary is the larger of the step's (beyond its activations) and the optimizer step's,
+    which runs after backward has freed the activations.
+    """
     n = options.gpus
     step = step or StepCost(0, 0, 0, 0)
     split = options.shard == Shard.FSDP
+    optimizer_temp = math.ceil(state.temporary_bytes / n) if split else state.temporary_bytes
+    temporary = max(step.temporary_bytes, optimizer_temp - step.activations_bytes)
     rank = Cost(
         weights_bytes=math.ceil(state.weights_bytes / n) if split else state.weights_bytes,
         gradients_bytes=math.ceil(state.gradients_bytes / n) if split else state.gradients_bytes,
         optimizer_bytes=math.ceil(state.optimizer_bytes / n) if split else state.optimizer_bytes,
         activations_bytes=step.activations_bytes,
-        temporary_bytes=step.temporary_bytes,
+        temporary_bytes=temporary,
         forward_flops=step.forward_flops,
         backward_flops=step.backward_flops,
     )
@@ -225,7 +232,7 @@ def _layout(state: Cost, step: StepCost | None, options: PlanOptions) -> tuple[C
         gradients_bytes=state.gradients_bytes * keep,
         optimizer_bytes=state.optimizer_bytes * keep,
         activations_bytes=step.activations_bytes * n,
-        temporary_bytes=step.temporary_bytes * n,
+        temporary_bytes=temporary * n,
         forward_flops=step.forward_flops * n,
         backward_flops=step.backward_flops * n,
     )

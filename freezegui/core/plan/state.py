@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from freezegui.core.plan.options import MOMENTS, PlanOptions
+from freezegui.core.plan.options import MOMENTS, Optimizer, PlanOptions
 from freezegui.core.plan.result import Cost
 from freezegui.core.tree import ModuleTree
 
@@ -28,7 +28,9 @@ def state_cost(tree: ModuleTree, with_grad: np.ndarray, optimized: np.ndarray, o
 
     ``with_grad``: tensors that get a gradient (``requires_grad``); ``optimized``: tensors the optimizer
     holds state for. Under mixed precision the optimizer keeps fp32 moments, plus an fp32 master copy
-    of each tensor whose weights are stored in a half type.
+    of each tensor whose weights are stored in a half type. ``temporary_bytes`` is the optimizer
+    step's own temporary: AdamW as PyTorch runs it on GPUs (``foreach``) takes the square root of
+    every second moment at once, one moment's size; SGD updates in place.
     """
     sizes = element_sizes(tree, options)
     numel = tree.numel
@@ -41,4 +43,16 @@ def state_cost(tree: ModuleTree, with_grad: np.ndarray, optimized: np.ndarray, o
         optimizer = moments * int(held.sum()) * _FP32 + master
     else:
         optimizer = moments * int((held * sizes[optimized]).sum())
-    return Cost(weights_bytes=weights, gradients_bytes=gradients, optimizer_bytes=optimizer)
+    return Cost(
+        weights_bytes=weights,
+        gradients_bytes=gradients,
+        optimizer_bytes=optimizer,
+        temporary_bytes=optimizer_step_bytes(held, sizes[optimized], options),
+    )
+
+
+def optimizer_step_bytes(numel: np.ndarray, sizes: np.ndarray, options: PlanOptions) -> int:
+    """The optimizer step's temporary for tensors of ``numel`` elements stored at ``sizes`` bytes."""
+    if options.optimizer != Optimizer.ADAMW:
+        return 0
+    return int(numel.sum()) * _FP32 if options.amp else int((numel * sizes).sum())
