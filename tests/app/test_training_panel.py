@@ -106,6 +106,8 @@ def test_object_names_and_a_complete_run(window, qtbot) -> None:
     assert chart.point_count() == 6  # every step appended once
     assert "verified bit-identical" in win.panel.proofLabel.text()
     assert "trainable parameters changed" in win.panel.reportView.toPlainText()
+    assert "plan: predicted peak" in win.panel.reportView.toPlainText()  # the plan beside the measured
+    win.panel.grab().save("/tmp/training_report.png")
     assert win.locks == [(True, "A training run is using the selection"), (False, "")]
     qtbot.waitUntil(lambda: train.isEnabled())
     # The panel trained a copy: the open model is untouched.
