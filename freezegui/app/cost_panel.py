@@ -11,6 +11,7 @@ behind another) plans nothing until it is shown.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from typing import Any
 
@@ -253,6 +254,7 @@ class CostPanel(QDockWidget):
             return
         if self._running:  # one at a time: _done starts the next one
             return
+        from freezegui.core.lora import LoraSpec
         from freezegui.core.plan import PlanOptions
         from freezegui.core.rules import RuleSet
 
@@ -264,6 +266,9 @@ class CostPanel(QDockWidget):
             return
         rules = RuleSet(default="train", method=doc.method, batchnorm=doc.batchnorm)
         mask = doc.selection.trainable.copy()  # a snapshot: later toggles do not reach the worker
+        adapted = doc.selection.adapted.copy()
+        if adapted.any():  # LoRA adapters train too (the document's settings)
+            rules.lora = LoraSpec(dataclasses.replace(doc.selection.lora_settings), [])
         full = self._full if self._full is not None and self._full.options == options else None
         self._running = True
         self._ended = ended = threading.Event()
@@ -276,6 +281,7 @@ class CostPanel(QDockWidget):
             rules,
             options,
             full_finetune=full,
+            adapted=adapted,
             _connect={
                 "returned": lambda p, g=gen, d=doc: self._done(g, d, p),
                 "errored": lambda e, g=gen: self._failed(g, e),

@@ -72,3 +72,16 @@ def test_hidden_panel_plans_nothing(qtbot, window) -> None:
 
 
 DEBOUNCE_WAIT = 500
+
+
+def test_lora_adapters_in_the_document_are_planned(qtbot, window) -> None:
+    model = next(a for a in ARCHS if a.name == "llama").make()
+    panel = _show_cost(qtbot, window, model)
+    doc = window.document
+    doc.selection.set_subtree(doc.tree.root, False)
+    with qtbot.waitSignal(panel.planShown, timeout=120_000):
+        doc.selection.set_adapted(doc.tree.node("model.layers.0.self_attn.q_proj"), True)
+    expected = doc.selection.lora_parameters()
+    assert panel.is_current and panel.plan.counts.lora == expected > 0
+    assert panel.plan.counts.trainable == expected  # only the adapter trains
+    assert panel.plan.gradients_bytes == expected * 4 and panel.plan.step_ran

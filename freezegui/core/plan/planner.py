@@ -81,13 +81,16 @@ def plan_tree(
     options: PlanOptions,
     *,
     full_finetune: Plan | None = None,
+    adapted: np.ndarray | None = None,
 ) -> Plan:
     """:func:`plan` for a selection already evaluated on ``tree`` (the app's document).
 
-    ``rules`` gives the method (``lr_zero`` keeps every gradient) and the BatchNorm policy.
+    ``rules`` gives the method (``lr_zero`` keeps every gradient), the BatchNorm policy and the LoRA
+    settings; ``adapted`` (per module) the modules with adapters, else ``rules.lora``'s targets.
     """
     everything = np.ones(len(tree.tensors), dtype=bool)
-    adapted = rules.lora.adapted(tree) if rules.lora is not None else None
+    if adapted is None and rules.lora is not None:
+        adapted = rules.lora.adapted(tree)
     if rules.lora is not None and adapted is not None:  # PEFT's `bias` setting trains biases too
         mask = mask | bias_mask(tree, adapted, rules.lora.settings.bias)
     if full_finetune is None or full_finetune.options != options:
@@ -97,7 +100,7 @@ def plan_tree(
     if grads.all() and (adapted is None or not adapted.any()):
         mine = _with_counts(full_finetune, tree, mask)
     else:
-        mine = _plan_one(model, tree, rules, mask, grads, options)
+        mine = _plan_one(model, tree, rules, mask, grads, options, adapted)
     mine.full_finetune = full_finetune
     return mine
 
@@ -134,10 +137,12 @@ def _plan_one(
     mask: np.ndarray,
     grads: np.ndarray,
     options: PlanOptions,
+    adapted: np.ndarray | None = None,
 ) -> Plan:
     state = state_cost(tree, grads, grads, options)
     counts = Counts(trainable=int(tree.numel[mask].sum()), total=tree.total_params)
-    adapted = rs.lora.adapted(tree) if rs.lora is not None else np.zeros(len(tree.modules), dtype=bool)
+    if adapted is None or rs.lora is None:
+        adapted = np.zeros(len(tree.modules), dtype=bool)
     if rs.lora is not None and adapted.any():
         state = _plus(state, adapter_state(tree, adapted, rs.lora.settings, options))
         lora = int(adapter_sizes(tree, rs.lora.settings)[adapted].sum())
@@ -146,7 +151,7 @@ def _plan_one(
     message = ""
     if grads.any() or adapted.any():
         try:
-            step = _meta_step(model, tree, rs, mask, grads, options)
+            step = _meta_step(model, tree, rs, mask, grads, options, adapted)
         except FreezeguiError as exc:
             message = f"{exc}; only weights, gradients and optimizer state are planned"
     else:  # nothing trains: no backward, nothing saved
@@ -164,7 +169,13 @@ def _compute_dtype(options: PlanOptions) -> torch.dtype | None:
 
 
 def _meta_step(
-    model: nn.Module, tree: ModuleTree, rs: RuleSet, mask: np.ndarray, grads: np.ndarray, options: PlanOptions
+    model: nn.Module,
+    tree: ModuleTree,
+    rs: RuleSet,
+    mask: np.ndarray,
+    grads: np.ndarray,
+    options: PlanOptions,
+    adapted: np.ndarray,
 ) -> StepCost:
     from freezegui.core.training.config import TrainingConfig
     from freezegui.core.training.data import synthetic_data
@@ -174,8 +185,8 @@ def _meta_step(
     for t, flag in zip(copy_tree.tensors, grads.tolist()):
         t.requires_grad_(flag)
     apply_norm_policy(copy, copy_tree, mask, rs)
-    if rs.lora is not None:
-        add_meta_adapters(copy_tree.modules, rs.lora.adapted(tree), rs.lora.settings)
+    if rs.lora is not None and adapted.any():
+        add_meta_adapters(copy_tree.modules, adapted, rs.lora.settings)
     saved = SavedTensors(copy)
     if options.gradient_checkpointing:
         enable_checkpointing(copy, saved)
