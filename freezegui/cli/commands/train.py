@@ -79,8 +79,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    config = TrainingConfig(
+def _config(args: argparse.Namespace) -> TrainingConfig:
+    return TrainingConfig(
         steps=args.steps,
         batch_size=args.batch_size,
         lr=args.lr,
@@ -95,6 +95,10 @@ def run(args: argparse.Namespace) -> int:
         tokenizer=args.tokenizer,
         predict=not args.no_plan,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    config = _config(args)
     config.validate()
     if args.save:
         for name in (WEIGHTS_NAME, RULES_NAME):
