@@ -84,7 +84,8 @@ def predict(model: nn.Module, rules: RuleSet, config: TrainingConfig) -> tuple[P
             image_size=image_size,
             optimizer=optimizer,
         )
-    except (Exception, SystemExit) as exc:  # a planner problem is a note in the report, never a failed run
+    except BaseException as exc:  # user code's sys.exit / Ctrl+C in the plan's forward too:
+        # the prediction is optional; a planner problem is a note in the report, never a failed run
         text = str(exc).strip().splitlines()
         reason = f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
         return None, Prediction(plan_s=time.perf_counter() - t0, note=f"the planner failed ({reason})")
