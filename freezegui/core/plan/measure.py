@@ -10,6 +10,7 @@ weights, counted apart). FLOPs come from PyTorch's ``FlopCounterMode`` around th
 from __future__ import annotations
 
 import contextlib
+import functools
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -101,10 +102,14 @@ class StepFlopCounter(FlopCounterMode):
         self.peak_live = 0
         self._exclude = exclude or set()
         self._refs: dict[int, list[int]] = {}  # storage key -> [tensors alive on it, its bytes]
+        self._weak: dict[int, tuple[weakref.ref[torch.Tensor], int]] = {}  # id(tensor) -> (ref, storage key)
 
     def _track(self, t: torch.Tensor) -> None:
         key = storage_key(t)
         if key in self._exclude:
+            return
+        tid = id(t)
+        if tid in self._weak:  # an in-place op's output: the same tensor, tracked already
             return
         entry = self._refs.get(key)
         if entry is None:
@@ -112,15 +117,16 @@ class StepFlopCounter(FlopCounterMode):
             self.live += entry[1]
             self.peak_live = max(self.peak_live, self.live)
         entry[0] += 1
-        weakref.finalize(t, self._release, key)
+        # the callback fires when the tensor is freed (before its id can be reused)
+        self._weak[tid] = (weakref.ref(t, functools.partial(self._released, tid)), key)
 
-    def _release(self, key: int) -> None:
-        entry = self._refs.get(key)
-        if entry is not None:
-            entry[0] -= 1
-            if entry[0] == 0:
-                self.live -= entry[1]
-                del self._refs[key]
+    def _released(self, tid: int, _ref: object) -> None:
+        _, key = self._weak.pop(tid)
+        entry = self._refs[key]
+        entry[0] -= 1
+        if entry[0] == 0:
+            self.live -= entry[1]
+            del self._refs[key]
 
     def __enter__(self) -> StepFlopCounter:
         self.mode = _StepMode(self)
