@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from freezegui.app import heap
 from freezegui.app.action_table import UiState, build_actions, update_enabled
 from freezegui.app.controller import DocumentController, drop_kind
 from freezegui.app.details import DetailsPane
@@ -224,6 +225,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_actions()
         self.documentChanged.emit()
+        QTimer.singleShot(0, lambda replaced=old is not None: heap.settle(replaced))  # after the paint
 
     def _on_progress(self, progress: Progress) -> None:
         if progress.stage is Stage.CORE_READY:
