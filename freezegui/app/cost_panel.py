@@ -31,8 +31,10 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 from superqt.utils import create_worker
 
+from freezegui.app.cost_worker import plan_then_set, stop_check
 from freezegui.app.form_widgets import combo, spin
 from freezegui.core.counting import format_bytes
+from freezegui.core.plan.options import PlanCancelled
 from freezegui.core.plan.result import format_flops
 
 GIB = 1024**3
@@ -101,6 +103,8 @@ class CostPanel(QDockWidget):
         self._running = False
         self._worker: Any = None
         self._ended = threading.Event()  # set by the worker when its plan has ended
+        self._cancel: threading.Event | None = None  # set to stop the running plan at its next op
+        self._stale: threading.Event | None = None  # set by an edit: the running plan pauses
         self._full: Any = None  # the last full fine-tune plan (reused while the settings stay)
         self.plan: Any = None
         self._timer = QTimer(self)
@@ -124,6 +128,7 @@ class CostPanel(QDockWidget):
         from freezegui.app.loader import abandon_worker
 
         self._closed = True
+        self._stop_running()
         self._timer.stop()
         self._generation += 1
         worker, self._worker = self._worker, None
@@ -229,14 +234,27 @@ class CostPanel(QDockWidget):
         self.schedule()
 
     def schedule(self, *_: Any) -> None:
-        """An edit: the plan on screen is now stale; recompute after a short quiet period (when shown)."""
+        """An edit: the plan on screen is now stale; recompute after a short quiet period (when shown).
+
+        A plan still running is stale too: it sleeps at its next op (leaving the interpreter to the
+        UI while the user edits) and is stopped when the next plan starts."""
         self._generation += 1
+        if self._stale is not None:
+            self._stale.set()
+        if not self._shown:
+            self._stop_running()
         if self._shown and not self._closed:
-            self._timer.start()
+            self._timer.start(DEBOUNCE_MS)  # explicit: start(0) elsewhere changes the interval
         self._show()
+
+    def _stop_running(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
 
     def _visibility_changed(self, visible: bool) -> None:
         self._shown = visible
+        if not visible and not self.is_current:
+            self._stop_running()  # a stale plan would sleep until the dock is shown again
         if visible and self._doc is not None and not self.is_current and not self._timer.isActive():
             self._timer.start(0)
 
@@ -252,7 +270,8 @@ class CostPanel(QDockWidget):
         doc = self._doc
         if doc is None or self._closed or not self._shown:
             return
-        if self._running:  # one at a time: _done starts the next one
+        if self._running:  # one at a time: the stale one stops at its next op, _failed starts this one
+            self._stop_running()  # (not at the edit itself: unwinding a 70B step takes a while)
             return
         from freezegui.core.lora import LoraSpec
         from freezegui.core.plan import PlanOptions
@@ -272,8 +291,9 @@ class CostPanel(QDockWidget):
         full = self._full if self._full is not None and self._full.options == options else None
         self._running = True
         self._ended = ended = threading.Event()
+        self._cancel, self._stale = cancel, stale = threading.Event(), threading.Event()
         self._worker = create_worker(
-            _plan_then_set,
+            plan_then_set,
             ended,
             doc.model,
             doc.tree,
@@ -282,6 +302,7 @@ class CostPanel(QDockWidget):
             options,
             full_finetune=full,
             adapted=adapted,
+            cancel=stop_check(stale, cancel),
             _connect={
                 "returned": lambda p, g=gen, d=doc: self._done(g, d, p),
                 "errored": lambda e, g=gen: self._failed(g, e),
@@ -305,7 +326,7 @@ class CostPanel(QDockWidget):
         if self._closed or not isValid(self):
             return
         self._running = False
-        if gen == self._generation:
+        if gen == self._generation and not isinstance(exc, PlanCancelled):
             self.plan = None
             self.status.setText(
                 f"Cannot plan: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
@@ -352,16 +373,6 @@ class CostPanel(QDockWidget):
             else ""
         )
         self.status.setText("Updating…" if stale else (plan.message or "Current."))
-
-
-def _plan_then_set(ended: threading.Event, *args: Any, **kwargs: Any) -> Any:
-    """The worker's job: plan, then say it ended (queued or running until then, see shutdown)."""
-    from freezegui.core.plan import plan_tree
-
-    try:
-        return plan_tree(*args, **kwargs)
-    finally:
-        ended.set()
 
 
 def _label(name: str, style: str) -> QLabel:

@@ -85,3 +85,75 @@ def test_lora_adapters_in_the_document_are_planned(qtbot, window) -> None:
     assert panel.is_current and panel.plan.counts.lora == expected > 0
     assert panel.plan.counts.trainable == expected  # only the adapter trains
     assert panel.plan.gradients_bytes == expected * 4 and panel.plan.step_ran
+
+
+def test_an_edit_cancels_the_running_plan(qtbot, window, monkeypatch) -> None:
+    """A plan running for a state an edit made stale stops at its next op (no error shown); the
+    newest state is planned after it."""
+    import threading
+
+    from freezegui.core.plan import measure
+
+    model = next(a for a in ARCHS if a.name == "convnet").make()
+    panel = _show_cost(qtbot, window, model)
+    started, release = threading.Event(), threading.Event()
+    original, told = measure.measure_step, []
+
+    def slow_step(*args, **kwargs):  # the step waits until the test has edited
+        started.set()
+        release.wait(10)
+        told.append(kwargs["cancel"]())
+        return original(*args, **kwargs)  # stops at its first op
+
+    monkeypatch.setattr(measure, "measure_step", slow_step)
+    monkeypatch.setattr("freezegui.core.plan.planner.measure_step", slow_step)
+    doc = window.document
+    panel._timer.setInterval(0)
+    doc.selection.set_subtree(doc.tree.node("fc"), False)
+    qtbot.waitUntil(started.is_set, timeout=10_000)
+    doc.selection.set_subtree(doc.tree.node("fc"), True)  # stale now: the running plan is told to stop
+    monkeypatch.setattr("freezegui.core.plan.planner.measure_step", original)
+    release.set()
+    with qtbot.waitSignal(panel.planShown, timeout=120_000):
+        pass
+    assert told == [True]  # the edit asked the running plan to stop
+    assert panel.is_current and "Cannot plan" not in panel.status.text()
+    assert panel.plan.ratio("step_flops") == 1.0  # the newest state: everything trains again
+
+
+def test_plan_tree_stops_at_the_next_op_when_cancelled() -> None:
+    import numpy as np
+    import pytest
+
+    from freezegui.core.plan import PlanCancelled, PlanOptions, plan_tree
+    from freezegui.core.rules import RuleSet
+    from freezegui.core.tree import build_tree
+
+    model = next(a for a in ARCHS if a.name == "convnet").make()
+    tree = build_tree(model)
+    asked = []
+
+    def cancel() -> bool:
+        asked.append(1)
+        return len(asked) > 5
+
+    mask = np.ones(len(tree.tensors), dtype=bool)
+    with pytest.raises(PlanCancelled):
+        plan_tree(model, tree, mask, RuleSet(default="train"), PlanOptions.make(batch_size=2), cancel=cancel)
+    assert len(asked) == 6  # asked before each op, stopped at the first yes
+
+
+def test_edits_wait_the_debounce_even_after_the_dock_was_shown(qtbot, window) -> None:
+    """Showing the dock over a stale plan plans at once (start(0)); that must not leave the
+    debounce at 0 ms, or every later click would start a plan."""
+    from freezegui.app.cost_panel import DEBOUNCE_MS
+
+    model = next(a for a in ARCHS if a.name == "convnet").make()
+    panel = _show_cost(qtbot, window, model)
+    doc = window.document
+    panel._visibility_changed(False)
+    doc.selection.set_subtree(doc.tree.node("fc"), False)  # stale while hidden
+    with qtbot.waitSignal(panel.planShown, timeout=120_000):
+        panel._visibility_changed(True)  # shown again: planned at once
+    doc.selection.set_subtree(doc.tree.node("fc"), True)
+    assert panel._timer.isActive() and panel._timer.interval() == DEBOUNCE_MS

@@ -1,6 +1,6 @@
 """The cost planner: memory (activations included) and FLOPs of training a selection, from a meta step."""
 
-from freezegui.core.plan.options import Optimizer, PlanError, PlanOptions, Shard
+from freezegui.core.plan.options import Optimizer, PlanCancelled, PlanError, PlanOptions, Shard
 from freezegui.core.plan.planner import length_kind, plan, plan_tree
 from freezegui.core.plan.result import KEYS, Cost, Plan
 
@@ -9,6 +9,7 @@ __all__ = [
     "Cost",
     "Optimizer",
     "Plan",
+    "PlanCancelled",
     "PlanError",
     "PlanOptions",
     "Shard",

@@ -22,6 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode, _FlopCounterMode
 
 from freezegui.core.plan.attention import ATTENTION_FLOPS
 from freezegui.core.plan.meta_cache import MetaResults
+from freezegui.core.plan.options import PlanCancelled
 from freezegui.core.plan.shims import meta_shims
 
 
@@ -93,8 +94,14 @@ class StepFlopCounter(FlopCounterMode):
     :mod:`meta_cache`).
     """
 
-    def __init__(self, meta: MetaResults | None = None, exclude: set[int] | None = None) -> None:
+    def __init__(
+        self,
+        meta: MetaResults | None = None,
+        exclude: set[int] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> None:
         super().__init__(display=False, custom_mapping=dict(ATTENTION_FLOPS))
+        self.cancel = cancel
         self.total = 0
         self.largest_output = 0
         self.meta = meta
@@ -168,6 +175,9 @@ class _StepMode(_FlopCounterMode):
         self._direct: dict[Any, bool] = {}
 
     def __torch_dispatch__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        cancel = self.counter.cancel
+        if cancel is not None and cancel():
+            raise PlanCancelled("the plan was cancelled")
         direct = self._direct.get(func)
         if direct is None:
             direct = self._direct[func] = _runs_directly(func, self.counter.flop_registry)
@@ -211,7 +221,11 @@ _METADATA_QUERIES = {
 
 
 def measure_step(
-    model: nn.Module, forward: Callable[[], torch.Tensor], saved: SavedTensors | None = None
+    model: nn.Module,
+    forward: Callable[[], torch.Tensor],
+    saved: SavedTensors | None = None,
+    *,
+    cancel: Callable[[], bool] | None = None,
 ) -> StepCost:
     """Run ``forward()`` (returning the loss) and its backward on ``model``, counting as it goes.
 
@@ -222,7 +236,7 @@ def measure_step(
     """
     saved = saved or SavedTensors(model)
     on_meta = all(p.device.type == "meta" for p in model.parameters())
-    counter = StepFlopCounter(MetaResults() if on_meta else None, exclude=saved.excluded)
+    counter = StepFlopCounter(MetaResults() if on_meta else None, exclude=saved.excluded, cancel=cancel)
     with meta_shims(), counter:
         with saved.hooks():
             loss = forward()

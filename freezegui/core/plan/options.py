@@ -15,6 +15,10 @@ class PlanError(FreezeguiError):
     """Settings no plan can use (a clear one-line message for the CLI and the app)."""
 
 
+class PlanCancelled(Exception):
+    """A plan stopped at its next op because its ``cancel`` check said so (an edit made it stale)."""
+
+
 class Optimizer(enum.StrEnum):
     ADAMW = "adamw"
     SGD = "sgd"

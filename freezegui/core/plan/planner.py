@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,7 @@ from freezegui.core.lora import adapter_sizes, bias_mask
 from freezegui.core.plan.adapters import adapter_state, add_meta_adapters
 from freezegui.core.plan.measure import SavedTensors, StepCost, measure_step
 from freezegui.core.plan.meta import _line, enable_checkpointing, meta_copy
-from freezegui.core.plan.options import PlanError, PlanOptions, Shard
+from freezegui.core.plan.options import PlanCancelled, PlanError, PlanOptions, Shard
 from freezegui.core.plan.result import Cost, Plan
 from freezegui.core.plan.state import state_cost
 from freezegui.core.rules import RuleSet
@@ -82,8 +83,11 @@ def plan_tree(
     *,
     full_finetune: Plan | None = None,
     adapted: np.ndarray | None = None,
+    cancel: Callable[[], bool] | None = None,
 ) -> Plan:
     """:func:`plan` for a selection already evaluated on ``tree`` (the app's document).
+
+    ``cancel``: asked before every op of the meta step; True raises :class:`PlanCancelled`.
 
     ``rules`` gives the method (``lr_zero`` keeps every gradient), the BatchNorm policy and the LoRA
     settings; ``adapted`` (per module) the modules with adapters, else ``rules.lora``'s targets.
@@ -95,12 +99,12 @@ def plan_tree(
         mask = mask | bias_mask(tree, adapted, rules.lora.settings.bias)
     if full_finetune is None or full_finetune.options != options:
         full_rules = RuleSet(default="train", batchnorm=rules.batchnorm)
-        full_finetune = _plan_one(model, tree, full_rules, everything, everything, options)
+        full_finetune = _plan_one(model, tree, full_rules, everything, everything, options, cancel=cancel)
     grads = everything if rules.method == "lr_zero" else mask  # lr_zero: every tensor keeps requires_grad
     if grads.all() and (adapted is None or not adapted.any()):
         mine = _with_counts(full_finetune, tree, mask)
     else:
-        mine = _plan_one(model, tree, rules, mask, grads, options, adapted)
+        mine = _plan_one(model, tree, rules, mask, grads, options, adapted, cancel=cancel)
     mine.full_finetune = full_finetune
     return mine
 
@@ -138,6 +142,8 @@ def _plan_one(
     grads: np.ndarray,
     options: PlanOptions,
     adapted: np.ndarray | None = None,
+    *,
+    cancel: Callable[[], bool] | None = None,
 ) -> Plan:
     state = state_cost(tree, grads, grads, options)
     counts = Counts(trainable=int(tree.numel[mask].sum()), total=tree.total_params)
@@ -151,7 +157,7 @@ def _plan_one(
     message = ""
     if grads.any() or adapted.any():
         try:
-            step = _meta_step(model, tree, rs, mask, grads, options, adapted)
+            step = _meta_step(model, tree, rs, mask, grads, options, adapted, cancel)
         except FreezeguiError as exc:
             message = f"{exc}; only weights, gradients and optimizer state are planned"
     else:  # nothing trains: no backward, nothing saved
@@ -176,6 +182,7 @@ def _meta_step(
     grads: np.ndarray,
     options: PlanOptions,
     adapted: np.ndarray,
+    cancel: Callable[[], bool] | None = None,
 ) -> StepCost:
     from freezegui.core.training.config import TrainingConfig
     from freezegui.core.training.data import synthetic_data
@@ -199,8 +206,8 @@ def _meta_step(
     batch = data.batch(0)
     copy.train()
     try:
-        return measure_step(copy, lambda: data.loss(copy, batch), saved)
-    except FreezeguiError:
+        return measure_step(copy, lambda: data.loss(copy, batch), saved, cancel=cancel)
+    except (FreezeguiError, PlanCancelled):
         raise
     except Exception as exc:
         raise FreezeguiError(
