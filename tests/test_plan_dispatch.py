@@ -62,3 +62,39 @@ def test_repeated_blocks_are_answered_from_the_first(monkeypatch) -> None:
     freezegui.plan(llama.make(), batch_size=2, **llama.size)
     (results,) = made
     assert results.hits > results.misses > 0  # three identical decoder layers
+
+
+def test_plan_tree_stops_at_the_next_op_when_cancelled() -> None:
+    import numpy as np
+    import pytest
+
+    from freezegui.core.plan import PlanCancelled, PlanOptions, plan_tree
+    from freezegui.core.rules import RuleSet
+    from freezegui.core.tree import build_tree
+
+    model = next(a for a in ARCHS if a.name == "convnet").make()
+    tree = build_tree(model)
+    asked = []
+
+    def cancel() -> bool:
+        asked.append(1)
+        return len(asked) > 5
+
+    mask = np.ones(len(tree.tensors), dtype=bool)
+    with pytest.raises(PlanCancelled):
+        plan_tree(model, tree, mask, RuleSet(default="train"), PlanOptions.make(batch_size=2), cancel=cancel)
+    assert len(asked) == 6  # asked before each op, stopped at the first yes
+
+
+def test_a_cancelled_meta_copy_stops_inside_the_copy() -> None:
+    import pytest
+
+    from freezegui.core.plan import PlanCancelled
+    from freezegui.core.plan.meta import meta_copy
+
+    model = next(a for a in ARCHS if a.name == "llama").make()
+    asked = []
+    with pytest.raises(PlanCancelled):
+        meta_copy(model, None, lambda: asked.append(1) or len(asked) > 2)
+    assert len(asked) == 3
+    assert all(not p.is_meta for p in model.parameters())  # the original untouched

@@ -121,28 +121,6 @@ def test_an_edit_cancels_the_running_plan(qtbot, window, monkeypatch) -> None:
     assert panel.plan.ratio("step_flops") == 1.0  # the newest state: everything trains again
 
 
-def test_plan_tree_stops_at_the_next_op_when_cancelled() -> None:
-    import numpy as np
-    import pytest
-
-    from freezegui.core.plan import PlanCancelled, PlanOptions, plan_tree
-    from freezegui.core.rules import RuleSet
-    from freezegui.core.tree import build_tree
-
-    model = next(a for a in ARCHS if a.name == "convnet").make()
-    tree = build_tree(model)
-    asked = []
-
-    def cancel() -> bool:
-        asked.append(1)
-        return len(asked) > 5
-
-    mask = np.ones(len(tree.tensors), dtype=bool)
-    with pytest.raises(PlanCancelled):
-        plan_tree(model, tree, mask, RuleSet(default="train"), PlanOptions.make(batch_size=2), cancel=cancel)
-    assert len(asked) == 6  # asked before each op, stopped at the first yes
-
-
 def test_edits_wait_the_debounce_even_after_the_dock_was_shown(qtbot, window) -> None:
     """Showing the dock over a stale plan plans at once (start(0)); that must not leave the
     debounce at 0 ms, or every later click would start a plan."""

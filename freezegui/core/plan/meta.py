@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -11,15 +12,19 @@ from torch import nn
 
 from freezegui.core.errors import FreezeguiError
 from freezegui.core.plan.measure import SavedTensors
+from freezegui.core.plan.options import PlanCancelled
 
 
-def meta_copy(model: nn.Module, dtype: torch.dtype | None = None) -> nn.Module:
+def meta_copy(
+    model: nn.Module, dtype: torch.dtype | None = None, cancel: Callable[[], bool] | None = None
+) -> nn.Module:
     """Deep-copy ``model`` with every parameter and buffer replaced by a meta tensor of the same shape.
 
     The copy never reads or allocates weights (a loaded 7B model is copied in milliseconds), tied
-    tensors stay tied (one memo entry per tensor), and the original is untouched.
+    tensors stay tied (one memo entry per tensor), and the original is untouched. ``cancel`` is
+    asked every few hundred copied objects (a 70B model's copy takes ~0.2 s): True stops it.
     """
-    memo: dict[int, Any] = {}
+    memo: dict[int, Any] = {} if cancel is None else _AskingMemo(cancel)
     for t in (*model.parameters(), *model.buffers()):
         if id(t) in memo:
             continue
@@ -29,10 +34,26 @@ def meta_copy(model: nn.Module, dtype: torch.dtype | None = None) -> nn.Module:
         )
     try:
         return copy.deepcopy(model, memo)
+    except PlanCancelled:
+        raise
     except Exception as exc:
         raise FreezeguiError(
             f"cannot copy {type(model).__name__} to the meta device ({_line(exc)})"
         ) from None
+
+
+class _AskingMemo(dict[int, Any]):
+    """A deepcopy memo that asks ``cancel`` every 256 lookups (deepcopy looks up every object)."""
+
+    def __init__(self, cancel: Callable[[], bool]) -> None:
+        super().__init__()
+        self._cancel, self._lookups = cancel, 0
+
+    def get(self, key: int, default: Any = None) -> Any:
+        self._lookups += 1
+        if not self._lookups & 255 and self._cancel():
+            raise PlanCancelled("the plan was cancelled")
+        return super().get(key, default)
 
 
 def enable_checkpointing(model: nn.Module, saved: SavedTensors) -> None:

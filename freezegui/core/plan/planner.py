@@ -187,7 +187,7 @@ def _meta_step(
     from freezegui.core.training.config import TrainingConfig
     from freezegui.core.training.data import synthetic_data
 
-    copy = meta_copy(model, _compute_dtype(options))
+    copy = meta_copy(model, _compute_dtype(options), cancel)
     copy_tree = build_tree(copy)
     for t, flag in zip(copy_tree.tensors, grads.tolist()):
         t.requires_grad_(flag)
