@@ -128,7 +128,8 @@ class CostPanel(QDockWidget):
         from freezegui.app.loader import abandon_worker
 
         self._closed = True
-        self._stop_running()
+        if self._stale is not None and self._stale.is_set():
+            self._stop_running()  # a stale plan sleeps until stopped; a current one may run on
         self._timer.stop()
         self._generation += 1
         worker, self._worker = self._worker, None

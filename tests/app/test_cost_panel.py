@@ -135,3 +135,31 @@ def test_edits_wait_the_debounce_even_after_the_dock_was_shown(qtbot, window) ->
         panel._visibility_changed(True)  # shown again: planned at once
     doc.selection.set_subtree(doc.tree.node("fc"), True)
     assert panel._timer.isActive() and panel._timer.interval() == DEBOUNCE_MS
+
+
+def test_closing_stops_a_plan_that_sleeps_as_stale(qtbot, window, monkeypatch) -> None:
+    """A stale plan sleeps until the next plan stops it; closing the dock must stop it too, or its
+    pool thread would never end (and the process would wait for it)."""
+    import threading
+
+    from freezegui.core.plan import measure
+
+    model = next(a for a in ARCHS if a.name == "convnet").make()
+    panel = _show_cost(qtbot, window, model)
+    started = threading.Event()
+    original = measure.measure_step
+
+    def step(*args, **kwargs):
+        started.set()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr("freezegui.core.plan.planner.measure_step", step)
+    doc = window.document
+    panel._timer.start(0)
+    doc.selection.set_subtree(doc.tree.node("fc"), False)
+    panel._timer.start(0)
+    qtbot.waitUntil(lambda: panel._running, timeout=10_000)
+    doc.selection.set_subtree(doc.tree.node("fc"), True)  # stale: it sleeps at its next op
+    ended = panel._ended
+    panel.shutdown()
+    assert ended.wait(30)  # stopped, not asleep
