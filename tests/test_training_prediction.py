@@ -77,3 +77,17 @@ def test_model_not_runnable_on_meta_trains_with_a_note() -> None:
 def test_prediction_can_be_switched_off() -> None:
     report = TrainingRun(factory_mlp(), TrainingConfig(steps=1, device="cpu", predict=False)).run()
     assert report.prediction is None and not any(line.startswith("plan:") for line in report.lines())
+
+
+def test_a_schedule_is_predicted_at_its_last_stage() -> None:
+    """Stages only add what trains, so the peak is the last stage's (not the first one's)."""
+    staged = {**HEAD, "schedule": [{"at": {"step": 2}, "rules": [{"train": "fc1"}]}]}
+    last = {"default": "freeze", "rules": [{"train": "fc2"}, {"train": "fc1"}]}
+    model = factory_mlp()
+    cfg = TrainingConfig(steps=3, batch_size=4, device="cpu")
+    expected = plan(copy.deepcopy(model), last, batch_size=cfg.batch_size, seq_len=cfg.seq_len)
+    first = _expected(model, cfg)
+    report = TrainingRun(model, cfg, rules=staged).run()
+    p = report.prediction
+    assert p is not None and p.peak_bytes == expected.per_rank.peak_bytes > first.per_rank.peak_bytes
+    assert "last of 1 stage" in p.note

@@ -75,6 +75,9 @@ def predict(model: nn.Module, rules: RuleSet, config: TrainingConfig) -> tuple[P
     image_size = config.image_size
     if image_size is None and config.data != "synthetic" and length_kind(model) == "pixels":
         image_size = 224  # an image folder's default size
+    stages = len(rules.schedule)
+    if stages:  # the peak is in the last stage: stages only add what trains
+        rules = rules.at_stage(stages)
     try:
         planned = plan(
             model,
@@ -97,5 +100,7 @@ def predict(model: nn.Module, rules: RuleSet, config: TrainingConfig) -> tuple[P
         step_flops_ratio=planned.ratio("step_flops") if planned.step_ran else None,
         peak_ratio=planned.ratio("peak_bytes"),
         plan_s=time.perf_counter() - t0,
-        note=planned.message,
+        note="; ".join(
+            n for n in (planned.message, f"planned for the last of {stages} stage(s)" if stages else "") if n
+        ),
     )
