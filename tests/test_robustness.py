@@ -196,7 +196,7 @@ def test_read_only_target_is_refused(tmp_path: Path, capsys: pytest.CaptureFixtu
         assert rc == 2
         line = error_line(err)
         assert f"{target} is read-only" in line  # the real path, also through the link
-        assert "--force overwrites it" in line
+        assert "or pass --force (nothing was written)" in line
         assert target.read_text() == HEAD
     rc, _, _ = run_cli(capsys, "rules", SPEC, "--train", "features", "-o", str(link), "--force")
     assert rc == 0

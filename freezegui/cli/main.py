@@ -82,7 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args) or 0)
     except FreezeguiError as exc:
         read_only = isinstance(exc, WriteError) and exc.errno == errno.EACCES and hasattr(args, "force")
-        return _fail(f"{exc}; --force overwrites it" if read_only else str(exc))
+        text = str(exc)
+        if read_only:
+            text = text.replace("or choose another file", "choose another file or pass --force")
+        return _fail(text)
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
