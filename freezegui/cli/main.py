@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         read_only = isinstance(exc, WriteError) and exc.errno == errno.EACCES and hasattr(args, "force")
         text = str(exc)
         if read_only:
-            text = text.replace("or choose another file", "choose another file or pass --force")
+            text = text.replace(" or choose another file", ", choose another file or pass --force")
         return _fail(text)
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
