@@ -70,7 +70,7 @@ class _Frame:
         trust = _TRUST.get(self.style)
         if trust is None:
             trust = _TRUST[self.style] = set()
-        self.trust: bool | set[tuple[Any, ...]] = trust
+        self.trust: bool | set[tuple[Any, ...]] = trust  # False: left to Qt
 
 
 class RowPainter:
@@ -104,26 +104,36 @@ class RowPainter:
         cells = model.row_cells(index)
         if cells is None or frame.qt_only or frame.trust is False:
             return False
-        if frame.trust is not True:
-            kind = self._kind(frame, index, cells)
-            if kind not in frame.trust:
-                if not self._same_as_qt(option, index, cells, frame):
-                    _TRUST[frame.style] = False
-                    frame.trust = False
-                    return False
-                frame.trust.add(kind)
-        self._draw(painter, option, index, cells, frame)
+        selected = frame.selection.isSelected(index)
+        alternate = frame.alternating and bool(
+            (option.rect.y() + frame.offset) // max(option.rect.height(), 1) % 2
+        )
+        kind = self._kind(frame, index, cells, selected, alternate)
+        if kind not in frame.trust:
+            if not self._same_as_qt(option, index, cells, frame, selected, alternate):
+                _TRUST[frame.style] = False
+                frame.trust = False
+                return False
+            frame.trust.add(kind)
+        self._draw(painter, option, index, cells, frame, selected, alternate)
         return True
 
-    def _kind(self, frame: _Frame, index: QModelIndex, cells: tuple[Cell, ...]) -> tuple[Any, ...]:
+    def _kind(
+        self, frame: _Frame, index: QModelIndex, cells: tuple[Cell, ...], selected: bool, alternate: bool
+    ) -> tuple[Any, ...]:
         item = index.internalPointer()
         arrow = _has_rows(item) and self.view.isExpanded(index)
         looks = tuple((c.check, c.font is not None, c.foreground is not None, c.alignment) for c in cells)
-        focused = frame.focus_item is item
-        return (frame.selection.isSelected(index), focused, arrow, looks, frame.offset % 2)
+        return (selected, frame.focus_item is item, arrow, looks, alternate)
 
     def _same_as_qt(
-        self, option: QStyleOptionViewItem, index: QModelIndex, cells: tuple[Cell, ...], frame: _Frame
+        self,
+        option: QStyleOptionViewItem,
+        index: QModelIndex,
+        cells: tuple[Cell, ...],
+        frame: _Frame,
+        selected: bool,
+        alternate: bool,
     ) -> bool:
         images = []
         for ours in (True, False):
@@ -133,7 +143,7 @@ class RowPainter:
             painter.translate(0, -option.rect.y())
             painter.setFont(option.font)
             if ours:
-                self._draw(painter, option, index, cells, frame)
+                self._draw(painter, option, index, cells, frame, selected, alternate)
             else:
                 QTreeView.drawRow(self.view, painter, option, index)
             painter.end()
@@ -147,15 +157,16 @@ class RowPainter:
         index: QModelIndex,
         cells: tuple[Cell, ...],
         frame: _Frame,
+        selected: bool,
+        alternate: bool,
     ) -> None:
         view = self.view
         style = frame.style
         opt = QStyleOptionViewItem(option)
         rect = option.rect
         top, height = rect.y(), rect.height()
-        if frame.alternating and (top + frame.offset) // max(height, 1) % 2:
-            opt.features |= _Feature.Alternate  # as Qt's drawRow: every other row of the flattened tree
-        selected = frame.selection.isSelected(index)
+        if alternate:  # as Qt's drawRow: every other row of the flattened tree
+            opt.features |= _Feature.Alternate
         if selected:
             opt.state |= _State.State_Selected
         opt.palette.setCurrentColorGroup(frame.group)  # as Qt's drawRow does for each cell
