@@ -14,7 +14,7 @@ import argparse
 import torch
 
 import freezegui
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.training import TrainingConfig, compare_methods, format_comparison
 
 

@@ -134,7 +134,7 @@ def bench_ui_toggle(count: int) -> None:
 
     from freezegui.app.main import configure_interpreter
     from freezegui.app.main_window import MainWindow
-    from freezegui.core.document import Document
+    from freezegui.core.editing.document import Document
 
     configure_interpreter()  # as the app runs
     app = QApplication.instance() or QApplication([])

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from freezegui.core.rules import rules_from_selection
-from freezegui.core.scaled_rules import rules_with_scales
-from freezegui.core.scales import decay_scales
-from freezegui.core.tree import build_tree
+from freezegui.core.lr.scales import decay_scales
+from freezegui.core.rules.ruleset import rules_from_selection
+from freezegui.core.rules.writer import rules_with_scales
+from freezegui.core.structure.tree import build_tree
 from tests.models import wide_model
 
 

@@ -64,7 +64,7 @@ spec = sys.argv[2]
 if spec.startswith("torchvision:"):
     torchvision.models.get_model(spec.split(":", 1)[1], weights=None)
 else:
-    from freezegui.core.loading import load_model
+    from freezegui.core.models.loading import load_model
     load_model(spec)
 print(json.dumps({"built": since()}))
 """
@@ -77,11 +77,11 @@ import tempfile
 from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QLabel
 app = QApplication([])
-from freezegui.app.loader import Stage
+from freezegui.app.commands.loader import Stage
 from freezegui.app.main import configure_interpreter
 from freezegui.app.main_window import MainWindow
 configure_interpreter()
-from freezegui.core.options import LoadOptions
+from freezegui.core.models.options import LoadOptions
 settings = QSettings(tempfile.mkdtemp() + "/s.ini", QSettings.Format.IniFormat)
 window = MainWindow(settings=settings)
 out = {"gaps_import": [], "gaps_all": []}

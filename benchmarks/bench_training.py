@@ -17,7 +17,7 @@ import torch
 from torch.nn import functional as F
 
 import freezegui
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.training import TrainingConfig, TrainingRun
 
 

@@ -49,7 +49,7 @@ from PySide6.QtWidgets import QApplication, QTreeView  # noqa: E402
 
 import freezegui  # noqa: E402
 from freezegui.app.main_window import MainWindow, select_path  # noqa: E402
-from freezegui.core.document import Document  # noqa: E402
+from freezegui.core.editing.document import Document  # noqa: E402
 from tests.models import LLAMA_70B_CONFIG as LLAMA_70B  # noqa: E402
 from tests.models import wide_model  # noqa: E402
 

@@ -22,10 +22,10 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import QApplication, QMainWindow, QTreeView
 
 import freezegui
-from freezegui.app.training_panel import TrainingPanel
-from freezegui.core.rules import RuleSet, rules_from_selection
-from freezegui.core.selection import Selection
-from freezegui.core.tree import build_tree
+from freezegui.app.docks.training_panel import TrainingPanel
+from freezegui.core.editing.selection import Selection
+from freezegui.core.rules.ruleset import RuleSet, rules_from_selection
+from freezegui.core.structure.tree import build_tree
 
 
 class Document:

@@ -12,8 +12,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from freezegui.core.apply import ApplyReport, apply_rules, evaluate_rules, param_groups, rules_from_model
-    from freezegui.core.counting import Counts, count_parameters
+    from freezegui.core.editing.selection import Selection
     from freezegui.core.errors import (
         FingerprintWarning,
         FreezeguiError,
@@ -23,12 +22,20 @@ if TYPE_CHECKING:
         SpecError,
         TrainingError,
     )
-    from freezegui.core.loading import Spec, SpecKind, load_model, parse_spec
-    from freezegui.core.options import LoadOptions
+    from freezegui.core.lr.schedule import Schedule
+    from freezegui.core.models.loading import Spec, SpecKind, load_model, parse_spec
+    from freezegui.core.models.options import LoadOptions
     from freezegui.core.plan import Plan, plan
-    from freezegui.core.rules import Method, NormPolicy, Rule, RuleSet
-    from freezegui.core.schedule import Schedule
-    from freezegui.core.selection import Selection
+    from freezegui.core.rules.apply import (
+        ApplyReport,
+        apply_rules,
+        evaluate_rules,
+        param_groups,
+        rules_from_model,
+    )
+    from freezegui.core.rules.ruleset import Method, NormPolicy, Rule, RuleSet
+    from freezegui.core.structure.counting import Counts, count_parameters
+    from freezegui.core.structure.tree import ModuleNode, ModuleTree, build_tree
     from freezegui.core.training import (
         MethodResult,
         StepResult,
@@ -38,19 +45,18 @@ if TYPE_CHECKING:
         TrainingStatus,
         compare_methods,
     )
-    from freezegui.core.tree import ModuleNode, ModuleTree, build_tree
 
 __version__ = "0.1.0"
 
 # Public name -> the core module defining it, imported on first use (PEP 562): `import freezegui.app`
-# or `freezegui.core.options` then imports no torch, so the app paints its window before that.
+# or `freezegui.core.models.options` then imports no torch, so the app paints its window before that.
 _EXPORTS = {
     "plan": "plan",
     "Plan": "plan",
     **dict.fromkeys(
-        ("ApplyReport", "apply_rules", "evaluate_rules", "param_groups", "rules_from_model"), "apply"
+        ("ApplyReport", "apply_rules", "evaluate_rules", "param_groups", "rules_from_model"), "rules.apply"
     ),
-    **dict.fromkeys(("Counts", "count_parameters"), "counting"),
+    **dict.fromkeys(("Counts", "count_parameters"), "structure.counting"),
     **dict.fromkeys(
         (
             "FingerprintWarning",
@@ -63,11 +69,11 @@ _EXPORTS = {
         ),
         "errors",
     ),
-    **dict.fromkeys(("Spec", "SpecKind", "load_model", "parse_spec"), "loading"),
-    "LoadOptions": "options",
-    **dict.fromkeys(("Method", "NormPolicy", "Rule", "RuleSet"), "rules"),
-    "Schedule": "schedule",
-    "Selection": "selection",
+    **dict.fromkeys(("Spec", "SpecKind", "load_model", "parse_spec"), "models.loading"),
+    "LoadOptions": "models.options",
+    **dict.fromkeys(("Method", "NormPolicy", "Rule", "RuleSet"), "rules.ruleset"),
+    "Schedule": "lr.schedule",
+    "Selection": "editing.selection",
     **dict.fromkeys(
         (
             "MethodResult",
@@ -80,7 +86,7 @@ _EXPORTS = {
         ),
         "training",
     ),
-    **dict.fromkeys(("ModuleNode", "ModuleTree", "build_tree"), "tree"),
+    **dict.fromkeys(("ModuleNode", "ModuleTree", "build_tree"), "structure.tree"),
 }
 
 

@@ -24,9 +24,9 @@ from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from freezegui.app.main_window import MainWindow, select_path  # noqa: E402
-from freezegui.core.document import Document  # noqa: E402
-from freezegui.core.options import LoadOptions  # noqa: E402
-from freezegui.core.rules import RuleSet  # noqa: E402
+from freezegui.core.editing.document import Document  # noqa: E402
+from freezegui.core.models.options import LoadOptions  # noqa: E402
+from freezegui.core.rules.ruleset import RuleSet  # noqa: E402
 
 RULES = """\
 default: freeze

@@ -7,7 +7,7 @@ import torch
 from hypothesis import strategies as st
 from torch import nn
 
-from freezegui.core.tree import ModuleTree
+from freezegui.core.structure.tree import ModuleTree
 
 
 @st.composite

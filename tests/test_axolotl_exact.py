@@ -18,10 +18,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from freezegui.core.apply import apply_rules
 from freezegui.core.errors import FreezeguiWarning
 from freezegui.core.interop.axolotl import from_axolotl
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules.apply import apply_rules
+from freezegui.core.rules.ruleset import RuleSet
 
 
 def axolotl_reference(model: torch.nn.Module, patterns: list[str]) -> set[str]:

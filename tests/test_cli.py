@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from freezegui.cli.main import main
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules.ruleset import RuleSet
 from tests.models import LLAMA_70B_CONFIG as LLAMA_70B
 
 

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from freezegui.cli.main import main
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules.ruleset import RuleSet
 from tests import models
 
 peft = pytest.importorskip("peft")

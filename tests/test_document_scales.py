@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from freezegui.core.document import Document
+from freezegui.core.editing.document import Document
 from tests.models import MLP
 
 SCHEDULED = """version: 1

@@ -22,7 +22,7 @@ from freezegui.core.interop.llamafactory import (
 )
 from freezegui.core.interop.names import from_names, to_names
 from freezegui.core.interop.python import to_python
-from freezegui.core.tree import build_tree
+from freezegui.core.structure.tree import build_tree
 from tests.strategies import selections
 
 

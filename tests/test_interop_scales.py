@@ -11,9 +11,9 @@ import torch
 
 import freezegui
 from freezegui.cli.main import main
-from freezegui.core.groups import stage_states
 from freezegui.core.interop.python_staged import to_python_staged
-from freezegui.core.rules import RuleSet
+from freezegui.core.lr.groups import stage_states
+from freezegui.core.rules.ruleset import RuleSet
 from tests import models
 
 STAGED = """\

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from freezegui.core.errors import FreezeguiWarning
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules.ruleset import RuleSet
 from tests import models
 
 L = pytest.importorskip("lightning")

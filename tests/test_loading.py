@@ -11,8 +11,8 @@ from safetensors.torch import save_file
 
 import freezegui
 from freezegui.core.errors import FreezeguiError, LoadError, SpecError
-from freezegui.core.heads import find_head
-from freezegui.core.loading import parse_spec
+from freezegui.core.models.loading import parse_spec
+from freezegui.core.structure.heads import find_head
 from tests import models
 
 

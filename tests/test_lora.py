@@ -9,10 +9,11 @@ import re
 import numpy as np
 import pytest
 
-from freezegui.core import actions
-from freezegui.core.document import Document
+from freezegui.core.editing import presets
+from freezegui.core.editing.document import Document
+from freezegui.core.editing.selection import CheckState, Selection
 from freezegui.core.errors import RuleError
-from freezegui.core.lora import (
+from freezegui.core.rules.lora import (
     LoraBias,
     LoraConflictError,
     LoraSettings,
@@ -21,10 +22,9 @@ from freezegui.core.lora import (
     targets_from_adapted,
     targets_mask,
 )
-from freezegui.core.patterns import Pattern
-from freezegui.core.rules import RuleSet
-from freezegui.core.selection import CheckState, Selection
-from freezegui.core.tree import build_tree
+from freezegui.core.rules.patterns import Pattern
+from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.structure.tree import build_tree
 from tests import models
 
 peft = pytest.importorskip("peft")
@@ -241,9 +241,9 @@ def test_suggest_attention_projections() -> None:
         (models.tiny_gpt2(), {f"transformer.h.{i}.attn.{p}" for i in (0, 1) for p in ("c_attn", "c_proj")}),
     ]:
         tree = build_tree(model)
-        assert _names(tree, actions.attention_projections_mask(tree)) == expected
+        assert _names(tree, presets.attention_projections_mask(tree)) == expected
     tree = build_tree(models.tiny_bert())
-    got = _names(tree, actions.attention_projections_mask(tree))
+    got = _names(tree, presets.attention_projections_mask(tree))
     assert "bert.encoder.layer.1.attention.self.query" in got
     assert "bert.encoder.layer.1.attention.output.dense" in got
     assert "bert.encoder.layer.1.intermediate.dense" not in got
@@ -252,7 +252,7 @@ def test_suggest_attention_projections() -> None:
 def test_suggest_all_linear_matches_peft() -> None:
     for model in (models.tiny_llama(2), models.tiny_gpt2()):
         tree = build_tree(model)
-        ours = _names(tree, actions.all_linear_except_head_mask(tree))
+        ours = _names(tree, presets.all_linear_except_head_mask(tree))
         pm = peft.get_peft_model(copy.deepcopy(model), peft.LoraConfig(r=2, target_modules="all-linear"))
         theirs = {
             n.removeprefix("base_model.model.")
@@ -265,7 +265,7 @@ def test_suggest_all_linear_matches_peft() -> None:
 
 def test_suggest_last_blocks_and_apply_as_one_edit() -> None:
     tree = build_tree(models.tiny_llama(3))
-    mask = actions.last_blocks_lora_mask(tree, 1)
+    mask = presets.last_blocks_lora_mask(tree, 1)
     assert _names(tree, mask) == {
         f"model.layers.2.{p}"
         for p in (
@@ -274,7 +274,7 @@ def test_suggest_last_blocks_and_apply_as_one_edit() -> None:
         )
     }
     sel = Selection(tree)  # everything trains: the suggestion freezes the adapted modules itself
-    assert actions.suggest_adapters(sel, mask, label="Suggest")
+    assert presets.suggest_adapters(sel, mask, label="Suggest")
     assert sel.adapted.sum() == 7
     assert not sel.trainable[tree.param_indices(tree.node("model.layers.2.mlp.up_proj"))].any()
     sel.undo()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 import freezegui
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules.ruleset import RuleSet
 from tests import models
 
 HEAD_ONLY = RuleSet.loads("default: freeze\nmethod: lr_zero\nrules:\n  - train: fc\n")

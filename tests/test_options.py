@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from freezegui.core.document import Document
+from freezegui.core.editing.document import Document
 from freezegui.core.errors import SpecError
-from freezegui.core.options import DEFAULT_SPEC, LoadOptions, add_load_arguments
+from freezegui.core.models.options import DEFAULT_SPEC, LoadOptions, add_load_arguments
 
 
 def parse(argv: list[str]) -> LoadOptions:
@@ -45,7 +45,7 @@ def test_document_keeps_its_options() -> None:
 
 
 def test_options_module_imports_no_torch() -> None:
-    code = "import sys, freezegui.core.options, freezegui.cli.common; print('torch' in sys.modules)"
+    code = "import sys, freezegui.core.models.options, freezegui.cli.common; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from freezegui.core.errors import RuleError
-from freezegui.core.patterns import Pattern
+from freezegui.core.rules.patterns import Pattern
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from freezegui.core.editing.selection import Selection
 from freezegui.core.interop.peft import (
     PeftExportError,
     from_peft,
@@ -20,10 +21,9 @@ from freezegui.core.interop.peft import (
     target_matches,
     to_peft,
 )
-from freezegui.core.lora import LoraBias, LoraSettings, adaptable_mask
-from freezegui.core.rules import RuleSet
-from freezegui.core.selection import Selection
-from freezegui.core.tree import ModuleTree, build_tree
+from freezegui.core.rules.lora import LoraBias, LoraSettings, adaptable_mask
+from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.structure.tree import ModuleTree, build_tree
 from tests import models
 
 peft = pytest.importorskip("peft")

@@ -69,8 +69,8 @@ def test_plan_tree_stops_at_the_next_op_when_cancelled() -> None:
     import pytest
 
     from freezegui.core.plan import PlanCancelled, PlanOptions, plan_tree
-    from freezegui.core.rules import RuleSet
-    from freezegui.core.tree import build_tree
+    from freezegui.core.rules.ruleset import RuleSet
+    from freezegui.core.structure.tree import build_tree
 
     model = next(a for a in ARCHS if a.name == "convnet").make()
     tree = build_tree(model)

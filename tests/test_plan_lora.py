@@ -10,7 +10,7 @@ from torch import nn
 
 from freezegui.core.plan import plan
 from freezegui.core.plan.measure import measure_step
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.training.config import TrainingConfig
 from freezegui.core.training.data import synthetic_data
 from tests.models import tiny_gpt2, tiny_llama

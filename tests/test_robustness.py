@@ -2,7 +2,7 @@
 
 Each case checks the exit code, that stderr's error is one line without a traceback, and that no
 input file changed. Hostile rule files must be refused quickly; the limits are in
-:mod:`freezegui.core.bounded_yaml` and :data:`freezegui.core.rules.MAX_RULES`.
+:mod:`freezegui.core.rules.yaml_reader` and :data:`freezegui.core.rules.ruleset.MAX_RULES`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from freezegui.cli.main import main
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules.ruleset import RuleSet
 
 SPEC = "py:tests.models:SmallConvNet"
 HEAD = "default: freeze\nrules:\n  - train: fc\n"
@@ -90,7 +90,9 @@ def test_hostile_rule_files_are_refused(
 def test_too_many_rules(
     text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("freezegui.core.rules.MAX_RULES", 1_000)  # 100,000 in use: same code, less time
+    monkeypatch.setattr(
+        "freezegui.core.rules.ruleset.MAX_RULES", 1_000
+    )  # 100,000 in use: same code, less time
     path = tmp_path / "long.yaml"
     path.write_text(text)
     rc, _, err = run_cli(capsys, "check", SPEC, str(path))

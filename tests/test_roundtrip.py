@@ -8,8 +8,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from freezegui.core.rules import RuleSet, rules_from_selection
-from freezegui.core.tree import build_tree
+from freezegui.core.rules.ruleset import RuleSet, rules_from_selection
+from freezegui.core.structure.tree import build_tree
 from tests import models
 from tests.strategies import selections
 

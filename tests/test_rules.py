@@ -10,8 +10,8 @@ import torch
 
 import freezegui
 from freezegui.core.errors import FingerprintWarning, FreezeguiWarning, RuleError
-from freezegui.core.rules import Method, NormPolicy, RuleSet, rules_from_selection
-from freezegui.core.tree import build_tree
+from freezegui.core.rules.ruleset import Method, NormPolicy, RuleSet, rules_from_selection
+from freezegui.core.structure.tree import build_tree
 from tests import models
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from freezegui.core.errors import RuleError
-from freezegui.core.rules import Rule, RuleSet, match_params
-from freezegui.core.tree import build_tree
+from freezegui.core.rules.ruleset import Rule, RuleSet, match_params
+from freezegui.core.structure.tree import build_tree
 from tests.models import SmallConvNet, TiedLM
 
 FUZZ = settings(max_examples=150, deadline=2_000, suppress_health_check=[HealthCheck.too_slow])

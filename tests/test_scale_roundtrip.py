@@ -8,12 +8,12 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from freezegui.core.groups import stage_states
-from freezegui.core.rule_keys import Stage
-from freezegui.core.rules import Rule, RuleSet, literal_pattern
-from freezegui.core.scaled_rules import rules_with_scales
-from freezegui.core.scales import evaluate_scales
-from freezegui.core.tree import ModuleTree, build_tree
+from freezegui.core.lr.groups import stage_states
+from freezegui.core.lr.scales import evaluate_scales
+from freezegui.core.rules.keys import Stage
+from freezegui.core.rules.ruleset import Rule, RuleSet, literal_pattern
+from freezegui.core.rules.writer import rules_with_scales
+from freezegui.core.structure.tree import ModuleTree, build_tree
 from tests import models
 from tests.strategies import selections
 
@@ -90,7 +90,7 @@ def test_scales_and_stages_survive_the_file(name: str, data: st.DataObject) -> N
 @settings(max_examples=20, deadline=None)
 @given(data=st.data())
 def test_without_scales_the_output_is_the_plain_shortest_file(name: str, data: st.DataObject) -> None:
-    from freezegui.core.rules import rules_from_selection
+    from freezegui.core.rules.ruleset import rules_from_selection
 
     tree = TREES[name]
     mask = data.draw(selections(tree))

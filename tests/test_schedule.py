@@ -11,11 +11,11 @@ import pytest
 import torch
 
 import freezegui
+from freezegui.core.editing.selection import MIXED, Selection
 from freezegui.core.errors import FreezeguiWarning, RuleError
-from freezegui.core.rules import RuleSet
-from freezegui.core.scales import apply_layer_decay
-from freezegui.core.schedule import Schedule, stage_problems
-from freezegui.core.selection import MIXED, Selection
+from freezegui.core.lr.scales import apply_layer_decay
+from freezegui.core.lr.schedule import Schedule, stage_problems
+from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.training.proof import same_bits
 from tests import models
 
@@ -144,7 +144,7 @@ def test_selection_scales_are_undoable_and_export_exactly() -> None:
     assert sel.lr_scale_of(tree.node("head")) is None
     assert sel.lr_scale_of(tree.node("head").params[0]) is None
     rules = sel.to_rules()
-    from freezegui.core.scales import evaluate_scales
+    from freezegui.core.lr.scales import evaluate_scales
 
     mask, scales = evaluate_scales(tree, RuleSet.loads(rules.dumps()))
     np.testing.assert_array_equal(mask, sel.trainable)
@@ -159,7 +159,7 @@ def test_selection_scales_are_undoable_and_export_exactly() -> None:
 
 
 def test_state_at_each_stage() -> None:
-    from freezegui.core.groups import stage_states
+    from freezegui.core.lr.groups import stage_states
 
     model = models.MLP()
     rules = RuleSet.loads(GRADUAL.replace("fc", "fc2").replace("layer4", "fc1").format(method="lr_zero"))
@@ -222,7 +222,7 @@ def test_ddp_refuses_a_requires_grad_schedule_and_runs_an_lr_zero_one() -> None:
 
 def test_several_ranks_warn_about_a_requires_grad_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
     """A process group of 2 ranks and a bare model (DDP may wrap it later): a warning, not an error."""
-    import freezegui.core.schedule as schedule_mod
+    import freezegui.core.lr.schedule as schedule_mod
 
     monkeypatch.setattr(schedule_mod, "_world_size", lambda: 2)
     for method in ("requires_grad", "lr_zero"):

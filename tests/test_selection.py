@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import freezegui
-from freezegui.core.selection import CheckState, Selection
-from freezegui.core.tree import build_tree
+from freezegui.core.editing.selection import CheckState, Selection
+from freezegui.core.structure.tree import build_tree
 from tests import models
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from freezegui.core import stage_edits as se
-from freezegui.core.document import Document
+from freezegui.core.editing import stages as se
+from freezegui.core.editing.document import Document
 from freezegui.core.errors import RuleError
-from freezegui.core.groups import stage_states
-from freezegui.core.rule_keys import Stage
-from freezegui.core.rules import RuleSet
+from freezegui.core.lr.groups import stage_states
+from freezegui.core.rules.keys import Stage
+from freezegui.core.rules.ruleset import RuleSet
 from tests.models import SmallConvNet, tiny_bert
 
 

@@ -11,10 +11,10 @@ import torch
 
 import freezegui
 from freezegui.cli.main import main
-from freezegui.core import actions
+from freezegui.core.editing import presets
 from freezegui.core.errors import FreezeguiError, LoadError, SpecError
-from freezegui.core.heads import find_head, last_layer_called
-from freezegui.core.tree import build_tree
+from freezegui.core.structure.heads import find_head, last_layer_called
+from freezegui.core.structure.tree import build_tree
 
 timm = pytest.importorskip("timm")
 
@@ -62,9 +62,9 @@ def test_counts_head_and_head_only(name: str) -> None:
     assert tree.total_params == _count(ten) == _count(_meta(name, num_classes=10))
     classifier = ten.get_classifier()
     assert classifier.out_features == 10 and ten.get_submodule(find_head(ten)) is classifier
-    head = actions.head_index(tree)
+    head = presets.head_index(tree)
     assert head is not None
-    assert _trained_ids(tree, actions.subtree_mask(tree, [head])) == _ids(classifier)
+    assert _trained_ids(tree, presets.subtree_mask(tree, [head])) == _ids(classifier)
 
 
 @pytest.mark.parametrize("name", ARCHS)
@@ -82,7 +82,7 @@ def test_headless_variant_gets_a_head_from_timm(name: str) -> None:
     spec, small = "py:tests.models:timm_headless", ARCHS[name]  # a small config: meta builds cost too
     headless = freezegui.load_model(spec, structure_only=True, model_name=name, **small)
     assert find_head(headless) is None  # get_classifier() is nn.Identity: no inner layer is taken
-    assert actions.head_index(build_tree(headless)) is None
+    assert presets.head_index(build_tree(headless)) is None
     fixed = freezegui.load_model(spec, structure_only=True, model_name=name, num_classes=10, **small)
     assert _count(fixed) == _count(_meta(name, num_classes=10, **small))
     assert find_head(fixed) is not None and fixed.get_classifier().out_features == 10
@@ -118,17 +118,17 @@ def test_models_without_head_api_are_refused_not_broken() -> None:
 def test_last_blocks_follow_group_matcher() -> None:
     model = freezegui.load_model("timm:resnet10t", structure_only=True)
     tree = build_tree(model)
-    assert actions.block_info(tree) == ("blocks (timm group_matcher)", 4)  # the four stages
-    names = {tree.params[i].name for i in np.flatnonzero(actions.train_last_blocks_mask(tree, 1))}
+    assert presets.block_info(tree) == ("blocks (timm group_matcher)", 4)  # the four stages
+    names = {tree.params[i].name for i in np.flatnonzero(presets.train_last_blocks_mask(tree, 1))}
     assert names == {n for n, _ in model.named_parameters() if n.startswith(("layer4.", "fc."))}
     vit = build_tree(freezegui.load_model("timm:vit_tiny_patch16_224", structure_only=True))
-    names = {vit.params[i].name for i in np.flatnonzero(actions.train_last_blocks_mask(vit, 2))}
+    names = {vit.params[i].name for i in np.flatnonzero(presets.train_last_blocks_mask(vit, 2))}
     assert names == {
         n
         for n, _ in vit.modules[0].named_parameters()
         if n.startswith(("blocks.10.", "blocks.11.", "norm.", "head."))
     }
-    assert not actions.train_last_blocks_mask(vit, 0).any()
+    assert not presets.train_last_blocks_mask(vit, 0).any()
 
 
 def test_unknown_name_suggests() -> None:

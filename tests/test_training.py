@@ -12,9 +12,10 @@ import torch
 from torch import nn
 
 import freezegui
+from freezegui.core.editing.selection import Selection
 from freezegui.core.errors import TrainingError
-from freezegui.core.rules import RuleSet
-from freezegui.core.selection import Selection
+from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.structure.tree import build_tree
 from freezegui.core.training import (
     StepResult,
     TrainingConfig,
@@ -23,7 +24,6 @@ from freezegui.core.training import (
     compare_methods,
     format_comparison,
 )
-from freezegui.core.tree import build_tree
 from tests import models
 
 HEAD_ONLY = "default: freeze\nrules:\n  - train: fc\n"

@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from freezegui.cli.main import main
-from freezegui.core.counting import format_bytes
 from freezegui.core.plan import plan
+from freezegui.core.structure.counting import format_bytes
 from freezegui.core.training import TrainingConfig, TrainingRun
 from tests.models import factory_mlp
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from freezegui.core.errors import TrainingError
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.training import TrainingConfig, TrainingData, TrainingRun
 from freezegui.core.training.proof import same_bits
 from tests import models

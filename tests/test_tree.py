@@ -11,7 +11,7 @@ import torch
 from hypothesis import given, settings
 from torch import nn
 
-from freezegui.core.tree import ModuleTree, build_tree
+from freezegui.core.structure.tree import ModuleTree, build_tree
 from tests import models
 from tests.strategies import module_graphs
 

@@ -1,4 +1,4 @@
-"""Readers of the module tree use its public API: no underscore attribute of core/tree.py's
+"""Readers of the module tree use its public API: no underscore attribute of core/structure/tree.py's
 classes is read outside that module (the item model, the search, the details pane, the CLI)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "freezegui"
-TREE = PACKAGE / "core" / "tree.py"
+TREE = PACKAGE / "core" / "structure" / "tree.py"
 
 
 def _torch_module_attributes() -> set[str]:
@@ -19,7 +19,7 @@ def _torch_module_attributes() -> set[str]:
 
 
 def _private_names() -> set[str]:
-    """Underscore attributes and module names that core/tree.py defines (torch's excluded)."""
+    """Underscore attributes and module names that core/structure/tree.py defines (torch's excluded)."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(TREE.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
@@ -37,7 +37,7 @@ def _offenders(path: Path, private: set[str]) -> list[str]:
             own = isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")
             if not own:  # a class's own attribute of the same name is not the tree's
                 found.append(f"{where}:{node.lineno}: .{node.attr}")
-        elif isinstance(node, ast.ImportFrom) and node.module == "freezegui.core.tree":
+        elif isinstance(node, ast.ImportFrom) and node.module == "freezegui.core.structure.tree":
             found += [f"{where}:{node.lineno}: import {a.name}" for a in node.names if a.name.startswith("_")]
     return found
 
@@ -58,7 +58,7 @@ def test_no_reads_of_tree_privates_outside_the_tree_module() -> None:
 def test_the_check_catches_a_read(tmp_path: Path) -> None:
     bad = tmp_path / "reader.py"
     bad.write_text(
-        "from freezegui.core.tree import _ints\n"
+        "from freezegui.core.structure.tree import _ints\n"
         "def f(tree, node):\n    return tree._occ_start[node.index], node._children, self._children\n"
     )
     assert len(_offenders(bad, _private_names())) == 3  # the import and two reads; self's is its own

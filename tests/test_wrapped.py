@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from freezegui.core.apply import apply_rules
 from freezegui.core.errors import RuleError
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules.apply import apply_rules
+from freezegui.core.rules.ruleset import RuleSet
 from tests import models
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,8 +60,8 @@ DDP_SCRIPT = textwrap.dedent(
     import json, os, sys
     import torch, torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
-    from freezegui.core.apply import apply_rules
-    from freezegui.core.rules import RuleSet
+    from freezegui.core.rules.apply import apply_rules
+    from freezegui.core.rules.ruleset import RuleSet
     from tests import models
 
     dist.init_process_group("gloo", rank=0, world_size=1)
@@ -136,7 +136,7 @@ def test_peft_model_base_tensors_follow_the_bare_rules_adapters_untouched() -> N
 
 
 def test_peft_model_rule_file_with_the_bare_fingerprint() -> None:
-    from freezegui.core.apply import rules_from_model
+    from freezegui.core.rules.apply import rules_from_model
 
     bare = models.tiny_llama()
     apply_rules(bare, RuleSet.loads(RULES))

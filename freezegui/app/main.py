@@ -12,7 +12,7 @@ import os
 import sys
 from importlib import resources
 
-from freezegui.core.options import DEFAULT_SPEC, LoadOptions, add_load_arguments
+from freezegui.core.models.options import DEFAULT_SPEC, LoadOptions, add_load_arguments
 
 NO_DISPLAY = (
     "freezegui: no display to open the app on (DISPLAY and WAYLAND_DISPLAY are not set).\n"
@@ -95,7 +95,7 @@ def run_app(argv: list[str]) -> int:
 def finish(code: int) -> int:
     """After the event loop: end the process at once if a dropped load still runs (a factory that
     never returns would otherwise keep the interpreter waiting for its thread forever)."""
-    from freezegui.app.loader import abandoned_loads
+    from freezegui.app.commands.loader import abandoned_loads
 
     if abandoned_loads():
         sys.stdout.flush()

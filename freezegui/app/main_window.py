@@ -1,6 +1,6 @@
 """The main window: composition of the tree pane, the search bar, the totals, the docks, the actions
-and the settings. Logic lives in the parts: files in :mod:`~freezegui.app.controller`, edits in
-:mod:`~freezegui.app.edits`, actions in :mod:`~freezegui.app.action_table`.
+and the settings. Logic lives in the parts: files in :mod:`~freezegui.app.commands.controller`, edits in
+:mod:`~freezegui.app.commands.edits`, actions in :mod:`~freezegui.app.commands.action_table`.
 
 Importing this module does not import torch: the window is shown first, and the torch-side parts
 (the item model, the training dock) are added when the loader says the core is ready.
@@ -25,24 +25,24 @@ from PySide6.QtWidgets import (
 )
 
 from freezegui.app import heap
-from freezegui.app.action_table import UiState, build_actions, update_enabled
-from freezegui.app.controller import DocumentController, drop_kind
-from freezegui.app.details import DetailsPane
-from freezegui.app.edits import EditCommands
-from freezegui.app.loader import Progress, Stage
-from freezegui.app.lr_edits import LrCommands
+from freezegui.app.commands.action_table import UiState, build_actions, update_enabled
+from freezegui.app.commands.controller import DocumentController, drop_kind
+from freezegui.app.commands.edits import EditCommands
+from freezegui.app.commands.loader import Progress, Stage
+from freezegui.app.commands.lr_edits import LrCommands
+from freezegui.app.docks.details import DetailsPane
+from freezegui.app.docks.totals import TotalsBar
 from freezegui.app.prompt import Prompt, QtPrompt
-from freezegui.app.search_bar import SearchBar
-from freezegui.app.stage_bar import StageBar
-from freezegui.app.totals import TotalsBar
-from freezegui.app.tree_pane import TreePane
-from freezegui.core.options import DEFAULT_SPEC, LoadOptions
+from freezegui.app.schedule.stage_bar import StageBar
+from freezegui.app.tree.pane import TreePane
+from freezegui.app.tree.search_bar import SearchBar
+from freezegui.core.models.options import DEFAULT_SPEC, LoadOptions
 
 if TYPE_CHECKING:
-    from freezegui.app.tree_model import ModuleTreeModel
-    from freezegui.app.tree_view import ModuleTreeView
-    from freezegui.core.document import Document
-    from freezegui.core.tree import ModuleNode, ParamEntry
+    from freezegui.app.tree.model import ModuleTreeModel
+    from freezegui.app.tree.view import ModuleTreeView
+    from freezegui.core.editing.document import Document
+    from freezegui.core.structure.tree import ModuleNode, ParamEntry
 
 RULE_HELP = (
     "Search and rule patterns address dotted module paths by whole segments:\n\n"
@@ -137,13 +137,13 @@ class MainWindow(QMainWindow):
     def _add_core_panels(self) -> None:
         """Docks whose modules import torch: added once the core is ready (before the model shows)."""
         # --- Cost panel hook (issue 12): the dock follows documentChanged and the selection itself ---
-        from freezegui.app.cost_panel import CostPanel
+        from freezegui.app.docks.cost_panel import CostPanel
 
         self.cost_panel = CostPanel(self)
         self.add_dock(self.cost_panel, "Cost", "costPanel")
         # --- end of the Cost panel hook ---
         try:
-            from freezegui.app.training_panel import TrainingPanel
+            from freezegui.app.docks.training_panel import TrainingPanel
         except ImportError:  # no QtCharts: the window works without the training dock
             return
         self.training_panel = TrainingPanel(self)
@@ -185,7 +185,7 @@ class MainWindow(QMainWindow):
         return self.tree_pane.model
 
     def action(self, key: str) -> QAction:
-        """The action of the table row ``key`` (see :data:`~freezegui.app.action_table.ACTIONS`)."""
+        """The action of the table row ``key`` (see :data:`~freezegui.app.commands.action_table.ACTIONS`)."""
         return self.actions_by_key[key]
 
     def set_document(self, doc: Document | None) -> None:

@@ -110,7 +110,7 @@ class QtPrompt:
     def confirm_table(
         self, title: str, text: str, headers: Sequence[str], rows: Sequence[Sequence[str]]
     ) -> bool:
-        from freezegui.app.table_dialog import TableDialog
+        from freezegui.app.dialogs.table_dialog import TableDialog
 
         return bool(TableDialog(title, text, headers, rows, self._parent).exec())
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from freezegui.core.atomic import same_file
 from freezegui.core.errors import FreezeguiError
-from freezegui.core.options import LoadOptions, add_load_arguments
+from freezegui.core.models.options import LoadOptions, add_load_arguments
 
 if TYPE_CHECKING:
     from torch import nn
@@ -102,7 +102,7 @@ def load_options(args: argparse.Namespace, spec: str | None = None) -> LoadOptio
 
 
 def load_from_args(args: argparse.Namespace, **extra: Any) -> nn.Module:
-    from freezegui.core.loading import load_model
+    from freezegui.core.models.loading import load_model
 
     options = load_options(args)
     return load_model(options.spec, **{**options.load_kwargs(), **extra})

@@ -21,10 +21,10 @@ from typing import Any
 
 from torch import nn
 
-from freezegui.core.apply import ApplyReport, RulesLike, apply_rules, as_ruleset
 from freezegui.core.errors import FreezeguiWarning, MissingDependencyError, RuleError
-from freezegui.core.norms import is_stats_frozen
-from freezegui.core.schedule import Schedule, check_data_parallel
+from freezegui.core.lr.schedule import Schedule, check_data_parallel
+from freezegui.core.rules.apply import ApplyReport, RulesLike, apply_rules, as_ruleset
+from freezegui.core.structure.norms import is_stats_frozen
 
 try:
     from lightning.pytorch.callbacks import Callback
@@ -74,7 +74,7 @@ class FreezeRules(Callback):
         if self.report is None or self.report.trainable_mask is None:
             return
         target = self._target(pl_module)
-        from freezegui.core.tree import build_tree
+        from freezegui.core.structure.tree import build_tree
 
         tree = build_tree(target)
         if self.rules.schedule:

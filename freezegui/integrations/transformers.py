@@ -21,10 +21,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from freezegui.core.apply import ApplyReport, RulesLike, apply_rules, as_ruleset, param_groups
 from freezegui.core.errors import MissingDependencyError, RuleError
-from freezegui.core.groups import NoDecay
-from freezegui.core.schedule import Schedule, StageChange, check_data_parallel
+from freezegui.core.lr.groups import NoDecay
+from freezegui.core.lr.schedule import Schedule, StageChange, check_data_parallel
+from freezegui.core.rules.apply import ApplyReport, RulesLike, apply_rules, as_ruleset, param_groups
 
 try:
     from transformers import TrainerCallback

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from freezegui.app.controller import drop_kind
-from freezegui.core.document import Document
+from freezegui.app.commands.controller import drop_kind
+from freezegui.core.editing.document import Document
 from tests.models import tiny_llama
 
 SPEC = "py:tests.models:tiny_llama"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from freezegui.app.prompt import Answer
-from freezegui.core.document import Document
+from freezegui.core.editing.document import Document
 from tests.app.conftest import drop, drop_rules, load, open_rules
 from tests.models import MLP
 

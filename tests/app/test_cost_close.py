@@ -22,7 +22,7 @@ SCRIPT = textwrap.dedent(
     from PySide6.QtWidgets import QApplication
     from freezegui.app.main import finish
     from freezegui.app.main_window import MainWindow
-    from freezegui.core.document import Document
+    from freezegui.core.editing.document import Document
     from tests.app.conftest import FakePrompt
     from tests.plan_models import ARCHS
 
@@ -60,7 +60,7 @@ SCRIPT = textwrap.dedent(
 
     QTimer.singleShot(100, start)
     code = int(app.exec())
-    from freezegui.app.loader import abandoned_loads
+    from freezegui.app.commands.loader import abandoned_loads
 
     print("DROPPED", abandoned_loads(), flush=True)  # the plan still runs, listed for finish()
     sys.exit(finish(code))

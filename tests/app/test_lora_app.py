@@ -9,9 +9,9 @@ import yaml
 from PySide6.QtCore import QModelIndex, Qt
 from torch import nn
 
-from freezegui.app.tree_model import COL_LORA, COL_NAME, COL_TRAINABLE
-from freezegui.core.counting import format_count
-from freezegui.core.document import Document
+from freezegui.app.tree.model import COL_LORA, COL_NAME, COL_TRAINABLE
+from freezegui.core.editing.document import Document
+from freezegui.core.structure.counting import format_count
 from tests.app.conftest import open_rules
 from tests.models import tiny_llama
 
@@ -130,7 +130,7 @@ def test_suggest_actions(window, dialogs) -> None:
 
 
 def test_settings_dialog_changes_rank_undoably_and_is_saved(qtbot, window, tmp_path: Path) -> None:
-    from freezegui.app.lora_settings import show_lora_settings
+    from freezegui.app.dialogs.lora_settings import show_lora_settings
 
     doc = _open(window)
     window.edits.freeze_all()

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
-from freezegui.app.tree_columns import COL_LR, COL_NAME
-from freezegui.core.document import Document
-from freezegui.core.scales import layer_decay_preview
+from freezegui.app.tree.columns import COL_LR, COL_NAME
+from freezegui.core.editing.document import Document
+from freezegui.core.lr.scales import layer_decay_preview
 from tests.app.conftest import open_rules
 from tests.models import MLP, GroupedViT, tiny_bert
 
@@ -167,7 +167,7 @@ def test_model_tester_with_the_lr_column(qtmodeltester, window) -> None:
 
 
 def test_screenshot_column_and_dialog(window) -> None:
-    from freezegui.app.table_dialog import TableDialog
+    from freezegui.app.dialogs.table_dialog import TableDialog
 
     doc = _open(window)
     window.lr.set_row_scale(doc.tree.node("bert.encoder.layer.1.attention"), 0.25)

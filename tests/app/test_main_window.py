@@ -8,12 +8,12 @@ import pytest
 from PySide6.QtCore import QEvent, QObject, QRect, Qt
 from PySide6.QtWidgets import QLabel
 
-from freezegui.app.details import COLUMNS
+from freezegui.app.docks.details import COLUMNS
 from freezegui.app.main_window import MainWindow, select_path
 from freezegui.app.prompt import Answer
 from freezegui.cli.main import main as cli_main
-from freezegui.core.options import LoadOptions
-from freezegui.core.rules import RuleSet
+from freezegui.core.models.options import LoadOptions
+from freezegui.core.rules.ruleset import RuleSet
 from tests.app.conftest import drop_rules, load, open_rules
 
 CHECK = Qt.ItemDataRole.CheckStateRole
@@ -76,7 +76,7 @@ def test_bert_base_search_and_train_matches(qtbot, window, dialogs, tmp_path: Pa
 
 
 def test_undo_after_bulk_action_and_unsaved_marker(qtbot, window, resnet18_10) -> None:
-    from freezegui.core.document import Document
+    from freezegui.core.editing.document import Document
 
     window.set_document(Document.from_model(resnet18_10, LoadOptions("torchvision:resnet18", num_classes=10)))
     assert not window.isWindowModified()
@@ -115,7 +115,7 @@ def test_quick_actions(qtbot, window, tmp_path: Path) -> None:
 
 
 def test_space_toggles_current_row(qtbot, window, resnet18_10) -> None:
-    from freezegui.core.document import Document
+    from freezegui.core.editing.document import Document
 
     window.set_document(Document.from_model(resnet18_10))
     select_path(window, "layer1")
@@ -129,7 +129,7 @@ def test_space_toggles_current_row(qtbot, window, resnet18_10) -> None:
 def test_broken_rule_file_shows_dialog_and_keeps_state(
     qtbot, window, dialogs, resnet18_10, tmp_path: Path
 ) -> None:
-    from freezegui.core.document import Document
+    from freezegui.core.editing.document import Document
 
     window.set_document(Document.from_model(resnet18_10))
     window.edits.train_head()
@@ -164,7 +164,7 @@ def test_factory_that_raises_shows_dialog(qtbot, window, dialogs) -> None:
 
 
 def test_close_with_unsaved_changes_asks(qtbot, window, dialogs, resnet18_10) -> None:
-    from freezegui.core.document import Document
+    from freezegui.core.editing.document import Document
 
     window.set_document(Document.from_model(resnet18_10))
     window.edits.freeze_all()
@@ -176,7 +176,7 @@ def test_close_with_unsaved_changes_asks(qtbot, window, dialogs, resnet18_10) ->
 
 
 def test_exports(qtbot, window, resnet18_10, tmp_path: Path) -> None:
-    from freezegui.core.document import Document
+    from freezegui.core.editing.document import Document
 
     window.set_document(Document.from_model(resnet18_10))
     window.edits.train_head()
@@ -193,7 +193,7 @@ def test_exports(qtbot, window, resnet18_10, tmp_path: Path) -> None:
 
 
 def test_drop_rule_file_and_recent_files(qtbot, window, settings, resnet18_10, tmp_path: Path) -> None:
-    from freezegui.core.document import Document
+    from freezegui.core.editing.document import Document
 
     window.set_document(Document.from_model(resnet18_10, "torchvision:resnet18"))
     rules = tmp_path / "drop.yaml"
@@ -206,7 +206,7 @@ def test_drop_rule_file_and_recent_files(qtbot, window, settings, resnet18_10, t
 
 
 def test_editing_locked(qtbot, window, resnet18_10) -> None:
-    from freezegui.core.document import Document
+    from freezegui.core.editing.document import Document
 
     window.set_document(Document.from_model(resnet18_10))
     window.set_editing_locked(True, "Training in progress")

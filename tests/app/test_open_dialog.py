@@ -7,7 +7,7 @@ import torch
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialog
 
-from freezegui.app.open_dialog import (
+from freezegui.app.dialogs.open_dialog import (
     TAB_CHECKPOINT,
     TAB_HF,
     TAB_PYTHON,
@@ -15,8 +15,8 @@ from freezegui.app.open_dialog import (
     TAB_TORCHVISION,
     OpenModelDialog,
 )
-from freezegui.core.loading import list_torchvision_models, load_model
-from freezegui.core.options import LoadOptions
+from freezegui.core.models.loading import list_torchvision_models, load_model
+from freezegui.core.models.options import LoadOptions
 
 
 @pytest.fixture
@@ -302,7 +302,7 @@ def test_screenshot(dialog, qtbot):
 # --------------------------------------------------------------------------------- timm and factory args
 def test_timm_tab_lists_models_when_first_shown(dialog, qtbot):
     pytest.importorskip("timm")
-    from freezegui.app.open_dialog import TAB_TIMM
+    from freezegui.app.dialogs.open_dialog import TAB_TIMM
 
     assert dialog.timmModel.rowCount() == 0  # timm is imported only when the tab is shown
     dialog.tabs.setCurrentIndex(TAB_TIMM)

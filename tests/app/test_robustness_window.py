@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 
+from freezegui.app.commands.rule_loader import RuleLoader
 from freezegui.app.messages import message_box, split_message
-from freezegui.app.rule_loader import RuleLoader
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules.ruleset import RuleSet
 from tests.app.conftest import drop_rules, open_rules
 from tests.test_robustness import laughs, million_rules
 
@@ -30,7 +30,7 @@ HOSTILE = {
 def test_hostile_rule_file_shows_an_error_and_keeps_the_selection(
     case: str, qtbot, window, dialogs, resnet18_10, tmp_path: Path
 ) -> None:
-    from freezegui.core.document import Document
+    from freezegui.core.editing.document import Document
 
     window.set_document(Document.from_model(resnet18_10))
     window.edits.train_head()
@@ -123,7 +123,7 @@ def test_factory_that_exits_shows_a_load_error(qtbot, window, dialogs, tmp_path:
 
 
 def test_cancel_while_reading_keeps_the_selection(qtbot, window, dialogs, tmp_path: Path) -> None:
-    from freezegui.core.document import Document
+    from freezegui.core.editing.document import Document
     from tests.models import MLP
 
     doc = Document.from_model(MLP(), "py:tests.models:MLP")
@@ -138,7 +138,7 @@ def test_cancel_while_reading_keeps_the_selection(qtbot, window, dialogs, tmp_pa
 
 
 def test_dropped_rule_file_is_read_in_the_background_and_applied(qtbot, window, tmp_path: Path) -> None:
-    from freezegui.core.document import Document
+    from freezegui.core.editing.document import Document
     from tests.models import MLP
 
     doc = Document.from_model(MLP(), "py:tests.models:MLP")

@@ -9,11 +9,11 @@ from PySide6.QtCore import QItemSelectionModel, QPoint, Qt
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QStyle, QStyleFactory, QStyleOptionViewItem
 
-from freezegui.app import row_painter
-from freezegui.app.row_painter import RowPainter
-from freezegui.app.tree_model import COL_LORA, COL_NAME, ModuleTreeModel
-from freezegui.app.tree_view import ModuleTreeView
-from freezegui.core.document import Document
+from freezegui.app.tree import row_painter
+from freezegui.app.tree.model import COL_LORA, COL_NAME, ModuleTreeModel
+from freezegui.app.tree.row_painter import RowPainter
+from freezegui.app.tree.view import ModuleTreeView
+from freezegui.core.editing.document import Document
 from tests import models
 
 

@@ -9,9 +9,9 @@ import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
 from freezegui.app.main_window import select_path
-from freezegui.app.tree_columns import COL_LR, COL_NAME, COL_TRAINABLE
-from freezegui.core.document import Document
-from freezegui.core.rules import RuleSet
+from freezegui.app.tree.columns import COL_LR, COL_NAME, COL_TRAINABLE
+from freezegui.core.editing.document import Document
+from freezegui.core.rules.ruleset import RuleSet
 from tests.models import SmallConvNet
 
 HEAD_ONLY = "default: freeze\nrules: [{train: fc}]"

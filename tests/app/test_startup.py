@@ -35,7 +35,7 @@ FRESH_APP = textwrap.dedent(
     paints = Paints()
     window.tree_pane.busy_page.installEventFilter(paints)
     window.show()
-    from freezegui.core.options import LoadOptions
+    from freezegui.core.models.options import LoadOptions
     window.open_model_when_painted(LoadOptions(sys.argv[2]))  # what `freezegui SPEC` does
     """
 )
@@ -74,7 +74,7 @@ def test_window_is_painted_busy_before_torch_then_the_tree_fills(tmp_path) -> No
 def test_closing_while_a_factory_never_returns_exits_promptly(tmp_path) -> None:
     code = FRESH_APP + textwrap.dedent(
         """
-        from freezegui.app.loader import Stage
+        from freezegui.app.commands.loader import Stage
         from freezegui.app.main import finish
 
         def close_when_building(progress):  # the factory is being called, and it sleeps forever

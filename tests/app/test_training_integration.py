@@ -15,8 +15,8 @@ from PySide6.QtCore import QModelIndex, QSettings, Qt
 from PySide6.QtWidgets import QApplication, QLabel, QProgressBar, QPushButton
 
 from freezegui.app.main_window import MainWindow
-from freezegui.core.document import Document
-from freezegui.core.rules import RuleSet
+from freezegui.core.editing.document import Document
+from freezegui.core.rules.ruleset import RuleSet
 from tests import models
 from tests.app.conftest import FakePrompt
 

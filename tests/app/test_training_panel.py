@@ -12,10 +12,10 @@ pytest.importorskip("PySide6.QtCharts")
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QMainWindow, QProgressBar, QPushButton
 
-from freezegui.app.training_panel import TrainingPanel
-from freezegui.core.rules import RuleSet, rules_from_selection
-from freezegui.core.selection import Selection
-from freezegui.core.tree import build_tree
+from freezegui.app.docks.training_panel import TrainingPanel
+from freezegui.core.editing.selection import Selection
+from freezegui.core.rules.ruleset import RuleSet, rules_from_selection
+from freezegui.core.structure.tree import build_tree
 from tests import models
 
 CALLS: list[int] = [0]  # forward calls of SlowMLP (shared across the worker's deep copy)

@@ -8,11 +8,11 @@ import pytest
 from PySide6.QtCore import QModelIndex, QModelRoleData, QModelRoleDataSpan, Qt
 from PySide6.QtWidgets import QTreeView
 
-from freezegui.app import tree_model
-from freezegui.app.tree_columns import COLUMNS, HEADERS
-from freezegui.app.tree_model import COL_NAME, COL_TRAINABLE, COL_TYPE, ModuleTreeModel
-from freezegui.app.tree_view import ModuleTreeView
-from freezegui.core.document import Document
+from freezegui.app.tree import model as tree_model
+from freezegui.app.tree.columns import COLUMNS, HEADERS
+from freezegui.app.tree.model import COL_NAME, COL_TRAINABLE, COL_TYPE, ModuleTreeModel
+from freezegui.app.tree.view import ModuleTreeView
+from freezegui.core.editing.document import Document
 from tests import models
 
 CHECK = Qt.ItemDataRole.CheckStateRole

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
-from freezegui.app.tree_model import (
+from freezegui.app.tree.model import (
     COL_NAME,
     COL_SHAPE,
     COL_TOTAL,
@@ -13,8 +13,8 @@ from freezegui.app.tree_model import (
     ModuleTreeModel,
     SearchFilterModel,
 )
-from freezegui.core import actions
-from freezegui.core.document import Document
+from freezegui.core.editing import presets
+from freezegui.core.editing.document import Document
 from tests import models
 
 CHECK = Qt.ItemDataRole.CheckStateRole
@@ -47,7 +47,7 @@ def test_model_tester_resnet_with_filter(qtmodeltester, resnet18_10, query: str)
     qtmodeltester.check(source)
     proxy = SearchFilterModel()
     proxy.setSourceModel(source)
-    proxy.set_search(actions.search(doc.tree, query))
+    proxy.set_search(presets.search(doc.tree, query))
     qtmodeltester.check(proxy)
     # hasChildren is answered from the search result; it must agree with the filtered rows.
     pending, seen = [QModelIndex()], 0
@@ -141,7 +141,7 @@ def test_data_changed_is_one_range_per_fetched_parent(resnet18_10) -> None:
 
 
 def test_huge_changes_send_one_coarse_range(qtbot) -> None:
-    from freezegui.app.tree_model import RANGE_SIGNAL_LIMIT
+    from freezegui.app.tree.model import RANGE_SIGNAL_LIMIT
 
     doc = Document.from_model(models.wide_model(3_000))
     m = _model(doc)
@@ -158,7 +158,7 @@ def test_huge_changes_send_one_coarse_range(qtbot) -> None:
 
 def test_long_ranges_start_after_the_name_column() -> None:
     """A range over many rows leaves column 0 out (QTreeView would re-check every row for children)."""
-    from freezegui.app.tree_model import COL_TYPE, COLUMN0_ROW_LIMIT
+    from freezegui.app.tree.model import COL_TYPE, COLUMN0_ROW_LIMIT
 
     doc = Document.from_model(models.wide_model(5 * (COLUMN0_ROW_LIMIT + 10), width=2))  # 5 modules a block
     m = _model(doc)

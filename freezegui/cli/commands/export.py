@@ -15,7 +15,6 @@ from freezegui.cli.common import (
     refuse_overwriting_inputs,
     spec_file,
 )
-from freezegui.core.apply import ApplyReport, evaluate_rules
 from freezegui.core.atomic import atomic_write_text
 from freezegui.core.errors import FreezeguiWarning, SpecError
 from freezegui.core.interop.axolotl import to_axolotl
@@ -24,9 +23,10 @@ from freezegui.core.interop.llamafactory import to_llamafactory
 from freezegui.core.interop.names import to_names
 from freezegui.core.interop.python import to_python
 from freezegui.core.interop.python_staged import to_python_staged
-from freezegui.core.loading import load_model
-from freezegui.core.rules import RuleSet
-from freezegui.core.tree import ModuleTree
+from freezegui.core.models.loading import load_model
+from freezegui.core.rules.apply import ApplyReport, evaluate_rules
+from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.structure.tree import ModuleTree
 
 FORMATS = ("axolotl", "llamafactory", "python", "names", "peft")
 

@@ -14,14 +14,14 @@ from freezegui.cli.common import (
     refuse_overwriting_inputs,
     spec_file,
 )
-from freezegui.core.apply import evaluate_rules
 from freezegui.core.errors import FreezeguiWarning, SpecError
 from freezegui.core.interop.axolotl import from_axolotl, unmatched_patterns
 from freezegui.core.interop.llamafactory import from_llamafactory
 from freezegui.core.interop.names import from_names, parse_names
 from freezegui.core.interop.peft import from_peft, read_peft_config
-from freezegui.core.rules import read_rule_text
-from freezegui.core.tree import build_tree
+from freezegui.core.rules.apply import evaluate_rules
+from freezegui.core.rules.ruleset import read_rule_text
+from freezegui.core.structure.tree import build_tree
 
 FORMATS = ("axolotl", "llamafactory", "names", "peft")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from freezegui.core.loading import list_torchvision_models
+from freezegui.core.models.loading import list_torchvision_models
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.timm:
-        from freezegui.core.timm_models import list_timm_models
+        from freezegui.core.models.timm import list_timm_models
 
         for name in list_timm_models():
             print(f"timm:{name}")

@@ -12,11 +12,11 @@ from freezegui.cli.common import (
     refuse_overwriting_inputs,
     spec_file,
 )
-from freezegui.core.apply import evaluate_rules
 from freezegui.core.errors import RuleError
-from freezegui.core.lora import LoraBias, LoraSettings, LoraSpec, targets_from_adapted
-from freezegui.core.patterns import Pattern
-from freezegui.core.rules import Rule, RuleSet, rules_from_selection
+from freezegui.core.rules.apply import evaluate_rules
+from freezegui.core.rules.lora import LoraBias, LoraSettings, LoraSpec, targets_from_adapted
+from freezegui.core.rules.patterns import Pattern
+from freezegui.core.rules.ruleset import Rule, RuleSet, rules_from_selection
 
 
 class _Ordered(argparse.Action):

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from freezegui.cli.common import add_model_args, int_at_least, load_from_args
-from freezegui.core.apply import apply_rules, evaluate_rules
-from freezegui.core.counting import format_count
+from freezegui.core.editing.selection import Selection
 from freezegui.core.errors import FreezeguiWarning, RuleError
-from freezegui.core.loading import parse_spec
-from freezegui.core.selection import Selection
-from freezegui.core.tree import ModuleNode, build_tree
+from freezegui.core.models.loading import parse_spec
+from freezegui.core.rules.apply import apply_rules, evaluate_rules
+from freezegui.core.structure.counting import format_count
+from freezegui.core.structure.tree import ModuleNode, build_tree
 
 
 def register(sub: argparse._SubParsersAction) -> None:

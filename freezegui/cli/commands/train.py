@@ -17,9 +17,9 @@ from freezegui.cli.common import (
     load_from_args,
     refuse_overwriting_inputs,
 )
-from freezegui.core.apply import as_ruleset
 from freezegui.core.errors import TrainingError
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules.apply import as_ruleset
+from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.training.checkpoint import RULES_NAME, WEIGHTS_NAME
 from freezegui.core.training.compare import compare_methods, format_comparison
 from freezegui.core.training.config import OPTIMIZERS, SYNTHETIC, TRAIN_METHODS, TrainingConfig

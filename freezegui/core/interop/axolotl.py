@@ -26,8 +26,8 @@ import yaml
 
 from freezegui.core.errors import FreezeguiError, FreezeguiWarning, RuleError
 from freezegui.core.interop.common import load_yaml_mapping
-from freezegui.core.rules import Rule, RuleSet, rules_from_selection
-from freezegui.core.tree import ModuleTree
+from freezegui.core.rules.ruleset import Rule, RuleSet, rules_from_selection
+from freezegui.core.structure.tree import ModuleTree
 
 KEY = "unfrozen_parameters"
 # The row-slice suffix axolotl strips before compiling the name pattern.

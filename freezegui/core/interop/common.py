@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
-from freezegui.core.bounded_yaml import safe_load
-from freezegui.core.counting import format_percent
 from freezegui.core.errors import RuleError
-from freezegui.core.rules import RuleSet, rules_from_selection
-from freezegui.core.tree import ModuleTree
+from freezegui.core.rules.ruleset import RuleSet, rules_from_selection
+from freezegui.core.rules.yaml_reader import safe_load
+from freezegui.core.structure.counting import format_percent
+from freezegui.core.structure.tree import ModuleTree
 
 _UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
 
@@ -48,7 +48,7 @@ def summary_line(tree: ModuleTree, trainable: np.ndarray) -> str:
 def load_yaml_mapping(text: str, *, source: str | None, what: str) -> dict[str, Any]:
     """Parse a whole tool config; malformed YAML or a non-mapping is a RuleError naming the line.
 
-    Bounded as rule files are (size, nesting, alias expansion: :mod:`freezegui.core.bounded_yaml`)."""
+    Bounded as rule files are (size, nesting, alias expansion: :mod:`freezegui.core.rules.yaml_reader`)."""
     data = safe_load(text, source=source)
     if not isinstance(data, dict):
         raise RuleError(f"{what} must be a YAML mapping", source=source)

@@ -34,8 +34,8 @@ from torch import nn
 
 from freezegui.core.errors import FreezeguiError, FreezeguiWarning, RuleError
 from freezegui.core.interop.common import load_yaml_mapping
-from freezegui.core.rules import RuleSet, rules_from_selection
-from freezegui.core.tree import ModuleNode, ModuleTree
+from freezegui.core.rules.ruleset import RuleSet, rules_from_selection
+from freezegui.core.structure.tree import ModuleNode, ModuleTree
 
 _NUMBERED = re.compile(r"\.\d+\.")
 _KEYS = ("freeze_trainable_layers", "freeze_trainable_modules", "freeze_extra_modules", "use_llama_pro")

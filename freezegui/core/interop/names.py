@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from freezegui.core.errors import RuleError
-from freezegui.core.rules import Rule, RuleSet, literal_pattern, rules_from_selection
-from freezegui.core.tree import ModuleTree
+from freezegui.core.rules.ruleset import Rule, RuleSet, literal_pattern, rules_from_selection
+from freezegui.core.structure.tree import ModuleTree
 
 
 def to_names(tree: ModuleTree, trainable: np.ndarray) -> str:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from freezegui.core.errors import FreezeguiError, RuleError
-from freezegui.core.lora import (
+from freezegui.core.rules.lora import (
     LoraBias,
     LoraSettings,
     LoraSpec,
@@ -30,9 +30,9 @@ from freezegui.core.lora import (
     bias_mask,
     targets_from_adapted,
 )
-from freezegui.core.patterns import Pattern
-from freezegui.core.rules import RuleSet, read_rule_text, rules_from_selection
-from freezegui.core.tree import ModuleTree
+from freezegui.core.rules.patterns import Pattern
+from freezegui.core.rules.ruleset import RuleSet, read_rule_text, rules_from_selection
+from freezegui.core.structure.tree import ModuleTree
 
 ALL_LINEAR = "all-linear"
 _LAYER_ANY = re.compile(r".*?\.[^.]*\.(?P<idx>\d+)\.")

@@ -12,7 +12,7 @@ import numpy as np
 
 from freezegui.core.errors import FreezeguiError
 from freezegui.core.interop.common import shortest_prefix_rules, summary_line
-from freezegui.core.tree import ModuleTree
+from freezegui.core.structure.tree import ModuleTree
 
 PYTHON_METHODS = ("requires_grad", "lr_zero")
 _ALIASES = {"param_groups": "lr_zero", "lr0": "lr_zero"}

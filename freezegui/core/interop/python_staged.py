@@ -9,11 +9,11 @@ and drops the gradients of groups at scale 0 so that the optimizer holds no stat
 
 from __future__ import annotations
 
-from freezegui.core.groups import stage_states
 from freezegui.core.interop.common import rule_path
-from freezegui.core.rules import RuleSet
-from freezegui.core.scaled_rules import rules_with_scales
-from freezegui.core.tree import ModuleTree
+from freezegui.core.lr.groups import stage_states
+from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.rules.writer import rules_with_scales
+from freezegui.core.structure.tree import ModuleTree
 
 _BODY = '''\
 import torch

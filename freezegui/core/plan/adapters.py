@@ -1,7 +1,7 @@
 """LoRA adapters in a plan: their training state, and the adapters themselves in the meta step.
 
 A rule file's ``lora:`` section adds a rank-``r`` adapter to each target (Linear ``in -> out``:
-A ``r x in``, B ``out x r``; PEFT's shapes, see :func:`freezegui.core.lora.adapter_numel`). The
+A ``r x in``, B ``out x r``; PEFT's shapes, see :func:`freezegui.core.rules.lora.adapter_numel`). The
 adapter tensors train (weights, gradients and optimizer state, in the base weight's dtype as PEFT
 casts them); the target's own weights stay frozen unless a rule trains them. In the meta step each
 adapted module gets meta ``A``/``B`` parameters and a forward hook adding ``B(A(dropout(x))) * alpha/r``
@@ -18,11 +18,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from freezegui.core.lora import AdapterKind, LoraSettings, adapter_kind, adapter_sizes
 from freezegui.core.plan.options import MOMENTS, PlanOptions
 from freezegui.core.plan.result import Cost
 from freezegui.core.plan.state import element_sizes, optimizer_step_bytes
-from freezegui.core.tree import ModuleTree
+from freezegui.core.rules.lora import AdapterKind, LoraSettings, adapter_kind, adapter_sizes
+from freezegui.core.structure.tree import ModuleTree
 
 _FP32 = 4
 

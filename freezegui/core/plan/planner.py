@@ -18,19 +18,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from freezegui.core.apply import apply_norm_policy, as_ruleset, evaluate_rules
-from freezegui.core.counting import Counts
+from freezegui.core.editing.selection import Selection
 from freezegui.core.errors import FreezeguiError
-from freezegui.core.lora import adapter_sizes, bias_mask
 from freezegui.core.plan.adapters import adapter_state, add_meta_adapters
 from freezegui.core.plan.measure import SavedTensors, StepCost, measure_step
 from freezegui.core.plan.meta import _line, enable_checkpointing, meta_copy
 from freezegui.core.plan.options import PlanCancelled, PlanError, PlanOptions, Shard
 from freezegui.core.plan.result import Cost, Plan
 from freezegui.core.plan.state import state_cost
-from freezegui.core.rules import RuleSet
-from freezegui.core.selection import Selection
-from freezegui.core.tree import ModuleTree, build_tree
+from freezegui.core.rules.apply import apply_norm_policy, as_ruleset, evaluate_rules
+from freezegui.core.rules.lora import adapter_sizes, bias_mask
+from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.structure.counting import Counts
+from freezegui.core.structure.tree import ModuleTree, build_tree
 
 RulesArg = RuleSet | str | os.PathLike[str] | dict[str, Any] | None
 DEFAULT_SEQ_LEN = 32  # the training engine's default

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from freezegui.core.counting import Counts, format_bytes
 from freezegui.core.plan.options import PlanOptions
+from freezegui.core.structure.counting import Counts, format_bytes
 
 KEYS = (
     "weights_bytes",

@@ -6,7 +6,7 @@ import numpy as np
 
 from freezegui.core.plan.options import MOMENTS, Optimizer, PlanOptions
 from freezegui.core.plan.result import Cost
-from freezegui.core.tree import ModuleTree
+from freezegui.core.structure.tree import ModuleTree
 
 _FP32 = 4
 

@@ -16,7 +16,7 @@ from torch import nn
 
 from freezegui.core.atomic import atomic_open, atomic_write_text
 from freezegui.core.errors import TrainingError
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.training.report import TrainingReport
 
 WEIGHTS_NAME = "model.safetensors"

@@ -19,9 +19,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from freezegui.core.apply import RulesLike, as_ruleset
-from freezegui.core.counting import format_bytes
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules.apply import RulesLike, as_ruleset
+from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.structure.counting import format_bytes
 from freezegui.core.training.config import TrainingConfig
 from freezegui.core.training.engine import TrainingRun
 from freezegui.core.training.report import StepResult, TrainingReport, TrainingStatus

@@ -9,7 +9,7 @@ from typing import Any, Literal
 import torch
 
 from freezegui.core.errors import TrainingError
-from freezegui.core.rules import Method
+from freezegui.core.rules.ruleset import Method
 
 Optimizer = Literal["sgd", "adamw"]
 OPTIMIZERS: tuple[str, ...] = ("sgd", "adamw")

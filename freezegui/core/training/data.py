@@ -19,8 +19,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from freezegui.core.errors import TrainingError
-from freezegui.core.heads import find_head, replace_head
 from freezegui.core.messages import reason
+from freezegui.core.structure.heads import find_head, replace_head
 from freezegui.core.training.config import SYNTHETIC, TrainingConfig
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")

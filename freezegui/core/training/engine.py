@@ -23,12 +23,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from freezegui.core.apply import RulesLike, apply_rules, as_ruleset, param_groups
-from freezegui.core.counting import Counts
+from freezegui.core.editing.selection import Selection
 from freezegui.core.errors import FreezeguiError, TrainingError
-from freezegui.core.loading import SpecKind, parse_spec
-from freezegui.core.rules import Method, RuleSet
-from freezegui.core.selection import Selection
+from freezegui.core.models.loading import SpecKind, parse_spec
+from freezegui.core.rules.apply import RulesLike, apply_rules, as_ruleset, param_groups
+from freezegui.core.rules.ruleset import Method, RuleSet
+from freezegui.core.structure.counting import Counts
+from freezegui.core.structure.tree import build_tree
 from freezegui.core.training.checkpoint import save_checkpoint
 from freezegui.core.training.config import TrainingConfig, resolve_device
 from freezegui.core.training.data import TrainingData, make_data
@@ -36,7 +37,6 @@ from freezegui.core.training.prediction import Prediction, predict
 from freezegui.core.training.proof import FrozenSnapshot
 from freezegui.core.training.report import MemoryStats, StepResult, TrainingReport, TrainingStatus
 from freezegui.core.training.staging import Schedule, epoch_of, start_schedule
-from freezegui.core.tree import build_tree
 
 
 class _RunEnded(Exception):

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
-from freezegui.core.counting import format_bytes
-from freezegui.core.rules import RuleSet
+from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.structure.counting import format_bytes
 
 if TYPE_CHECKING:
     from freezegui.core.plan import Plan

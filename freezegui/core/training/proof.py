@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from freezegui.core.tree import ModuleTree
+from freezegui.core.structure.tree import ModuleTree
 
 
 def _cpu_copy(t: torch.Tensor) -> torch.Tensor:

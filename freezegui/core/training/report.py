@@ -11,8 +11,8 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Any
 
-from freezegui.core.counting import Counts, format_bytes, format_count
 from freezegui.core.strenum import StrEnum
+from freezegui.core.structure.counting import Counts, format_bytes, format_count
 from freezegui.core.training.prediction import Prediction
 from freezegui.core.training.proof import ProofReport
 

@@ -1,0 +1,1 @@
+"""What the user's actions do: the action table, the document controller, edits, loading off the UI thread."""

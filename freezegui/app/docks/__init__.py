@@ -1,0 +1,1 @@
+"""The main window's docks: totals, details, cost, training."""

@@ -1,0 +1,199 @@
+"""Per-tensor learning-rate scales: layer ids for layer-wise decay, and the scale each rule file gives.
+
+Layer ids follow timm's ``param_groups_layer_decay`` and BEiT. A model that declares ``group_matcher()``
+(timm models) is grouped by it: each parameter's ordinal from the matcher, ordinals sorted, one id per
+distinct ordinal except that one ending in timm's "merge into the previous group" marker joins the
+group before it; unmatched parameters (the head) come last. Otherwise the main block list that "Train
+last N blocks" finds decides: id 0 before it (embeddings, stem, class tokens), id i+1 for block i,
+id L+1 after it (final norm, pooler, head). Scale = D ** (max id - id), so the head trains at 1.0.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from freezegui.core.editing.presets import block_list
+from freezegui.core.editing.selection import Selection
+from freezegui.core.errors import RuleError
+from freezegui.core.rules.ruleset import RuleSet, match_params
+from freezegui.core.structure.tree import ModuleTree
+
+MERGE_PREVIOUS = 99999.0  # timm's MATCH_PREV_GROUP ordinal: "this belongs to the group before"
+
+
+@dataclass(frozen=True)
+class LayerIds:
+    """A layer id per unique parameter; ``max_id`` is the id that trains at scale 1.0."""
+
+    ids: np.ndarray
+    max_id: int
+    source: str  # "group_matcher" or the block list's path
+
+    def scales(self, decay: float) -> np.ndarray:
+        return np.power(float(decay), (self.max_id - self.ids).astype(np.float64))
+
+
+def layer_ids(tree: ModuleTree) -> LayerIds:
+    """Layer ids of ``tree``'s unique parameters; RuleError when the model has no depth to decay by."""
+    matcher = getattr(tree.modules[0], "group_matcher", None)
+    if callable(matcher):
+        return _ids_from_matcher(tree, matcher)
+    at = block_list(tree)
+    if at is None:
+        raise RuleError(
+            "layer_decay needs a model with a repeated block list (a ModuleList/Sequential of same-typed "
+            "blocks) or a group_matcher(); this model has neither: set lr_scale per rule instead"
+        )
+    node = tree.nodes[at]
+    starts = np.asarray([tree.occ_start[c.index] for c in node.children], dtype=np.int64)
+    end = int(tree.occ_start[node.end])
+    first = tree.first_occ
+    ids = np.searchsorted(starts, first, side="right").astype(np.int64)  # 0 before, i+1 in block i
+    n_blocks = len(starts)
+    ids[first >= end] = n_blocks + 1
+    return LayerIds(ids, n_blocks + 1, node.path)
+
+
+def _ids_from_matcher(tree: ModuleTree, group_matcher: Callable[..., Any]) -> LayerIds:
+    try:
+        spec = group_matcher(coarse=False)
+    except TypeError:
+        spec = group_matcher()
+    ordinal = _ordinal_function(spec)
+    keys = [ordinal(tree.primary_name(j)) for j in range(len(tree.params))]
+    number: dict[tuple[float, ...], int] = {}
+    lid = -1
+    for key in sorted(set(keys)):
+        if lid < 0 or key[-1] != MERGE_PREVIOUS:
+            lid += 1
+        number[key] = lid
+    ids = np.asarray([number[k] for k in keys], dtype=np.int64)
+    return LayerIds(ids, max(lid, 0), "group_matcher")
+
+
+def _ordinal_function(spec: Any) -> Callable[[str], tuple[float, ...]]:
+    """A name -> ordinal tuple function from a timm matcher (a dict of regexes, or a callable)."""
+    if not isinstance(spec, dict):
+        fn = spec
+
+        def call(name: str) -> tuple[float, ...]:
+            value = fn(name)
+            return tuple(float(v) for v in value) if isinstance(value, Iterable) else (float(value),)
+
+        return call
+    compiled: list[tuple[re.Pattern[str], float, tuple[float, ...] | None]] = []
+    for group, (_, mspec) in enumerate(spec.items()):
+        if mspec is None:
+            continue
+        entries = mspec if isinstance(mspec, (list, tuple)) else [(mspec, None)]
+        for regex, suffix in entries:
+            compiled.append((re.compile(regex), float(group), None if suffix is None else tuple(suffix)))
+
+    def match(name: str) -> tuple[float, ...]:
+        for regex, group, suffix in compiled:
+            m = regex.match(name)
+            if m:
+                found = tuple(float(g) for g in m.groups() if g is not None)
+                return (group, *found, *(suffix or ()))
+        return (math.inf,)
+
+    return match
+
+
+def decay_scales(tree: ModuleTree, decay: float) -> np.ndarray:
+    """``decay ** (max id - id)`` per unique parameter."""
+    return layer_ids(tree).scales(decay)
+
+
+def apply_layer_decay(selection: Selection, decay: float) -> bool:
+    """Set every tensor's scale in ``selection`` by depth, as one undoable edit (RuleError without blocks)."""
+    return selection.set_scales(decay_scales(selection.tree, decay), label=f"Layer-wise decay {decay:g}")
+
+
+def evaluate_scales(tree: ModuleTree, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
+    """The trainable mask and the effective lr scale per unique parameter (0.0 where frozen).
+
+    Every tensor starts at the layer-decay scale (1.0 without ``layer_decay``); the last rule that
+    matches a tensor decides both whether it trains and, with ``lr_scale``, its scale."""
+    base = (
+        decay_scales(tree, rules.layer_decay) if rules.layer_decay is not None else np.ones(len(tree.params))
+    )
+    scale = base.copy()
+    trainable = np.full(len(tree.params), rules.default == "train", dtype=bool)
+    for rule in rules.rules:
+        hit = match_params(tree, rule.pattern)
+        trainable[hit] = rule.trainable
+        scale[hit] = base[hit] if rule.lr_scale is None else rule.lr_scale
+    scale[~trainable] = 0.0
+    return trainable, scale
+
+
+# ------------------------------------------------------------------------------------------ preview
+@dataclass(frozen=True)
+class LayerGroup:
+    """One layer id of a layer-decay preview: what it holds and the scale it trains at."""
+
+    layer_id: int
+    scale: float
+    paths: list[str]  # the fewest module/parameter paths that cover the group
+    tensors: int
+    elements: int
+
+    @property
+    def label(self) -> str:
+        shown = ", ".join(self.paths[:3])
+        return shown + (f" (+{len(self.paths) - 3} more)" if len(self.paths) > 3 else "")
+
+
+def layer_groups(tree: ModuleTree, decay: float) -> list[LayerGroup]:
+    """Every layer id with its parameters' covering paths and scale, first id first."""
+    ids = layer_ids(tree)
+    scales = ids.scales(decay)
+    out = []
+    for lid in np.unique(ids.ids).tolist():
+        mask = ids.ids == lid
+        out.append(
+            LayerGroup(
+                int(lid),
+                float(scales[mask][0]),
+                covering_paths(tree, mask),
+                int(mask.sum()),
+                int(tree.numel[mask].sum()),
+            )
+        )
+    return out
+
+
+def layer_decay_preview(model_or_tree: Any, decay: float) -> list[tuple[str, float]]:
+    """``[(group label, scale)]`` for a Layer-wise decay dialog to show before applying."""
+    from freezegui.core.structure.tree import build_tree
+
+    tree = model_or_tree if isinstance(model_or_tree, ModuleTree) else build_tree(model_or_tree)
+    return [(g.label, g.scale) for g in layer_groups(tree, decay)]
+
+
+def covering_paths(tree: ModuleTree, mask: np.ndarray) -> list[str]:
+    """The top-most modules whose whole subtree is in ``mask``, and the single parameters left over."""
+    inside = tree.subtree_sums(mask, elements=False)
+    paths, occ_paths = tree.paths, tree.occurrence_paths
+    out: list[str] = []
+    i, n = 0, len(paths)
+    while i < n:
+        if i and tree.nparams[i] and inside[i] == tree.nparams[i]:
+            out.append(paths[i])
+            i = int(tree.node_end[i])
+            continue
+        if inside[i]:
+            for o in range(int(tree.occ_start[i]), int(tree.occ_start[i + 1])):
+                if mask[tree.occ_param[o]]:
+                    out.append(occ_paths[o])
+            i += 1
+        else:
+            i = int(tree.node_end[i]) if i else 1
+    return out
