@@ -80,7 +80,8 @@ def run_app(argv: list[str]) -> int:
         print(f"freezegui: the desktop app cannot start: {exc}. {INSTALL_QT}", file=sys.stderr)
         return 2
     configure_interpreter()
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     app.setOrganizationName("freezegui")
     app.setApplicationName("freezegui")
     app.setApplicationDisplayName("freezegui")

@@ -9,6 +9,7 @@ Importing this module does not import torch: the window is shown first, and the 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,9 +40,13 @@ from freezegui.app.tree.search_bar import SearchBar
 from freezegui.core.models.options import DEFAULT_SPEC, LoadOptions
 
 if TYPE_CHECKING:
+    from freezegui.app.docks.cost_panel import CostPanel
+    from freezegui.app.docks.training_panel import TrainingPanel
+    from freezegui.app.schedule.dialog import ScheduleDialog
     from freezegui.app.tree.model import ModuleTreeModel
     from freezegui.app.tree.view import ModuleTreeView
     from freezegui.core.editing.document import Document
+    from freezegui.core.editing.presets import SearchResult
     from freezegui.core.structure.tree import ModuleNode, ParamEntry
 
 RULE_HELP = (
@@ -70,8 +75,9 @@ class MainWindow(QMainWindow):
         self.controller = DocumentController(self.prompt, self.settings, self)
         self.edits = EditCommands(lambda: self.controller.doc, lambda: self.controller.locked, self.prompt)
         self.lr = LrCommands(lambda: self.controller.doc, lambda: self.controller.locked, self.prompt)
-        self.training_panel: Any = None
-        self.cost_panel: Any = None  # Cost panel hook (issue 12)
+        self.training_panel: TrainingPanel | None = None  # built once the core is importable
+        self.cost_panel: CostPanel | None = None
+        self.schedule_dialog: ScheduleDialog | None = None  # made on first use
         self._core_ready = False
         self._shown_doc: Document | None = None  # whose selection signals are connected
         self._busy_cursor = False
@@ -266,7 +272,7 @@ class MainWindow(QMainWindow):
         """Filter the tree at once (typing filters after a short pause)."""
         self.search_bar.search(text)
 
-    def _on_search_result(self, result: Any) -> None:
+    def _on_search_result(self, result: SearchResult | None) -> None:
         if self._core_ready:
             self.tree_pane.show_search(result)
 
@@ -277,7 +283,7 @@ class MainWindow(QMainWindow):
         return self.tree_pane.view_index(item)
 
     # ================================================================================== reactions
-    def _on_selection_changed(self, *_: Any) -> None:
+    def _on_selection_changed(self, *_: object) -> None:
         assert self.document is not None
         self.totals.update_from(self.document.selection)
         self.details.refresh()
@@ -321,15 +327,24 @@ class MainWindow(QMainWindow):
         text = f"freezegui {__version__}\nChoose which layers of a PyTorch model to freeze."
         self.prompt.information("About freezegui", text)
 
+    @staticmethod
+    def _opener(open_: Callable[[str], object], item: str) -> Callable[[], None]:
+        """A menu slot that opens one recent item (Qt calls it with no arguments)."""
+
+        def slot() -> None:
+            open_(item)
+
+        return slot
+
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         models, rules = self.controller.recent("models"), self.controller.recent("rules")
         for spec in models:
-            self.recent_menu.addAction(f"Model: {spec}", lambda s=spec: self.open_model(s))
+            self.recent_menu.addAction(f"Model: {spec}", self._opener(self.open_model, spec))
         if models and rules:
             self.recent_menu.addSeparator()
         for path in rules:
-            self.recent_menu.addAction(f"Rules: {path}", lambda p=path: self.controller.open_rules(p))
+            self.recent_menu.addAction(f"Rules: {path}", self._opener(self.controller.open_rules, path))
         if not (models or rules):
             self.recent_menu.addAction("(nothing yet)").setEnabled(False)
 

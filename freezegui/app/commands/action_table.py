@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
+
+if TYPE_CHECKING:
+    from freezegui.app.main_window import MainWindow
 
 SK = QKeySequence.StandardKey
 Shortcut = str | QKeySequence.StandardKey
@@ -59,13 +62,13 @@ def _unlocked_core(s: UiState) -> bool:
     return s.core_ready and not s.locked
 
 
-def _lora_settings(w: Any) -> object:
+def _lora_settings(w: MainWindow) -> object:
     from freezegui.app.dialogs.lora_settings import show_lora_settings
 
     return show_lora_settings(w)
 
 
-def _schedule(w: Any) -> object:
+def _schedule(w: MainWindow) -> object:
     from freezegui.app.schedule.dialog import show_schedule_editor
 
     return show_schedule_editor(w)

@@ -131,7 +131,7 @@ class DocumentController(QObject):
         self.remember("models", options.spec)
         self.status.emit(f"Opened {options.spec}: {doc.tree.total_params:,} parameters", 5000)
         rules, self._rules_after_load = self._rules_after_load, None
-        self._finish_load_with_rules = bool(rules) and self.open_rules(rules, ask=False)
+        self._finish_load_with_rules = self.open_rules(rules, ask=False) if rules else False
         if not self._finish_load_with_rules:
             self.loadFinished.emit(True)
 
@@ -300,7 +300,7 @@ class DocumentController(QObject):
         value = self.settings.value(f"recent/{kind}", [])
         if isinstance(value, str):
             value = [value]
-        return [str(v) for v in (value or [])]
+        return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
 
     def remember(self, kind: str, item: str) -> None:
         items = [item] + [x for x in self.recent(kind) if x != item]

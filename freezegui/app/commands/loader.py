@@ -15,7 +15,7 @@ import enum
 import importlib
 import sys
 import threading
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -172,7 +172,7 @@ class ModelLoader(QObject):
         relay = _Relay(self, options)
         # Bound methods of a QObject living in the UI thread: queued, so slots run in the UI thread.
         # (`errored` connected here also stops superqt from re-raising the error in the UI thread.)
-        connect = {
+        connect: dict[str, Callable[..., Any] | Sequence[Callable[..., Any]]] = {
             "yielded": relay.on_yielded,
             "returned": relay.on_returned,
             "errored": relay.on_errored,

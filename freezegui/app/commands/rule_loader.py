@@ -105,7 +105,7 @@ class RuleLoader(QObject):
         text = str(exc) if isinstance(exc, FreezeguiError) else f"{self._path}: {type(exc).__name__}: {exc}"
         self.failed.emit(text, self._path)
 
-    def _on_aborted(self) -> None:
+    def _on_aborted(self, *_: object) -> None:
         self._close_dialog()
 
     # ----------------------------------------------------------------------------------------- dialog

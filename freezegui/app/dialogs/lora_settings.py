@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:
+    from freezegui.app.main_window import MainWindow
     from freezegui.core.rules.lora import LoraSettings
 
 BIAS_CHOICES = (
@@ -90,7 +91,7 @@ def _spin(box: Any, name: str, lo: float, hi: float) -> Any:
     return box
 
 
-def show_lora_settings(window: Any) -> LoraSettingsDialog | None:
+def show_lora_settings(window: MainWindow) -> LoraSettingsDialog | None:
     """Open the dialog over ``window`` (not blocking); OK stores the settings as one undoable edit."""
     doc = window.document
     if doc is None or window.controller.locked:

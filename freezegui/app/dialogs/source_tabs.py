@@ -7,7 +7,7 @@ describes (raising :class:`Incomplete` while input is missing); the dialog adds 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, QSortFilterProxyModel, QStringListModel, Qt
 from PySide6.QtGui import QKeyEvent
@@ -63,12 +63,18 @@ class _ListKeysToView(QObject):
         return False
 
 
-class SourceTabs:
+if TYPE_CHECKING:  # the mixins are only ever mixed into the Open Model dialog, a QDialog
+    from PySide6.QtWidgets import QDialog as _DialogBase
+else:
+    _DialogBase = object
+
+
+class SourceTabs(_DialogBase):
     """Mixed into the dialog (a QDialog): the tab pages, their browse buttons, their options."""
 
-    _update: Any
-    _accept_if_valid: Any
-    _filter_torchvision: Any
+    def _update(self, *_: object) -> None: ...
+    def _accept_if_valid(self, *_: object) -> None: ...
+    def _filter_torchvision(self, text: str) -> None: ...
 
     # ------------------------------------------------------------------------------------------ tabs
     def _build_torchvision_tab(self) -> QWidget:

@@ -6,13 +6,26 @@ read in a superqt worker the first time the tab is shown, so the dialog never fr
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSortFilterProxyModel, QStringListModel, Qt
-from PySide6.QtWidgets import QAbstractItemView, QCheckBox, QLineEdit, QListView, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QLineEdit,
+    QListView,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from freezegui.app.dialogs.source_tabs import Incomplete, _ListKeysToView, _note
 from freezegui.core.models.options import LoadOptions
+
+if TYPE_CHECKING:  # mixed into the Open Model dialog, a QDialog
+    from PySide6.QtWidgets import QDialog as _DialogBase
+else:
+    _DialogBase = object
 
 
 def is_timm_installed() -> bool:
@@ -23,12 +36,13 @@ def is_timm_installed() -> bool:
     return importlib.util.find_spec("timm") is not None
 
 
-class TimmTab:
+class TimmTab(_DialogBase):
     """Mixed into the dialog (a QDialog with ``tabs``): the timm page and the options it describes."""
 
-    _update: Any
-    _accept_if_valid: Any
-    tabs: Any
+    tabs: QTabWidget
+
+    def _update(self, *_: object) -> None: ...
+    def _accept_if_valid(self, *_: object) -> None: ...
 
     def _build_timm_tab(self) -> QWidget:
         page = QWidget()
@@ -36,8 +50,8 @@ class TimmTab:
         self.timmSearch.setObjectName("timmSearch")
         self.timmSearch.setPlaceholderText("Search timm models (e.g. convnext, vit_tiny, eva02)")
         self.timmSearch.setClearButtonEnabled(True)
-        self.timmModel = QStringListModel([], self)  # type: ignore[arg-type]  # self is the dialog
-        self.timmProxy = QSortFilterProxyModel(self)  # type: ignore[arg-type]
+        self.timmModel = QStringListModel([], self)
+        self.timmProxy = QSortFilterProxyModel(self)
         self.timmProxy.setSourceModel(self.timmModel)
         self.timmProxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.timmList = QListView()
@@ -95,7 +109,7 @@ class TimmTab:
 
     def timm_names_loaded(self) -> bool:
         """Whether the worker delivered the names (tests wait on this)."""
-        return self.timmModel.rowCount() > 0
+        return bool(self.timmModel.rowCount() > 0)
 
     def _filter_timm(self, text: str) -> None:
         self.timmProxy.setFilterFixedString(text.strip())

@@ -12,8 +12,9 @@ behind another) plans nothing until it is shown.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
@@ -47,6 +48,13 @@ SEGMENTS = (  # (attribute of Cost, legend, colour)
     ("activations_bytes", "activations", "#4e9a5b"),
     ("temporary_bytes", "temporary", "#9e9e9e"),
 )
+
+if TYPE_CHECKING:
+    from superqt.utils import FunctionWorker
+
+    from freezegui.app.main_window import MainWindow
+    from freezegui.core.editing.document import Document
+    from freezegui.core.plan import Plan
 
 
 class CostBar(QWidget):
@@ -94,19 +102,19 @@ class CostPanel(QDockWidget):
 
     planShown = Signal(object)  # the Plan now on screen (current, never stale)
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: MainWindow) -> None:
         super().__init__("Cost", window)
         self.setObjectName("costPanel")
         self.window_ = window
-        self._doc: Any = None
+        self._doc: Document | None = None
         self._generation = 0
         self._running = False
-        self._worker: Any = None
+        self._worker: FunctionWorker[Any] | None = None
         self._ended = threading.Event()  # set by the worker when its plan has ended
         self._cancel: threading.Event | None = None  # set to stop the running plan at its next op
         self._stale: threading.Event | None = None  # set by an edit: the running plan pauses
-        self._full: Any = None  # the last full fine-tune plan (reused while the settings stay)
-        self.plan: Any = None
+        self._full: Plan | None = None  # the last full fine-tune plan (reused while the settings stay)
+        self.plan: Plan | None = None
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
@@ -276,7 +284,7 @@ class CostPanel(QDockWidget):
             return
         from freezegui.core.plan import PlanOptions
         from freezegui.core.rules.lora import LoraSpec
-        from freezegui.core.rules.ruleset import RuleSet
+        from freezegui.core.rules.ruleset import Method, NormPolicy, RuleSet
 
         gen = self._generation
         try:
@@ -284,7 +292,7 @@ class CostPanel(QDockWidget):
         except Exception as exc:
             self._failed(gen, exc)
             return
-        rules = RuleSet(default="train", method=doc.method, batchnorm=doc.batchnorm)
+        rules = RuleSet(default="train", method=Method(doc.method), batchnorm=NormPolicy(doc.batchnorm))
         mask = doc.selection.trainable.copy()  # a snapshot: later toggles do not reach the worker
         adapted = doc.selection.adapted.copy()
         if adapted.any():  # LoRA adapters train too (the document's settings)
@@ -305,8 +313,8 @@ class CostPanel(QDockWidget):
             adapted=adapted,
             cancel=stop_check(stale, cancel),
             _connect={
-                "returned": lambda p, g=gen, d=doc: self._done(g, d, p),
-                "errored": lambda e, g=gen: self._failed(g, e),
+                "returned": functools.partial(self._done, gen, doc),
+                "errored": functools.partial(self._failed, gen),
             },
         )
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, QRect, Qt
 from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:  # the core's tree imports torch; this pane is built before torch is
+    from typing_extensions import TypeIs
+
     from freezegui.core.editing.document import Document
     from freezegui.core.structure.tree import ModuleNode, ParamEntry
 
@@ -86,7 +88,10 @@ class ParamTableView(QTableView):
     """
 
     def dataChanged(  # Qt override
-        self, top_left: QModelIndex, bottom_right: QModelIndex, roles: Any = ()
+        self,
+        top_left: QModelIndex | QPersistentModelIndex,
+        bottom_right: QModelIndex | QPersistentModelIndex,
+        roles: Any = (),
     ) -> None:
         if QAccessible.isActive() or not top_left.isValid() or not bottom_right.isValid():
             super().dataChanged(top_left, bottom_right, roles)
@@ -183,7 +188,7 @@ class DetailsPane(QWidget):
         return out
 
 
-def _is_param(item: object) -> TypeGuard[ParamEntry]:
+def _is_param(item: object) -> TypeIs[ParamEntry]:
     from freezegui.core.structure.tree import ParamEntry
 
     return isinstance(item, ParamEntry)

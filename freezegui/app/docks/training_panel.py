@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
@@ -33,6 +33,10 @@ from freezegui.core.training.config import SYNTHETIC, TrainingConfig
 from freezegui.core.training.engine import TrainingRun
 from freezegui.core.training.report import StepResult, TrainingReport
 
+if TYPE_CHECKING:
+    from freezegui.app.main_window import MainWindow
+    from freezegui.core.editing.document import Document
+
 NORM_TIPS = {
     "frozen_stats": "Frozen BatchNorm layers stay in eval mode: their running statistics do not change",
     "update_stats": "Frozen BatchNorm layers still update their running statistics in training",
@@ -45,7 +49,7 @@ class TrainingPanel(TrainingDockWidgets):
     runStarted = Signal()
     runEnded = Signal(object)  # once the worker has ended: the TrainingReport, or None if it could not start
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: MainWindow) -> None:
         super().__init__("Training", window)
         self.setObjectName("trainingPanel")
         self.window_ = window
@@ -74,8 +78,8 @@ class TrainingPanel(TrainingDockWidgets):
     def is_running(self) -> bool:
         return self._worker is not None
 
-    def _document(self) -> Any:
-        return getattr(self.window_, "document", None)
+    def _document(self) -> Document | None:
+        return self.window_.document
 
     def _document_changed(self, *args: Any) -> None:
         doc = self._document()
@@ -144,6 +148,7 @@ class TrainingPanel(TrainingDockWidgets):
             self._show_error(str(exc))
             return False
         doc = self._document()
+        assert doc is not None  # _start_blocker refuses without a document
         source_model, rules = doc.model, doc.to_ruleset()  # the schedule with it: the run applies it
         self._stages = len(rules.schedule)
         spec = str(doc.spec) if doc.spec is not None else None
@@ -174,7 +179,9 @@ class TrainingPanel(TrainingDockWidgets):
 
     def _start_worker(self, make_run: Callable[[threading.Event], TrainingRun]) -> None:
         self._stop, self._done = threading.Event(), threading.Event()
-        connect = {  # bound methods of this dock: delivered queued, in the UI thread
+        connect: dict[
+            str, Callable[..., Any] | Sequence[Callable[..., Any]]
+        ] = {  # bound methods of this dock: delivered queued, in the UI thread
             "yielded": self._on_steps,
             "returned": self._on_returned,
             "errored": self._on_errored,  # connected: superqt does not re-raise it
@@ -183,7 +190,8 @@ class TrainingPanel(TrainingDockWidgets):
         worker: GeneratorWorker[Any, Any, Any] = create_worker(
             training_batches, make_run, self._stop, _start_thread=False, _connect=connect
         )
-        worker.finished.connect(self._done.set, Qt.ConnectionType.DirectConnection)  # for shutdown()
+        # for shutdown(); superqt's stub types no-argument signals as taking one None, and no connection type
+        worker.finished.connect(self._done.set, Qt.ConnectionType.DirectConnection)  # type: ignore[arg-type]
         self._worker = worker
         worker.start()
 
@@ -216,7 +224,8 @@ class TrainingPanel(TrainingDockWidgets):
 
     def _on_returned(self, run: TrainingRun) -> None:
         self._last_run = run
-        self._on_finished(run.report)
+        if run.report is not None:  # a returned run always has its report
+            self._on_finished(run.report)
 
     def _on_errored(self, exc: BaseException) -> None:
         self._on_failed(str(exc) if isinstance(exc, FreezeguiError) else f"{type(exc).__name__}: {exc}")

@@ -28,6 +28,7 @@ from freezegui.app.dialogs.form_widgets import combo, spin
 from freezegui.app.schedule.commands import ScheduleCommands
 
 if TYPE_CHECKING:
+    from freezegui.app.main_window import MainWindow
     from freezegui.core.editing.document import Document
     from freezegui.core.rules.keys import Stage
 
@@ -44,7 +45,7 @@ def stage_row(stage: Stage) -> tuple[str, str, str]:
 class ScheduleDialog(QDialog):
     """The editor over ``window``'s open document (see the module docstring)."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.setObjectName("scheduleDialog")
         self.setWindowTitle("Schedule — gradual unfreezing")
@@ -220,9 +221,9 @@ class ScheduleDialog(QDialog):
         return True
 
 
-def show_schedule_editor(window: Any) -> ScheduleDialog:
+def show_schedule_editor(window: MainWindow) -> ScheduleDialog:
     """The window's one Schedule editor, shown and raised (made on first use)."""
-    dialog = getattr(window, "schedule_dialog", None)
+    dialog = window.schedule_dialog
     if dialog is None:
         dialog = ScheduleDialog(window)
         window.schedule_dialog = dialog

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtWidgets import QComboBox, QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 if TYPE_CHECKING:
+    from freezegui.app.main_window import MainWindow
     from freezegui.core.editing.document import Document
 
 EDITING = "Editing (before any stage)"
@@ -22,7 +23,7 @@ BANNER_STYLE = "#stageBanner { background: #fff4ce; border: 1px solid #d4a72c; b
 class StageBar(QWidget):
     """``Show: [Editing | Stage 1 — at step 10 | …]`` and, on a stage, the read-only banner."""
 
-    def __init__(self, window: Any) -> None:
+    def __init__(self, window: MainWindow) -> None:
         super().__init__(window)
         self.setObjectName("stageBar")
         self.window_ = window

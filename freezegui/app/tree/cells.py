@@ -38,4 +38,6 @@ def role_value(cell: Cell | None, role: int) -> Any:
     if cell is None or field is None:
         return None
     value = cell[field]
-    return int(value) if field == 2 and value is not None else value  # alignment: as Qt's models do
+    if field == 2 and value is not None:  # alignment: an int, as Qt's models answer it
+        return cell.alignment.value if cell.alignment is not None else None
+    return value

@@ -308,7 +308,7 @@ class ModuleTreeModel(QAbstractItemModel):
             self.refused.emit(str(exc))
             return False
 
-    def toggle(self, index: Index) -> None:
+    def toggle(self, index: QModelIndex) -> None:
         """Space on a row: partial or frozen -> train, trained -> freeze (its LoRA box instead
         when the LoRA column has the focus)."""
         if not index.isValid():

@@ -117,7 +117,7 @@ class TreePane(QStackedWidget):
                     self.view.scrollTo(index)
                     self.view.setCurrentIndex(index)
         if result is None and proxy.sourceModel() is not None:
-            proxy.setSourceModel(None)  # first: then forgetting the search re-filters nothing
+            proxy.setSourceModel(None)  # type: ignore[arg-type]  # Qt takes None; first: then forgetting the search re-filters nothing
             proxy.set_search(None)
         if result is not None and result.count and int(result.visible.sum()) <= EXPAND_ALL_LIMIT:
             self.view.expandAll()

@@ -102,19 +102,20 @@ class RowPainter:
         """
         frame = self._frame or _Frame(self.view)
         cells = model.row_cells(index)
-        if cells is None or frame.qt_only or frame.trust is False:
+        trust = frame.trust
+        if cells is None or frame.qt_only or isinstance(trust, bool):
             return False
         selected = frame.selection.isSelected(index)
         alternate = frame.alternating and bool(
             (option.rect.y() + frame.offset) // max(option.rect.height(), 1) % 2
         )
         kind = self._kind(frame, index, cells, selected, alternate)
-        if kind not in frame.trust:
+        if kind not in trust:
             if not self._same_as_qt(option, index, cells, frame, selected, alternate):
                 _TRUST[frame.style] = False
                 frame.trust = False
                 return False
-            frame.trust.add(kind)
+            trust.add(kind)
         self._draw(painter, option, index, cells, frame, selected, alternate)
         return True
 
@@ -253,7 +254,7 @@ class RowPainter:
         text, bold = cell.text or "", cell.font is not None
         key = (text, rect.width(), bold)
         shown = self._elided.get(key)
-        if bold:
+        if cell.font is not None:
             painter.save()
             painter.setFont(cell.font)
         if shown is None:
@@ -365,4 +366,4 @@ def _level(index: QModelIndex) -> int:
     """How deep the row is in the view (the model's root row is level 0)."""
     item = index.internalPointer()
     depth = getattr(item, "depth", None)
-    return depth if depth is not None else item.parent.depth + 1
+    return int(depth if depth is not None else item.parent.depth + 1)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from PySide6.QtCore import QModelIndex, QRect, Qt
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, Qt
 from PySide6.QtGui import QAccessible, QKeyEvent, QPainter, QPaintEvent
 from PySide6.QtWidgets import QStyleOptionViewItem, QTreeView
 
 from freezegui.app.tree.row_painter import RowPainter
+
+if TYPE_CHECKING:  # the adapter imports the core (and torch): the view is built before that
+    from freezegui.app.tree.model import ModuleTreeModel
 
 
 class ModuleTreeView(QTreeView):
@@ -36,24 +39,30 @@ class ModuleTreeView(QTreeView):
             self._painter.end_frame()
 
     def drawRow(
-        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
     ) -> None:  # Qt override
         model = index.model()
         if (
-            getattr(model, "row_cells", None) is None
+            getattr(model, "row_cells", None) is None  # a search's filter model: Qt draws it
             or self.isRightToLeft()
-            or not self._painter.paint(painter, option, index, model)
+            or not self._painter.paint(
+                painter, option, cast(QModelIndex, index), cast("ModuleTreeModel", model)
+            )
         ):
             super().drawRow(painter, option, index)
 
     def dataChanged(  # Qt override
-        self, top_left: QModelIndex, bottom_right: QModelIndex, roles: Any = ()
+        self,
+        top_left: QModelIndex | QPersistentModelIndex,
+        bottom_right: QModelIndex | QPersistentModelIndex,
+        roles: Any = (),
     ) -> None:
         if QAccessible.isActive():  # assistive tools want Qt's own per-cell notifications
             super().dataChanged(top_left, bottom_right, roles)
             return
         if not top_left.isValid() or not bottom_right.isValid():
             return
+        top_left, bottom_right = cast(QModelIndex, top_left), cast(QModelIndex, bottom_right)  # as emitted
         first = self.visualRect(top_left.siblingAtColumn(0))
         if not first.isValid():  # under a collapsed row: nothing on screen
             return
@@ -74,7 +83,7 @@ class ModuleTreeView(QTreeView):
                 if hasattr(proxy, "mapToSource")
                 else self.currentIndex()
             )
-            index.model().toggle(index)
+            cast("ModuleTreeModel", index.model()).toggle(index)
             event.accept()
             return
         super().keyPressEvent(event)
