@@ -8,6 +8,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "freezegui"
 MAX_APP_FILE_LINES = 400
 MAX_FUNCTION_LINES = 60
+MAX_MODULES_PER_FOLDER = 15  # a folder a newcomer reads in one look
 # Functions allowed over the limit, by qualified name (none now: add one only with a reason).
 EXEMPT_FUNCTIONS: set[str] = set()
 
@@ -54,3 +55,12 @@ def test_exemptions_are_still_needed() -> None:
     sizes = dict(item for path in PACKAGE.rglob("*.py") for item in _functions(path))
     stale = [name for name in EXEMPT_FUNCTIONS if sizes.get(name, 0) <= MAX_FUNCTION_LINES]
     assert not stale, stale
+
+
+def test_no_folder_holds_more_modules_than_a_newcomer_reads_in_one_look() -> None:
+    crowded = {
+        str(folder.relative_to(PACKAGE.parent)): n
+        for folder in [PACKAGE, *(p for p in PACKAGE.rglob("*") if p.is_dir() and p.name != "__pycache__")]
+        if (n := sum(1 for f in folder.glob("*.py") if f.name != "__init__.py")) > MAX_MODULES_PER_FOLDER
+    }
+    assert not crowded, crowded

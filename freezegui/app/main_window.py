@@ -33,6 +33,7 @@ from freezegui.app.commands.loader import Progress, Stage
 from freezegui.app.commands.lr_edits import LrCommands
 from freezegui.app.docks.details import DetailsPane
 from freezegui.app.docks.totals import TotalsBar
+from freezegui.app.messages import RULE_HELP
 from freezegui.app.prompt import Prompt, QtPrompt
 from freezegui.app.schedule.stage_bar import StageBar
 from freezegui.app.tree.pane import TreePane
@@ -48,16 +49,6 @@ if TYPE_CHECKING:
     from freezegui.core.editing.document import Document
     from freezegui.core.editing.presets import SearchResult
     from freezegui.core.structure.tree import ModuleNode, ParamEntry
-
-RULE_HELP = (
-    "Search and rule patterns address dotted module paths by whole segments:\n\n"
-    "  fc                     fc.weight, fc.bias — never fc1 or head.fc\n"
-    "  encoder.layer.1[01]    layers 10 and 11\n"
-    "  encoder.layer.*.attention   * = one segment\n"
-    "  **.bn*                 ** = any number of segments\n"
-    "  re:layer[12]\\..*       a regular expression on the whole path\n\n"
-    "In a rule file every parameter starts at `default`; the last matching rule wins."
-)
 
 
 class MainWindow(QMainWindow):
@@ -327,24 +318,18 @@ class MainWindow(QMainWindow):
         text = f"freezegui {__version__}\nChoose which layers of a PyTorch model to freeze."
         self.prompt.information("About freezegui", text)
 
-    @staticmethod
-    def _opener(open_: Callable[[str], object], item: str) -> Callable[[], None]:
-        """A menu slot that opens one recent item (Qt calls it with no arguments)."""
-
-        def slot() -> None:
-            open_(item)
-
-        return slot
+    def _add_recent(self, text: str, open_: Callable[[str], object], item: str) -> None:
+        self.recent_menu.addAction(text, lambda: open_(item))  # one closure per item
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         models, rules = self.controller.recent("models"), self.controller.recent("rules")
         for spec in models:
-            self.recent_menu.addAction(f"Model: {spec}", self._opener(self.open_model, spec))
+            self._add_recent(f"Model: {spec}", self.open_model, spec)
         if models and rules:
             self.recent_menu.addSeparator()
         for path in rules:
-            self.recent_menu.addAction(f"Rules: {path}", self._opener(self.controller.open_rules, path))
+            self._add_recent(f"Rules: {path}", self.controller.open_rules, path)
         if not (models or rules):
             self.recent_menu.addAction("(nothing yet)").setEnabled(False)
 

@@ -42,3 +42,14 @@ def show_message(
 ) -> None:
     """Show a message that fits the screen (modal, like ``QMessageBox.critical``)."""
     message_box(parent, title, text, icon).exec()
+
+
+RULE_HELP = (
+    "Search and rule patterns address dotted module paths by whole segments:\n\n"
+    "  fc                     fc.weight, fc.bias — never fc1 or head.fc\n"
+    "  encoder.layer.1[01]    layers 10 and 11\n"
+    "  encoder.layer.*.attention   * = one segment\n"
+    "  **.bn*                 ** = any number of segments\n"
+    "  re:layer[12]\\..*       a regular expression on the whole path\n\n"
+    "In a rule file every parameter starts at `default`; the last matching rule wins."
+)
