@@ -32,6 +32,7 @@ from freezegui.app.commands.edits import EditCommands
 from freezegui.app.commands.loader import Progress, Stage
 from freezegui.app.commands.lr_edits import LrCommands
 from freezegui.app.docks.details import DetailsPane
+from freezegui.app.docks.late_training import LateTrainingDock
 from freezegui.app.docks.totals import TotalsBar
 from freezegui.app.messages import RULE_HELP
 from freezegui.app.prompt import Prompt, QtPrompt
@@ -66,7 +67,7 @@ class MainWindow(QMainWindow):
         self.controller = DocumentController(self.prompt, self.settings, self)
         self.edits = EditCommands(lambda: self.controller.doc, lambda: self.controller.locked, self.prompt)
         self.lr = LrCommands(lambda: self.controller.doc, lambda: self.controller.locked, self.prompt)
-        self.training_panel: TrainingPanel | None = None  # built once the core is importable
+        self._training = LateTrainingDock(self)  # added after the first tree is on screen
         self.cost_panel: CostPanel | None = None
         self.schedule_dialog: ScheduleDialog | None = None  # made on first use
         self._core_ready = False
@@ -125,26 +126,25 @@ class MainWindow(QMainWindow):
         docks = [d for d in self.findChildren(QDockWidget) if d is not dock and d.parent() is self]
         if not self.restoreDockWidget(dock):  # placed where the saved window state had it, if it did
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-            if docks:
+            if docks:  # tabbed behind the tab in front (a dock added late does not take the front)
+                front = next((d for d in docks if not d.visibleRegion().isEmpty()), docks[0])
                 self.tabifyDockWidget(docks[0], dock)
-                docks[0].raise_()
+                front.raise_()
         self.menus["View"].addAction(dock.toggleViewAction())
         return dock
 
     def _add_core_panels(self) -> None:
-        """Docks whose modules import torch: added once the core is ready (before the model shows)."""
-        # --- Cost panel hook (issue 12): the dock follows documentChanged and the selection itself ---
+        """The Cost dock, once the core is ready (before the model shows); the Training dock (QtCharts
+        and the training engine, ~0.3 s of imports) waits until the first tree is on screen."""
         from freezegui.app.docks.cost_panel import CostPanel
 
         self.cost_panel = CostPanel(self)
         self.add_dock(self.cost_panel, "Cost", "costPanel")
-        # --- end of the Cost panel hook ---
-        try:
-            from freezegui.app.docks.training_panel import TrainingPanel
-        except ImportError:  # no QtCharts: the window works without the training dock
-            return
-        self.training_panel = TrainingPanel(self)
-        self.add_dock(self.training_panel, "Training", "trainingPanel")
+
+    @property
+    def training_panel(self) -> TrainingPanel | None:
+        """The Training dock (None without QtCharts or before the core is ready)."""
+        return self._training.panel() if self._core_ready else None
 
     def _connect(self) -> None:
         c = self.controller
@@ -223,6 +223,8 @@ class MainWindow(QMainWindow):
         self._update_actions()
         self.documentChanged.emit()
         QTimer.singleShot(0, lambda replaced=old is not None: heap.settle(replaced))  # after the paint
+        if doc is not None:
+            QTimer.singleShot(0, self._training.import_in_background)
 
     def _on_progress(self, progress: Progress) -> None:
         if progress.stage is Stage.CORE_READY:
@@ -352,8 +354,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.controller.abandon_load()  # a load in flight is dropped, never waited for
-        if self.training_panel is not None:
-            self.training_panel.shutdown()
+        self._training.shutdown()
         if self.cost_panel is not None:
             self.cost_panel.shutdown()  # a plan in flight is dropped, never waited for
         self._save_settings()

@@ -94,6 +94,9 @@ def load(qtbot, win, spec: str, **kwargs) -> bool:
     """Open a model through the real (threaded) loading path and wait for it."""
     with qtbot.waitSignal(win.loadFinished, timeout=120_000) as blocker:
         win.open_model(spec, **kwargs)
+    if blocker.args[0]:
+        assert win.training_panel is not None  # the late Training dock, in place before the test goes on
+        qtbot.wait(1)  # its layout change is painted
     return bool(blocker.args[0])
 
 

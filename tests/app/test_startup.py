@@ -71,6 +71,39 @@ def test_window_is_painted_busy_before_torch_then_the_tree_fills(tmp_path) -> No
     assert lines["MODULES"] == "True True False"  # a torchvision spec never imports transformers
 
 
+def test_the_training_dock_comes_after_the_filled_tree(tmp_path) -> None:
+    """QtCharts and the training engine (~0.3 s of imports) wait until the tree is on screen."""
+    code = FRESH_APP + textwrap.dedent(
+        """
+        from PySide6.QtWidgets import QDockWidget
+
+        def dock_names():
+            return sorted(d.objectName() for d in window.findChildren(QDockWidget))
+
+        def done(ok):
+            print("AT_FILL", "freezegui.app.docks.training_panel" in sys.modules, dock_names())
+            deadline = time.monotonic() + 60
+
+            def poll():
+                if "trainingPanel" in dock_names() or time.monotonic() > deadline:
+                    print("LATER", dock_names())
+                    app.quit()
+                else:
+                    QTimer.singleShot(20, poll)
+
+            poll()
+
+        window.loadFinished.connect(done)
+        app.exec()
+        """
+    )
+    out = run_fresh(code, str(tmp_path / "s.ini"), "torchvision:resnet18")
+    assert out.returncode == 0, out.stderr
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+    assert lines["AT_FILL"] == "False ['costPanel', 'detailsDock']"
+    assert lines["LATER"] == "['costPanel', 'detailsDock', 'trainingPanel']"
+
+
 def test_closing_while_a_factory_never_returns_exits_promptly(tmp_path) -> None:
     code = FRESH_APP + textwrap.dedent(
         """

@@ -36,7 +36,6 @@ APP_MODULES = (
     "freezegui.core.editing.presets",
     "freezegui.app.tree.model",
 )
-OPTIONAL_APP_MODULES = ("freezegui.app.docks.training_panel",)  # absent without QtCharts: no training dock
 
 
 class Stage(enum.Enum):
@@ -65,6 +64,15 @@ def spec_library(spec: str) -> str | None:
     return None
 
 
+def import_optional(name: str) -> bool:
+    """Import a module the app can do without (the Training dock needs QtCharts): whether it could."""
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
+
+
 def load_steps(options: LoadOptions) -> Generator[Progress, None, Document]:
     """Import what the spec needs, then load it; any failure (even ``SystemExit`` from a factory)
     ends as a :class:`FreezeguiError`, so the window shows an error instead of loading forever."""
@@ -76,9 +84,6 @@ def load_steps(options: LoadOptions) -> Generator[Progress, None, Document]:
                     importlib.import_module(name)
         for name in APP_MODULES:
             importlib.import_module(name)
-        for name in OPTIONAL_APP_MODULES:
-            with contextlib.suppress(ImportError):
-                importlib.import_module(name)
         yield Progress(Stage.CORE_READY, "")
         yield Progress(Stage.BUILDING, f"Loading {options.spec}…")
         from freezegui.core.editing.document import Document
