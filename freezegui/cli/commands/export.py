@@ -135,4 +135,8 @@ def _export_peft(args: argparse.Namespace, tree: ModuleTree, rs: RuleSet, report
         )
     else:
         sys.stdout.write(text)
+    from freezegui.core.interop.peft_defaults import peft_count_line, saved_copy_elements
+
+    copies = saved_copy_elements(tree, [tree.index_of(p) for p in exported.modules_to_save])
+    print(f"note: {peft_count_line(report.counts.trainable, report.counts.total, copies)}", file=sys.stderr)
     return 0

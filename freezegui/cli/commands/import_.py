@@ -19,6 +19,7 @@ from freezegui.core.interop.axolotl import from_axolotl, unmatched_patterns
 from freezegui.core.interop.llamafactory import from_llamafactory
 from freezegui.core.interop.names import from_names, parse_names
 from freezegui.core.interop.peft import from_peft, read_peft_config
+from freezegui.core.interop.peft_defaults import peft_count_line, saved_copy_elements
 from freezegui.core.rules.apply import evaluate_rules
 from freezegui.core.rules.ruleset import read_rule_text
 from freezegui.core.structure.tree import build_tree
@@ -78,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_structure(args, args.model) if args.model else None
     tree = build_tree(model) if model is not None else None  # type: ignore[arg-type]
     problems: list[str] = []
+    notes: list[str] = []  # what the other tool fills in or counts its own way: said, not warned
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FreezeguiWarning)
         if args.fmt == "axolotl":
@@ -92,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
             imported = from_peft(read_peft_config(text, source), tree, source=source)
             rs = imported.rules
             problems += imported.problems
+            notes += imported.notes
         elif args.fmt == "llamafactory":
             assert tree is not None
             layers = layer_count(args, model)
@@ -113,6 +116,11 @@ def run(args: argparse.Namespace) -> int:
         rs.model.fingerprint = tree.fingerprint()
         rs.model.parameters = tree.total_params
         summary = f"; on {args.model}: {report}"
+        if args.fmt == "peft":
+            copies = saved_copy_elements(tree, imported.saved)
+            notes.append(peft_count_line(report.counts.trainable, report.counts.total, copies))
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
     for problem in problems:
         print(f"warning: {problem}", file=sys.stderr)
     if problems and args.strict:
@@ -121,6 +129,6 @@ def run(args: argparse.Namespace) -> int:
     rs.save(args.output, force=args.force)
     print(f"wrote {args.output}: {len(rs.rules)} rule(s){summary}", file=sys.stderr)
     nothing_trains = (args.fmt == "names" and not parse_names(text)) or (
-        tree is not None and not report.trainable_mask.any() and tree.total_params > 0
-    )
+        tree is not None and report.counts.trainable == 0 and tree.total_params > 0
+    )  # adapters train too: a LoRA-only import is not "nothing trains"
     return 1 if nothing_trains else 0

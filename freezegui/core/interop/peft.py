@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 
 from freezegui.core.errors import FreezeguiError, RuleError
+from freezegui.core.interop.peft_defaults import ALL_LINEAR, all_linear_names, resolve_config
 from freezegui.core.rules.lora import (
     LoraBias,
     LoraSettings,
     LoraSpec,
     adaptable_mask,
     adapter_sizes,
-    all_linear_targets,
     bias_mask,
     targets_from_adapted,
 )
@@ -34,7 +34,6 @@ from freezegui.core.rules.patterns import Pattern
 from freezegui.core.rules.ruleset import RuleSet, read_rule_text, rules_from_selection
 from freezegui.core.structure.tree import ModuleTree
 
-ALL_LINEAR = "all-linear"
 _LAYER_ANY = re.compile(r".*?\.[^.]*\.(?P<idx>\d+)\.")
 
 
@@ -143,10 +142,11 @@ def to_peft(
         use_dora=bool(settings.use_dora),
         bias=settings.bias.value,
     )
-    config.update(_shortest_targets(tree, adapted))
+    config.update(_shortest_targets(tree, adapted, saved))
     if saved:
         config["modules_to_save"] = saved
-    got = np.fromiter((i > 0 and target_matches(config, p) for i, p in enumerate(paths)), dtype=bool)
+    check = resolve_config(config, tree).config  # `all-linear` replayed as PEFT expands it
+    got = np.fromiter((i > 0 and target_matches(check, p) for i, p in enumerate(paths)), dtype=bool)
     if not np.array_equal(got, adapted):
         wrong = [paths[i] for i in np.flatnonzero(got != adapted)[:3].tolist()]
         raise PeftExportError(
@@ -219,12 +219,17 @@ def _saved_entry(tree: ModuleTree, index: int, saved: list[int]) -> str:
     )
 
 
-def _shortest_targets(tree: ModuleTree, adapted: np.ndarray) -> dict[str, Any]:
-    """Candidate ``target_modules`` forms, each exact on its own; the shortest when written."""
+def _shortest_targets(tree: ModuleTree, adapted: np.ndarray, saved: list[str]) -> dict[str, Any]:
+    """Candidate ``target_modules`` forms, each exact on its own; the shortest when written.
+
+    ``all-linear`` is a candidate when PEFT's expansion, less what ``modules_to_save`` guards from
+    adapters, is exactly the adapted set."""
     paths = tree.paths
     idx = np.flatnonzero(adapted).tolist()
     candidates: list[dict[str, Any]] = []
-    if np.array_equal(all_linear_targets(tree), adapted):
+    guard = {"modules_to_save": saved, "target_modules": all_linear_names(tree)}
+    linear = np.fromiter((i > 0 and target_matches(guard, p) for i, p in enumerate(paths)), dtype=bool)
+    if np.array_equal(linear, adapted):
         candidates.append({"target_modules": ALL_LINEAR})
     plain = _suffixes(paths, idx, adapted, None)
     if plain is not None:
@@ -259,6 +264,16 @@ def _suffixes(
     return sorted(out)
 
 
+def minimal_target_suffixes(targets: Iterable[str], others: Iterable[str]) -> set[str]:
+    """The shortest name suffixes that, as a PEFT ``target_modules`` list, hit every name of
+    ``targets`` and none of ``others`` (what PEFT's ``_find_minimal_target_modules`` computes)."""
+    wanted = sorted(set(targets))
+    names = ["", *wanted, *sorted(set(others))]
+    adapted = np.zeros(len(names), dtype=bool)
+    adapted[1 : len(wanted) + 1] = True
+    return set(_suffixes(names, list(range(1, len(wanted) + 1)), adapted, None) or ())
+
+
 def _regex(paths: list[str], idx: list[int]) -> str:
     """One regex (``re.fullmatch``) naming exactly the adapted modules; block indices grouped."""
     groups: dict[tuple[str, str], list[str]] = {}
@@ -291,6 +306,8 @@ class PeftImport:
     problems: list[str]
     adapted: np.ndarray
     trainable: np.ndarray
+    notes: list[str] = field(default_factory=list)  # what PEFT fills in (default targets, task heads)
+    saved: list[int] = field(default_factory=list)  # modules modules_to_save wraps (PEFT copies each)
 
 
 def read_peft_config(text: str, source: str | None = None) -> dict[str, Any]:
@@ -313,14 +330,12 @@ def read_peft_config(text: str, source: str | None = None) -> dict[str, Any]:
 
 
 def from_peft(config: Mapping[str, Any], tree: ModuleTree, *, source: str | None = None) -> PeftImport:
-    """Rules (default freeze, modules_to_save trained, a ``lora:`` section) meaning what PEFT does."""
+    """Rules (default freeze, modules_to_save trained, a ``lora:`` section) meaning what PEFT does,
+    after PEFT's own preparation (:func:`resolve_config`: default targets, task heads, all-linear)."""
     paths = tree.paths
-    targets = config.get("target_modules")
-    cfg = dict(config)
+    resolved = resolve_config(config, tree)
+    cfg = resolved.config
     problems: list[str] = []
-    if isinstance(targets, str) and targets.lower() == ALL_LINEAR:
-        matched = all_linear_targets(tree)
-        cfg["target_modules"] = [paths[i] for i in np.flatnonzero(matched).tolist()]
     matched = np.fromiter((i > 0 and target_matches(cfg, p) for i, p in enumerate(paths)), dtype=bool)
     able = adaptable_mask(tree)
     for i in np.flatnonzero(matched & ~able).tolist():
@@ -329,9 +344,9 @@ def from_peft(config: Mapping[str, Any], tree: ModuleTree, *, source: str | None
         )
     adapted = matched & able
     problems += _unmatched_entries(cfg, paths)
-    saved_entries = list(config.get("modules_to_save") or [])
+    saved_entries = list(cfg.get("modules_to_save") or [])
     saved = [i for i, p in enumerate(paths) if saved_matches(saved_entries, p)]
-    for entry in saved_entries:
+    for entry in config.get("modules_to_save") or []:
         if not any(p.endswith(entry) for p in paths[1:]):
             problems.append(f"modules_to_save entry {entry!r} matches no module")
     trainable = np.zeros(len(tree.params), dtype=bool)
@@ -347,7 +362,7 @@ def from_peft(config: Mapping[str, Any], tree: ModuleTree, *, source: str | None
     )
     rs.lora = LoraSpec(settings, [Pattern.compile(t) for t in targets_from_adapted(tree, adapted)])
     rs.source = source
-    return PeftImport(rs, problems, adapted, trainable)
+    return PeftImport(rs, problems, adapted, trainable, resolved.notes, saved)
 
 
 def _unmatched_entries(cfg: Mapping[str, Any], paths: list[str]) -> list[str]:
