@@ -129,12 +129,17 @@ def test_axolotl_edge_cases(mlp, tied) -> None:
     # Tied weights: axolotl sees only the first name, so "^head.weight$" unfreezes nothing there; the
     # param: rules say the same with or without the model (no per-tensor fallback, no warning).
     ttree = build_tree(tied)
+    # With the model, the pattern that matches nothing is left out (axolotl ignores it), with a warning.
     config = "unfrozen_parameters: ['^head.weight$', '^body.0.']"
-    for rs in (from_axolotl(config, ttree), from_axolotl(config)):
-        assert [r.pattern.text for r in rs.rules] == [
-            r"param:re:(?:^head\.weight$).*",
-            r"param:re:(?:^body\.0\.).*",
-        ]
+    with pytest.warns(FreezeguiWarning, match=r"left out '\^head.weight\$'"):
+        with_model = from_axolotl(config, ttree)
+    assert [r.pattern.text for r in with_model.rules] == [r"param:re:(?:^body\.0\.).*"]
+    without = from_axolotl(config)
+    assert [r.pattern.text for r in without.rules] == [
+        r"param:re:(?:^head\.weight$).*",
+        r"param:re:(?:^body\.0\.).*",
+    ]
+    for rs in (with_model, without):
         assert trained(ttree, rs.evaluate(ttree)[0]) == axolotl_direct(tied, ["^head.weight$", "^body.0."])
 
 

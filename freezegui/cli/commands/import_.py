@@ -15,14 +15,14 @@ from freezegui.cli.common import (
     spec_file,
 )
 from freezegui.core.errors import FreezeguiWarning, SpecError
-from freezegui.core.interop.axolotl import from_axolotl, unmatched_patterns
+from freezegui.core.interop.axolotl import import_axolotl
 from freezegui.core.interop.llamafactory import from_llamafactory
 from freezegui.core.interop.names import from_names, parse_names
 from freezegui.core.interop.peft import from_peft, read_peft_config
 from freezegui.core.interop.peft_defaults import peft_count_line, saved_copy_elements
 from freezegui.core.rules.apply import evaluate_rules
-from freezegui.core.rules.ruleset import read_rule_text
-from freezegui.core.structure.tree import build_tree
+from freezegui.core.rules.ruleset import RuleSet, read_rule_text
+from freezegui.core.structure.tree import ModuleTree, build_tree
 
 FORMATS = ("axolotl", "llamafactory", "names", "peft")
 
@@ -82,29 +82,7 @@ def run(args: argparse.Namespace) -> int:
     notes: list[str] = []  # what the other tool fills in or counts its own way: said, not warned
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", FreezeguiWarning)
-        if args.fmt == "axolotl":
-            rs = from_axolotl(text, tree, whole_tensors=args.whole_tensors, source=source)
-            if tree is not None:
-                problems += [
-                    f"pattern {p!r} matches no parameter of {args.model}"
-                    for p in unmatched_patterns(text, tree)
-                ]
-        elif args.fmt == "peft":
-            assert tree is not None
-            imported = from_peft(read_peft_config(text, source), tree, source=source)
-            rs = imported.rules
-            problems += imported.problems
-            notes += imported.notes
-        elif args.fmt == "llamafactory":
-            assert tree is not None
-            layers = layer_count(args, model)
-            if not layers:
-                raise SpecError(f"{args.model} has no num_hidden_layers in its config; pass --num-layers N")
-            rs = from_llamafactory(text, tree, layers, source=source)
-        else:
-            rs = from_names(text, tree, source=source)
-            if not parse_names(text):
-                problems.append(f"{source}: the names list is empty: every parameter is frozen")
+        rs, saved = _read(args, text, source, model, tree, problems, notes)
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     summary = ""
@@ -117,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         rs.model.parameters = tree.total_params
         summary = f"; on {args.model}: {report}"
         if args.fmt == "peft":
-            copies = saved_copy_elements(tree, imported.saved)
+            copies = saved_copy_elements(tree, saved)
             notes.append(peft_count_line(report.counts.trainable, report.counts.total, copies))
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
@@ -132,3 +110,42 @@ def run(args: argparse.Namespace) -> int:
         tree is not None and report.counts.trainable == 0 and tree.total_params > 0
     )  # adapters train too: a LoRA-only import is not "nothing trains"
     return 1 if nothing_trains else 0
+
+
+def _read(
+    args: argparse.Namespace,
+    text: str,
+    source: str,
+    model: object,
+    tree: ModuleTree | None,
+    problems: list[str],
+    notes: list[str],
+) -> tuple[RuleSet, list[int]]:
+    """The rule set one format gives (and, for PEFT, the modules modules_to_save copies)."""
+    if args.fmt == "axolotl":
+        result = import_axolotl(text, tree, whole_tensors=args.whole_tensors, source=source)
+        problems += [
+            f"pattern {p!r} matches no parameter of {args.model}: left out of the rule file (axolotl ignores it)"
+            for p in result.dropped_to_report
+        ]
+        if tree is None and result.rules.rules:
+            notes.append(
+                "patterns not checked against a model (pass --model): one that matches nothing there "
+                "makes strict apply_rules refuse the file, where axolotl ignores it"
+            )
+        return result.rules, []
+    if args.fmt == "peft":
+        assert tree is not None
+        imported = from_peft(read_peft_config(text, source), tree, source=source)
+        problems += imported.problems
+        notes += imported.notes
+        return imported.rules, imported.saved
+    if args.fmt == "llamafactory":
+        assert tree is not None
+        layers = layer_count(args, model)
+        if not layers:
+            raise SpecError(f"{args.model} has no num_hidden_layers in its config; pass --num-layers N")
+        return from_llamafactory(text, tree, layers, source=source), []
+    if not parse_names(text):
+        problems.append(f"{source}: the names list is empty: every parameter is frozen")
+    return from_names(text, tree, source=source), []

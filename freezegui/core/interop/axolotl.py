@@ -11,7 +11,10 @@ dialect is not plain regex, and both directions here follow it exactly:
 * a trailing ``[a:b]`` (or ``[i]``) slices rows of the tensor: axolotl trains part of a tensor by
   zeroing gradients of the other rows. freezegui freezes whole tensors, so such a slice is reported as
   not supported (or, when asked, widened to the whole tensor with a warning) -- never dropped silently.
-* an empty list means no freezing at all (axolotl skips the step), so everything trains.
+* an empty list means no freezing at all (axolotl skips the step), so everything trains; the empty
+  pattern ``""`` matches every name, so everything trains too;
+* a pattern that matches nothing is ignored by axolotl: with a model the import leaves it out of the
+  rule file (so the file applies under freezegui's strict default) and says so.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import yaml
@@ -30,6 +33,7 @@ from freezegui.core.rules.ruleset import Rule, RuleSet, rules_from_selection
 from freezegui.core.structure.tree import ModuleTree
 
 KEY = "unfrozen_parameters"
+NOTHING = "^$"  # the export's "nothing trains" pattern: matches no name (an empty list trains everything)
 # The row-slice suffix axolotl strips before compiling the name pattern.
 _RANGE = re.compile(r"^(.+)\[([0-9]*)(?::([0-9]*))?\]$", re.DOTALL)
 _LITERAL_DOT = re.compile(r"\.(?!\+)")
@@ -47,8 +51,9 @@ class AxolotlPattern:
 
     @classmethod
     def parse(cls, raw: str) -> AxolotlPattern:
-        if not isinstance(raw, str) or not raw:
-            raise RuleError(f"an `{KEY}` entry must be a non-empty string, got {raw!r}")
+        if not isinstance(raw, str):
+            raise RuleError(f"an `{KEY}` entry must be a string, got {raw!r}")
+        # "" is a pattern like any other: re.match("") matches every name, so everything trains.
         name_pattern = raw
         rows: tuple[int, int | None] | None = None
         m = _RANGE.match(raw)
@@ -58,6 +63,11 @@ class AxolotlPattern:
                 rows = (int(start), int(start) + 1)
             else:
                 rows = (int(start) if start else 0, int(end) if end else None)
+                if rows[1] is not None and rows[0] >= rows[1]:
+                    raise RuleError(
+                        f"`{KEY}` pattern {raw!r}: the row range is empty (end must be greater than start); "
+                        "axolotl refuses it too"
+                    )
         translated = _LITERAL_DOT.sub(r"\\.", name_pattern)
         try:
             regex = re.compile(translated)
@@ -204,11 +214,11 @@ def to_axolotl(tree: ModuleTree, trainable: np.ndarray, *, spec: str | None = No
         lines.append(
             "# Nothing trains: `^$` matches no parameter name (an empty list would train everything)."
         )
-        patterns = ["^$"]
+        patterns = [NOTHING]
     elif mask.all():
         lines.append("# Everything trains: you can also drop the key (axolotl then freezes nothing).")
     body = yaml.safe_dump({KEY: patterns}, sort_keys=False, default_flow_style=False, width=1000)
-    check = axolotl_mask(tree, patterns if mask.any() else ["^$"])
+    check = axolotl_mask(tree, patterns if mask.any() else [NOTHING])
     if not np.array_equal(check, mask):  # pragma: no cover - guards the exporter against itself
         raise FreezeguiError("internal error: the axolotl patterns do not reproduce the selection")
     return "\n".join(lines) + "\n" + body
@@ -233,6 +243,19 @@ def read_axolotl_config(text: str, *, source: str | None = "<axolotl>") -> list[
     return value
 
 
+@dataclass
+class AxolotlImport:
+    """An axolotl config read as rules, and the patterns left out because they match nothing here."""
+
+    rules: RuleSet
+    dropped: list[str] = field(default_factory=list)  # raw patterns no parameter of the model matches
+
+    @property
+    def dropped_to_report(self) -> list[str]:
+        """The dropped patterns worth a warning (the export's own "nothing trains" marker is not)."""
+        return [p for p in self.dropped if p != NOTHING]
+
+
 def from_axolotl(
     text: str,
     tree: ModuleTree | None = None,
@@ -242,49 +265,94 @@ def from_axolotl(
 ) -> RuleSet:
     """Rules equivalent to an axolotl config's ``unfrozen_parameters`` (default freeze, ``train:`` each).
 
-    Each pattern becomes a ``param:re:`` rule with axolotl's meaning on any model (parameter names
+    :func:`import_axolotl` without the report: patterns left out (they match nothing on ``tree``, and
+    axolotl ignores them) are named in a :class:`FreezeguiWarning`.
+    """
+    result = import_axolotl(text, tree, whole_tensors=whole_tensors, source=source)
+    if result.dropped_to_report:
+        warnings.warn(
+            f"{source}: left out {', '.join(map(repr, result.dropped_to_report))}: no parameter of this model matches "
+            "(axolotl ignores such a pattern; as a rule it would make strict apply_rules refuse the file)",
+            FreezeguiWarning,
+            stacklevel=2,
+        )
+    return result.rules
+
+
+def import_axolotl(
+    text: str,
+    tree: ModuleTree | None = None,
+    *,
+    whole_tensors: bool = False,
+    source: str | None = "<axolotl>",
+) -> AxolotlImport:
+    """Each pattern becomes a ``param:re:`` rule with axolotl's meaning on any model (parameter names
     only, a tied tensor under its first name, so ``model.layers.1$`` and a tied ``lm_head.weight``
-    match nothing, as in axolotl). With a ``tree`` the translation is also checked against a direct
-    implementation of axolotl's matching on that model (a safety net: per-tensor rules and a warning
-    if they ever differ). A row slice raises :class:`RuleError` unless ``whole_tensors`` (then the
-    whole tensor trains, with a warning).
+    match nothing, as in axolotl). With a ``tree``, patterns that match nothing there are left out
+    (axolotl ignores them; a rule matching nothing would fail strict ``apply_rules``), row ranges are
+    checked against the tensors as axolotl checks them, and the translation is checked against a
+    direct implementation of axolotl's matching (a safety net: per-tensor rules and a warning if they
+    ever differ). A row slice raises :class:`RuleError` unless ``whole_tensors`` (then the whole tensor
+    trains, with a warning).
     """
     parsed = parse_patterns(read_axolotl_config(text, source=source))
-    sliced = [p for p in parsed if not p.whole_tensor]
-    if sliced:
-        listed = ", ".join(repr(p.raw) for p in sliced)
-        if not whole_tensors:
-            raise RuleError(
-                f"row slices are not supported: {listed} unfreeze(s) only some rows of a tensor, and freezegui "
-                f"freezes whole tensors. Remove the [a:b] suffix to train the whole tensor (or import with "
-                f"--whole-tensors to do that here), or keep that setting in axolotl.",
-                source=source,
-            )
-        warnings.warn(
-            f"{source}: row slices widened to whole tensors: {listed}", FreezeguiWarning, stacklevel=2
-        )
+    _check_slices(parsed, tree, whole_tensors, source)
     if not parsed:
-        return RuleSet(rules=[], default="train", source=source)
+        return AxolotlImport(RuleSet(rules=[], default="train", source=source))
+    dropped: list[str] = []
+    if tree is not None:
+        dropped = [p.raw for p in parsed if not any(p.match(i.name) for i in tree.params)]
+        parsed = [p for p in parsed if p.raw not in dropped]
     rs = RuleSet(
         rules=[Rule.make("train", p.freezegui_pattern()) for p in parsed], default="freeze", source=source
     )
     if tree is None:
-        return rs
-    want = axolotl_mask(tree, parsed)
+        return AxolotlImport(rs)
+    want = axolotl_mask(tree, parsed) if parsed else np.zeros(len(tree.params), dtype=bool)
     got, _ = rs.evaluate(tree)
     if np.array_equal(got, want):
-        return rs
+        return AxolotlImport(rs, dropped)
     differ = [tree.params[i].name for i in np.flatnonzero(got != want)[:5]]
     warnings.warn(
         f"{source}: on this model axolotl's patterns and their regex translation differ on "
         f"{int((got != want).sum())} tensor(s) (e.g. {', '.join(differ)}): tied weights are matched by "
         f"their first name only, or an anchor fits a module path; wrote exact per-tensor rules instead",
         FreezeguiWarning,
-        stacklevel=2,
+        stacklevel=3,
     )
     exact = rules_from_selection(tree, want)
     exact.source = source
-    return exact
+    return AxolotlImport(exact, dropped)
+
+
+def _check_slices(
+    parsed: list[AxolotlPattern], tree: ModuleTree | None, whole_tensors: bool, source: str | None
+) -> None:
+    """Row slices: refused (freezegui freezes whole tensors), or widened with a warning; on a model,
+    a range past a matched tensor's rows is refused as axolotl refuses it."""
+    sliced = [p for p in parsed if not p.whole_tensor]
+    if not sliced:
+        return
+    listed = ", ".join(repr(p.raw) for p in sliced)
+    if not whole_tensors:
+        raise RuleError(
+            f"row slices are not supported: {listed} unfreeze(s) only some rows of a tensor, and freezegui "
+            f"freezes whole tensors. Remove the [a:b] suffix to train the whole tensor (or import with "
+            f"--whole-tensors to do that here), or keep that setting in axolotl.",
+            source=source,
+        )
+    for p in sliced if tree is not None else []:
+        assert p.rows is not None and tree is not None
+        for info in tree.params:
+            rows = int(info.tensor.shape[0]) if info.tensor.dim() else 0
+            end = rows if p.rows[1] is None else p.rows[1]
+            if p.match(info.name) and (p.rows[0] >= end or end > rows > 0):
+                raise RuleError(
+                    f"{p.raw!r}: rows {p.rows[0]}:{end} do not fit {info.name} ({rows} rows); axolotl "
+                    "refuses this range (invalid unfreeze range)",
+                    source=source,
+                )
+    warnings.warn(f"{source}: row slices widened to whole tensors: {listed}", FreezeguiWarning, stacklevel=4)
 
 
 def unmatched_patterns(text_or_patterns: str | list[str], tree: ModuleTree) -> list[str]:
