@@ -393,6 +393,34 @@ def _ranges(ids: list[int]) -> str:
     return ",".join(parts)
 
 
+def _exact_or_structural(tree: ModuleTree, mask: np.ndarray, num_layers: int) -> FreezeArgs:
+    """The structural reading when LLaMA-Factory's substrings train exactly that; else the shortest
+    arguments that do (llama-pro strides, T5's ``layer.N``, numbered experts); else the structural
+    reading (the caller warns what more it trains), or its refusal."""
+    from freezegui.core.interop.llamafactory_search import exact_llamafactory_args
+
+    try:
+        args: FreezeArgs | None = llamafactory_args(tree, mask, num_layers)
+        refusal: NotExpressibleError | None = None
+    except NotExpressibleError as exc:
+        args, refusal = None, exc
+    if args is not None:
+        try:
+            if np.array_equal(llamafactory_mask(tree, args, num_layers), mask):
+                return args
+        except RuleError:  # a module name LLaMA-Factory's own lists lack: it would refuse these
+            args = None
+    if find_layers(tree, num_layers) is not None:
+        exact = exact_llamafactory_args(tree, mask, num_layers)
+        if exact is not None:
+            return exact
+    if args is None:
+        raise refusal or NotExpressibleError(
+            "LLaMA-Factory's substring matching cannot express this selection"
+        )
+    return args
+
+
 def to_llamafactory(
     tree: ModuleTree, trainable: np.ndarray, num_layers: int, *, spec: str | None = None
 ) -> str:
@@ -403,7 +431,7 @@ def to_llamafactory(
         raise FreezeguiError(
             f"the selection has {mask.size} flags but the model has {len(tree.params)} tensors"
         )
-    args = llamafactory_args(tree, mask, num_layers)
+    args = _exact_or_structural(tree, mask, num_layers)
     actual = llamafactory_mask(tree, args, num_layers)
     lines = [
         "# Paste into your LLaMA-Factory config. Made by freezegui" + (f" for {spec}" if spec else "") + ".",
