@@ -7,6 +7,7 @@ start serves every stage, and a scheduler or a checkpoint resume sees the same n
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -37,7 +38,9 @@ def stage_states(tree: ModuleTree, rules: RuleSet) -> list[tuple[np.ndarray, np.
 
 
 def no_decay_mask(tree: ModuleTree, no_decay: NoDecay) -> np.ndarray:
-    """Tensors exempt from weight decay: biases and normalisation-layer parameters (``bias_and_norm``)."""
+    """Tensors exempt from weight decay: biases and normalisation-layer parameters (``bias_and_norm``),
+    and what the model itself declares in ``no_weight_decay()`` (timm: pos_embed, cls/reg tokens),
+    matched as timm matches it (``fnmatch`` on the parameter name)."""
     mask = np.zeros(len(tree.params), dtype=bool)
     if no_decay is None:
         return mask
@@ -49,6 +52,23 @@ def no_decay_mask(tree: ModuleTree, no_decay: NoDecay) -> np.ndarray:
     is_bias = np.fromiter((n == "bias" or n.endswith("_bias") for n in tree.occ_name), dtype=bool)
     hit = norm_module[tree.occ_node] | is_bias if len(tree.occ_name) else np.zeros(0, dtype=bool)
     mask[tree.occ_param[hit]] = True
+    mask |= declared_no_decay(tree)
+    return mask
+
+
+def declared_no_decay(tree: ModuleTree) -> np.ndarray:
+    """The tensors a model's ``no_weight_decay()`` names (timm's convention; empty without one)."""
+    mask = np.zeros(len(tree.params), dtype=bool)
+    declared = getattr(tree.modules[0], "no_weight_decay", None)
+    if not callable(declared):
+        return mask
+    try:
+        patterns = [str(p) for p in declared()]
+    except (TypeError, AttributeError, ValueError):  # a broken declaration declares nothing
+        return mask
+    for info in tree.params:
+        if any(fnmatch.fnmatch(n, p) for n in info.names for p in patterns):
+            mask[info.index] = True
     return mask
 
 

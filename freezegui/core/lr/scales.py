@@ -3,8 +3,9 @@
 Layer ids follow timm's ``param_groups_layer_decay`` and BEiT. A model that declares ``group_matcher()``
 (timm models) is grouped by it: each parameter's ordinal from the matcher, ordinals sorted, one id per
 distinct ordinal except that one ending in timm's "merge into the previous group" marker joins the
-group before it; unmatched parameters (the head) come last. Otherwise the main block list that "Train
-last N blocks" finds decides: id 0 before it (embeddings, stem, class tokens), id i+1 for block i,
+group before it; unmatched parameters (the head) come last. A timm model without one is grouped by
+timm's own fallback (``auto_group_layers``: the trunk's tensors in model order, 12 to a group, then the
+``pretrained_cfg`` classifier). Otherwise the main block list that "Train last N blocks" finds decides: id 0 before it (embeddings, stem, class tokens), id i+1 for block i,
 id L+1 after it (final norm, pooler, head). Scale = D ** (max id - id), so the head trains at 1.0.
 """
 
@@ -41,9 +42,12 @@ class LayerIds:
 
 def layer_ids(tree: ModuleTree) -> LayerIds:
     """Layer ids of ``tree``'s unique parameters; RuleError when the model has no depth to decay by."""
-    matcher = getattr(tree.modules[0], "group_matcher", None)
+    root = tree.modules[0]
+    matcher = getattr(root, "group_matcher", None)
     if callable(matcher):
         return _ids_from_matcher(tree, matcher)
+    if type(root).__module__.startswith("timm."):
+        return _ids_timm_fallback(tree, root)
     at = block_list(tree)
     if at is None:
         raise RuleError(
@@ -75,6 +79,27 @@ def _ids_from_matcher(tree: ModuleTree, group_matcher: Callable[..., Any]) -> La
         number[key] = lid
     ids = np.asarray([number[k] for k in keys], dtype=np.int64)
     return LayerIds(ids, max(lid, 0), "group_matcher")
+
+
+TIMM_TENSORS_PER_GROUP = 12  # timm's auto_group_layers(layers_per_group=12)
+
+
+def _ids_timm_fallback(tree: ModuleTree, model: Any) -> LayerIds:
+    """timm's own grouping for its models without ``group_matcher()`` (``auto_group_layers``): the
+    trunk's tensors in model order, 12 to a group, then one group for the ``pretrained_cfg`` classifier.
+    Without a classifier entry every tensor is "head": one group, scale 1.0 (timm warns the same)."""
+    cfg = getattr(model, "pretrained_cfg", None)
+    head = cfg.get("classifier") if isinstance(cfg, dict) else None
+    prefixes = tuple(head) if isinstance(head, (list, tuple)) else (head,) if head else None
+    ids = np.zeros(len(tree.params), dtype=np.int64)
+    trunk = [j for j in range(len(tree.params)) if prefixes and not tree.primary_name(j).startswith(prefixes)]
+    for k, j in enumerate(trunk):
+        ids[j] = k // TIMM_TENSORS_PER_GROUP
+    groups = -(-len(trunk) // TIMM_TENSORS_PER_GROUP)
+    is_trunk = np.zeros(len(tree.params), dtype=bool)
+    is_trunk[trunk] = True
+    ids[~is_trunk] = groups
+    return LayerIds(ids, int(ids.max()) if len(ids) else 0, "timm auto_group_layers")
 
 
 def _ordinal_function(spec: Any) -> Callable[[str], tuple[float, ...]]:
