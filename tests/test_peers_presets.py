@@ -8,6 +8,7 @@ layers), alone and with the head trained fully, go through PEFT's own ``get_peft
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import warnings
 from functools import cache
@@ -101,10 +102,8 @@ def _lora_suggestions(tree: ModuleTree) -> dict[str, np.ndarray]:
         "attention projections": attention_projections_mask(tree),
         "all linear but head": all_linear_except_head_mask(tree),
     }
-    try:
+    with contextlib.suppress(ValueError):  # no repeated block list (a ResNet)
         out["last block's linear layers"] = last_blocks_lora_mask(tree, 1)
-    except ValueError:
-        pass
     return {k: v for k, v in out.items() if v.any()}
 
 
