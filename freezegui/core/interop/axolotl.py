@@ -353,11 +353,3 @@ def _check_slices(
                     source=source,
                 )
     warnings.warn(f"{source}: row slices widened to whole tensors: {listed}", FreezeguiWarning, stacklevel=4)
-
-
-def unmatched_patterns(text_or_patterns: str | list[str], tree: ModuleTree) -> list[str]:
-    """The ``unfrozen_parameters`` entries that match no parameter of ``tree`` (as axolotl matches)."""
-    patterns = (
-        read_axolotl_config(text_or_patterns) if isinstance(text_or_patterns, str) else text_or_patterns
-    )
-    return [p.raw for p in parse_patterns(patterns) if not any(p.match(i.name) for i in tree.params)]
