@@ -120,6 +120,7 @@ def _all_linear_selection(kind: str) -> tuple[ModuleTree, np.ndarray, np.ndarray
     if kind == "llama-seq-cls":
         config["task_type"] = "SEQ_CLS"
     imported = from_peft(config, tree)
+    assert not imported.problems
     return tree, imported.trainable, imported.adapted
 
 
@@ -180,6 +181,10 @@ def test_seq_cls_keeps_the_head_out_of_lora_and_trains_it() -> None:
     assert {tree.paths[i] for i in np.flatnonzero(imported.adapted).tolist()} == _adapted(pm)
     assert "score" not in _adapted(pm) and _saved(pm) == {"score"}
     assert imported.trainable[tree.param_indices(tree.node("score"))].all()
+    assert imported.problems == [
+        "target_modules entry 'score' names only modules_to_save modules: PEFT trains them fully and never "
+        "adapts them"
+    ]
 
 
 def test_counts_with_modules_to_save_state_both_readings() -> None:

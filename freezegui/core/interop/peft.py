@@ -374,7 +374,14 @@ def _unmatched_entries(cfg: Mapping[str, Any], paths: list[str]) -> list[str]:
     for entry in entries:
         one = {**cfg, "target_modules": entry if isinstance(targets, str) else [entry]}
         if not any(target_matches(one, p) for p in paths[1:]):
-            out.append(f"target_modules entry {entry!r} matches no module")
+            unguarded = {**one, "modules_to_save": None}
+            guarded = any(target_matches(unguarded, p) for p in paths[1:])
+            out.append(
+                f"target_modules entry {entry!r} names only modules_to_save modules: PEFT trains them fully "
+                "and never adapts them"
+                if guarded
+                else f"target_modules entry {entry!r} matches no module"
+            )
     layers = cfg.get("layers_to_transform")
     if layers is not None and not isinstance(targets, str):
         wanted = [layers] if isinstance(layers, int) else list(layers)

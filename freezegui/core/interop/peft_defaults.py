@@ -9,6 +9,7 @@ installed PEFT's).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -115,7 +116,10 @@ def resolve_config(config: Mapping[str, Any], tree: ModuleTree) -> ResolvedConfi
         cfg["target_modules"] = list(default) if isinstance(default, list) else default
         notes.append(f"target_modules not set: PEFT's default for model type {kind!r} is {default!r}")
     elif isinstance(targets, str) and targets.lower() == ALL_LINEAR:
-        cfg["target_modules"] = all_linear_names(tree)
+        saved = [str(m) for m in cfg.get("modules_to_save") or []]
+        cfg["target_modules"] = [  # PEFT never adapts a modules_to_save module (the task head included)
+            n for n in all_linear_names(tree) if not any(re.match(rf"(^|.*\.){m}($|\..*)", n) for m in saved)
+        ]
     return ResolvedConfig(cfg, notes, heads)
 
 
