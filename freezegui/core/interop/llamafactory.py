@@ -34,6 +34,7 @@ from torch import nn
 
 from freezegui.core.errors import FreezeguiError, FreezeguiWarning, RuleError
 from freezegui.core.interop.common import load_yaml_mapping
+from freezegui.core.interop.llamafactory_search import exact_llamafactory_args
 from freezegui.core.rules.ruleset import RuleSet, rules_from_selection
 from freezegui.core.structure.tree import ModuleNode, ModuleTree
 
@@ -397,8 +398,6 @@ def _exact_or_structural(tree: ModuleTree, mask: np.ndarray, num_layers: int) ->
     """The structural reading when LLaMA-Factory's substrings train exactly that; else the shortest
     arguments that do (llama-pro strides, T5's ``layer.N``, numbered experts); else the structural
     reading (the caller warns what more it trains), or its refusal."""
-    from freezegui.core.interop.llamafactory_search import exact_llamafactory_args
-
     try:
         args: FreezeArgs | None = llamafactory_args(tree, mask, num_layers)
         refusal: NotExpressibleError | None = None
@@ -411,9 +410,9 @@ def _exact_or_structural(tree: ModuleTree, mask: np.ndarray, num_layers: int) ->
         except RuleError:  # a module name LLaMA-Factory's own lists lack: it would refuse these
             args = None
     if find_layers(tree, num_layers) is not None:
-        exact = exact_llamafactory_args(tree, mask, num_layers)
+        exact = exact_llamafactory_args(tree, mask, num_layers, *module_names(tree))
         if exact is not None:
-            return exact
+            return FreezeArgs(*exact)
     if args is None:
         raise refusal or NotExpressibleError(
             "LLaMA-Factory's substring matching cannot express this selection"

@@ -13,12 +13,30 @@ then an OR of precomputed prefix or suffix unions, so the search is cheap even a
 from __future__ import annotations
 
 from itertools import combinations
+from typing import NamedTuple
 
 import numpy as np
-import yaml
 
-from freezegui.core.interop.llamafactory import FreezeArgs, module_names
 from freezegui.core.structure.tree import ModuleTree
+
+
+class Found(NamedTuple):
+    """Freeze arguments as LLaMA-Factory spells them (the caller makes its ``FreezeArgs``)."""
+
+    trainable_layers: int
+    trainable_modules: list[str]
+    extra_modules: list[str]
+    use_llama_pro: bool
+
+    def size(self) -> int:
+        """How long the arguments are to write: the shortest wins."""
+        return (
+            len(str(self.trainable_layers))
+            + len(",".join(self.trainable_modules))
+            + (len(",".join(self.extra_modules)) + 24 if self.extra_modules else 0)
+            + (20 if self.use_llama_pro else 0)
+        )
+
 
 MAX_MODULE_CHOICES = 8  # beyond this many layer-module names, only "all" and single names are tried
 
@@ -36,14 +54,16 @@ def _module_lists(hidden: list[str]) -> list[list[str]]:
     return out
 
 
-def exact_llamafactory_args(tree: ModuleTree, trainable: np.ndarray, num_layers: int) -> FreezeArgs | None:
-    """The shortest arguments whose substring test trains exactly ``trainable`` (None when none does)."""
+def exact_llamafactory_args(
+    tree: ModuleTree, trainable: np.ndarray, num_layers: int, hidden_set: set[str], outside: set[str]
+) -> Found | None:
+    """The shortest arguments whose substring test trains exactly ``trainable`` (None when none does),
+    given LLaMA-Factory's lists of layer modules (``hidden_set``) and other modules (``outside``)."""
     mask = np.asarray(trainable, dtype=bool)
-    hidden_set, outside = module_names(tree)
     hidden = sorted(hidden_set)
     extra_hits = {m: _hits(tree, m) for m in sorted(outside)}
     safe = {m: h for m, h in extra_hits.items() if h.any() and not (h & ~mask).any()}
-    best: tuple[int, FreezeArgs] | None = None
+    best: tuple[int, Found] | None = None
     cache: dict[str, np.ndarray] = {}
     for modules in _module_lists(hidden):
         for n, pro, layer_mask in _layer_masks(tree, modules, num_layers, cache):
@@ -56,8 +76,8 @@ def exact_llamafactory_args(tree: ModuleTree, trainable: np.ndarray, num_layers:
                 covered |= safe[m]
             if not np.array_equal(covered, mask):
                 continue
-            args = FreezeArgs(n, list(modules), extras, pro)
-            size = len(yaml.safe_dump(args.as_config()))
+            args = Found(n, list(modules), extras, pro)
+            size = args.size()
             if best is None or size < best[0]:
                 best = (size, args)
     return None if best is None else best[1]
