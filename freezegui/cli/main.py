@@ -25,6 +25,8 @@ COMMANDS = {
     "export": "export",
     "import": "import_",
     "plan": "plan",
+    "fit": "fit",
+    "probe": "probe",
 }
 
 
