@@ -55,7 +55,7 @@ class ProbeResult:
     def rgn(self) -> np.ndarray:
         """‖∇W‖ / ‖W‖ per path; 0 where both are 0, NaN where only ‖W‖ is (no ratio)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = self.grad_norm / self.weight_norm
+            ratio: np.ndarray = np.asarray(self.grad_norm / self.weight_norm, dtype=np.float64)
         ratio[(self.weight_norm == 0) & (self.grad_norm == 0)] = 0.0
         ratio[(self.weight_norm == 0) & (self.grad_norm != 0)] = math.nan
         return ratio
@@ -206,7 +206,7 @@ def _pass(work: nn.Module, source: TrainingData, k: int, tensors: list[torch.Ten
     value = float(loss.detach())
     if not math.isfinite(value):
         raise TrainingError(f"the loss is {value} on batch {k + 1}; the probe needs a finite loss")
-    loss.backward()
+    loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
     return value
 
 
