@@ -74,6 +74,12 @@ def _schedule(w: MainWindow) -> object:
     return show_schedule_editor(w)
 
 
+def _probe(w: Any, name: str) -> object:
+    from freezegui.app.docks import probe_runner
+
+    return getattr(probe_runner, name)(w)
+
+
 def _export(kind: str) -> Callable[[Any], object]:
     return lambda w: w.controller.export_dialog(kind)
 
@@ -117,6 +123,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("freezeType", "Freeze by module type…", lambda w: w.edits.by_type_dialog(False), "Edit",
                enabled_when=_editable),
     ActionSpec("trainType", "Train by module type…", lambda w: w.edits.by_type_dialog(True), "Edit",
+               enabled_when=_editable),
+    ActionSpec("probe", "Probe which layers matter…", lambda w: _probe(w, "start_probe"), "Edit",
+               tip="K forward/backward passes on the Training dock's data: RGN column (‖∇W‖/‖W‖)",
+               separator_before=True, enabled_when=_editable),
+    ActionSpec("suggestProbe", "Suggest from probe…", lambda w: _probe(w, "suggest_from_probe"), "Edit",
+               tip="Train the top-k blocks by RGN and the head (within the Fit to GPU budget when set)",
                enabled_when=_editable),
     ActionSpec("find", "&Find", lambda w: w.search_bar.focus(), "Edit", (SK.Find,), separator_before=True),
     # LoRA

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 from superqt.utils import create_worker
 
+from freezegui.app.dialogs.fit_dialog import fit_button
 from freezegui.app.dialogs.form_widgets import combo, spin
 from freezegui.app.docks.cost_worker import plan_then_set, stop_check
 from freezegui.core.plan.options import PlanCancelled
@@ -185,7 +186,15 @@ class CostPanel(QDockWidget):
         self.breakdown.setWordWrap(True)
         layout = QVBoxLayout(body)
         layout.addLayout(form)
-        for w in (self.bar, self.verdict, self.breakdown, self.flops, self.ratio, self.status):
+        for w in (
+            self.bar,
+            self.verdict,
+            self.breakdown,
+            self.flops,
+            self.ratio,
+            self.status,
+            fit_button(self),
+        ):
             layout.addWidget(w)
         layout.addStretch(1)
         self.setWidget(body)

@@ -6,9 +6,11 @@ more :class:`Column` in ``COLUMNS`` (keep ``COL_NAME`` first: it holds the Train
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from freezegui.app.tree.probe_values import probe_values
 from freezegui.core.editing.document import Document
 from freezegui.core.editing.selection import CheckState
 from freezegui.core.structure.counting import format_count
@@ -50,6 +52,17 @@ def _lr_text(doc: Document, item: Item) -> str | None:
     """The lr scale a row trains at ("mixed" for a module with several; blank when frozen)."""
     scale = doc.selection.lr_scale_of(item)
     return None if scale is None else scale if isinstance(scale, str) else f"{scale:.4g}"
+
+
+def _rgn_text(doc: Document, item: Item) -> str | None:
+    values = probe_values(doc.tree) if isinstance(item, ModuleNode) else None
+    value = float(values.rgn[item.index]) if values is not None else math.nan
+    return f"{value:.3g}" if math.isfinite(value) else None
+
+
+def _rgn_tint(doc: Document, item: Item) -> float | None:
+    values = probe_values(doc.tree) if isinstance(item, ModuleNode) else None
+    return values.heat(item.index) if values is not None else None
 
 
 def _train_check(doc: Document, item: Item) -> CheckState:
@@ -121,6 +134,7 @@ class Column:
     tooltip: Callable[[Document, Item], str | None] | None = None
     header_tooltip: str | None = None
     check: Callable[[Document, Item], CheckState | None] | None = None
+    tint: Callable[[Document, Item], float | None] | None = None  # a heat tint, 0..1 (None: none)
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -151,6 +165,15 @@ COLUMNS: tuple[Column, ...] = (
         '"mixed": its tensors train at different scales).',
     ),
     Column("Shape · dtype", _shape_text),
+    Column(
+        "RGN",
+        _rgn_text,
+        right_aligned=True,
+        dim_when_frozen=False,
+        header_tooltip="Relative gradient norm ‖∇W‖/‖W‖ from the last probe (Edit → Probe): how much the "
+        "data pulls on this module; the warmer, the more. Blank until a probe has run.",
+        tint=_rgn_tint,
+    ),
 )
-COL_NAME, COL_TYPE, COL_TOTAL, COL_TRAINABLE, COL_LORA, COL_LR, COL_SHAPE = range(7)
+COL_NAME, COL_TYPE, COL_TOTAL, COL_TRAINABLE, COL_LORA, COL_LR, COL_SHAPE, COL_RGN = range(8)
 HEADERS = tuple(c.header for c in COLUMNS)

@@ -20,7 +20,15 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
-from freezegui.app.tree.cells import ANSWERED_ROLES, RIGHT, RIGHT_ALIGNED, TOOLTIP_ROLE, Cell, role_value
+from freezegui.app.tree.cells import (
+    ANSWERED_ROLES,
+    RIGHT,
+    RIGHT_ALIGNED,
+    TOOLTIP_ROLE,
+    Cell,
+    heat_brush,
+    role_value,
+)
 from freezegui.app.tree.columns import (
     COL_LORA,
     COL_NAME,
@@ -272,6 +280,7 @@ class ModuleTreeModel(QAbstractItemModel):
                     RIGHT_ALIGNED if column.right_aligned else None,
                     colour,
                     bold,
+                    heat_brush(column.tint(doc, item)) if column.tint is not None else None,
                 )
             )
         if len(self._rows) >= ROW_CACHE_LIMIT:

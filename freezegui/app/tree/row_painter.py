@@ -124,7 +124,10 @@ class RowPainter:
     ) -> tuple[Any, ...]:
         item = index.internalPointer()
         arrow = _has_rows(item) and self.view.isExpanded(index)
-        looks = tuple((c.check, c.font is not None, c.foreground is not None, c.alignment) for c in cells)
+        looks = tuple(
+            (c.check, c.font is not None, c.foreground is not None, c.alignment, c.background is not None)
+            for c in cells
+        )
         return (selected, frame.focus_item is item, arrow, looks, alternate)
 
     def _same_as_qt(
@@ -195,6 +198,8 @@ class RowPainter:
             if width <= 0 or (cell.text is None and cell.check is None and column != focus):
                 continue
             check_rect, text_rect, focus_rect = self._cell_geometry(opt, column, x, width, height, cell)
+            if cell.background is not None and not selected:
+                painter.fillRect(QRect(x, top, width, height), cell.background)
             if check_rect is not None and cell.check is not None:
                 opt.rect = check_rect.translated(0, top)
                 opt.state = checks[cell.check]

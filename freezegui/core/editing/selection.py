@@ -463,9 +463,10 @@ class Selection:
         trainable: np.ndarray | None = None,
         scales: np.ndarray | None = None,
         schedule: Sequence[Stage] | None = None,
+        settings: LoraSettings | None = None,
     ) -> bool:
-        """Replace the adapted modules (and optionally the trained tensors, their lr scales and the
-        schedule: a whole rule file) as one undoable edit."""
+        """Replace the adapted modules (and optionally the trained tensors, their lr scales, the
+        schedule and the LoRA settings: a whole rule file, or a fitted choice) as one undoable edit."""
         adapted = np.asarray(adapted, dtype=bool) & adaptable_mask(self.tree)
         train = self.trainable if trainable is None else np.asarray(trainable, dtype=bool)
         self._check_exclusive(train, adapted)
@@ -474,9 +475,12 @@ class Selection:
         new_scales = self.scales if scales is None else np.asarray(scales, dtype=np.float64)
         sdiff = np.flatnonzero(new_scales != self.scales)
         stages = None if schedule is None or list(schedule) == self.schedule else tuple(schedule)
-        if mods.size == 0 and diff.size == 0 and sdiff.size == 0 and stages is None:
+        new_settings = None if settings is None or settings == self.lora_settings else settings
+        if mods.size == 0 and diff.size == 0 and sdiff.size == 0 and stages is None and new_settings is None:
             return False
         edit = _Edit(label, diff, self.trainable[diff].copy(), train[diff].copy())
+        if new_settings is not None:
+            edit.settings_before, edit.settings_after = self.lora_settings, new_settings
         edit.modules, edit.adapted_before, edit.adapted_after = (
             mods,
             self.adapted[mods].copy(),
