@@ -164,3 +164,47 @@ def test_llama_70b_structure_only_answers_by_bisection(
     assert got["candidates"] == 82 and got["plans"] <= 8
     assert main(["fit", *argv, "--gpu-memory", "80"]) == 2  # 131 GiB of bf16 weights
     assert "weights alone need 131.4 GiB" in capsys.readouterr().err
+
+
+def test_fitted_lora_choice_is_one_undoable_edit(tmp_path: Path) -> None:
+    """Flags, adapters and the chosen rank in one edit (what the app's Apply does)."""
+    from freezegui.core.editing.document import Document
+    from freezegui.core.models.loading import load_model
+
+    doc = Document.from_model(load_model(_config_dir(tmp_path, LLAMA_SMALL), structure_only=True))
+    rung = next(c for c in lora_ladder(doc.tree) if c.lora.r == 32)
+    sel = doc.selection
+    assert sel.set_adapted_mask(rung.adapted, label="Fit to GPU", trainable=rung.mask, settings=rung.lora)
+    assert sel.lora_settings.r == 32 and sel.adapted.any() and sel.counts().lora > 0
+    sel.undo()
+    assert sel.lora_settings.r == 8 and not sel.adapted.any() and sel.trainable.all()
+
+
+def test_suggest_keeps_the_top_blocks_within_a_budget(tmp_path: Path) -> None:
+    import numpy as np
+
+    from freezegui.core.decide.suggest import ranked_blocks, suggest_steps, top_blocks_mask
+    from freezegui.core.models.loading import load_model
+
+    model = load_model(_config_dir(tmp_path, LLAMA_SMALL), structure_only=True)
+    tree = build_tree(model)
+    rgn = np.full(len(tree.modules), np.nan)
+    for i, value in enumerate([1, 5, 2, 8, 3, 7, 4, 6]):
+        rgn[tree.index_of(f"model.layers.{i}")] = value
+    assert [tree.paths[b] for b in ranked_blocks(tree, rgn)[:2]] == ["model.layers.3", "model.layers.5"]
+    mask = top_blocks_mask(tree, rgn, 2)
+    trained = {
+        tree.params[i].name.split(".")[2] for i in np.flatnonzero(mask) if ".layers." in tree.params[i].name
+    }
+    assert trained == {"3", "5"} and mask[tree.param_indices(tree.node("lm_head"))].all()
+    options = PlanOptions(batch_size=2, seq_len=16)
+    two = plan(model, selection=top_blocks_mask(tree, rgn, 2), batch_size=2, seq_len=16).per_rank.peak_bytes
+    steps = suggest_steps(model, tree, rgn, 4, budget_bytes=two, options=options)
+    dropped = []
+    while True:
+        try:
+            dropped.append(next(steps))
+        except StopIteration as done:
+            n, _ = done.value
+            break
+    assert n == 2 and dropped == [4, 3]

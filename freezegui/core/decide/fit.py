@@ -167,29 +167,7 @@ def fit_steps(
         if gc and hint is not None and bounds[False][1] is None:
             break  # everything fits without checkpointing
         bounds[gc] = yield from search.boundary(gc, hint=hint)
-    variants = list(bounds)
-    best = max(variants, key=lambda gc: (-1 if bounds[gc][0] is None else bounds[gc][0], not gc))
-    chosen, _ = bounds[best]
-    if chosen is None:
-        raise search.nothing_fits()
-    nxt_gc = max(
-        (gc for gc in variants if bounds[gc][0] == chosen and bounds[gc][1] is not None), default=best
-    )
-    nxt = bounds[nxt_gc][1]
-    rules = _rule_set(tree, ladder[chosen], base, model_info)
-    return FitResult(
-        candidate=ladder[chosen],
-        gradient_checkpointing=best,
-        plan=search.plans[(chosen, best)],
-        budget_bytes=int(budget_bytes),
-        next_candidate=ladder[nxt] if nxt is not None else None,
-        next_checkpointing=nxt_gc,
-        next_plan=search.plans[(nxt, nxt_gc)] if nxt is not None else None,
-        rules=rules,
-        plans=len(search.plans),
-        candidates=len(ladder),
-        steps=search.steps,
-    )
+    return search.result(bounds, budget_bytes, model_info)
 
 
 class _Search:
@@ -290,6 +268,34 @@ class _Search:
         guess = lo + (self.budget - pa) / (pb - pa) * (hi - lo) if pb > pa else (lo + hi) / 2
         return min(hi - 1, max(lo + 1, int(guess)))
 
+    def result(
+        self, bounds: dict[bool, tuple[int | None, int | None]], budget: float, info: ModelInfo | None
+    ) -> FitResult:
+        """The largest fitting rung over the settings searched (checkpointing only when it lets more
+        train), and the next rung up of a setting whose boundary it is (checkpointed if possible)."""
+        variants = list(bounds)
+        best = max(variants, key=lambda gc: (-1 if bounds[gc][0] is None else bounds[gc][0], not gc))
+        chosen = bounds[best][0]
+        if chosen is None:
+            raise self.nothing_fits()
+        nxt_gc = max(
+            (gc for gc in variants if bounds[gc][0] == chosen and bounds[gc][1] is not None), default=best
+        )
+        nxt = bounds[nxt_gc][1]
+        return FitResult(
+            candidate=self.ladder[chosen],
+            gradient_checkpointing=best,
+            plan=self.plans[(chosen, best)],
+            budget_bytes=int(budget),
+            next_candidate=self.ladder[nxt] if nxt is not None else None,
+            next_checkpointing=nxt_gc,
+            next_plan=self.plans[(nxt, nxt_gc)] if nxt is not None else None,
+            rules=_rule_set(self.tree, self.ladder[chosen], self.base, info),
+            plans=len(self.plans),
+            candidates=len(self.ladder),
+            steps=self.steps,
+        )
+
     def nothing_fits(self) -> FitError:
         plans = [p for (i, _), p in self.plans.items() if i == 0]
         smallest = min(plans, key=lambda p: p.per_rank.peak_bytes)
@@ -318,11 +324,12 @@ def _check_weights(tree: ModuleTree, options: PlanOptions, budget: float) -> Non
     if options.shard == Shard.FSDP:
         weights = math.ceil(weights / options.gpus)
     if weights > budget:
+        tries = [] if options.dtype in ("bf16", "fp16") else ["a half-precision dtype"]
+        tries += ["more GPUs with FSDP" if options.shard != Shard.FSDP else "more GPUs", "a larger GPU"]
         raise FitError(
             FitProblem.WEIGHTS_EXCEED_BUDGET,
             f"the frozen model's weights alone need {format_bytes(weights)} per GPU, more than the "
-            f"{format_bytes(budget)} budget: nothing can train (try a half-precision dtype, "
-            f"more GPUs with FSDP, or a larger GPU)",
+            f"{format_bytes(budget)} budget: nothing can train (try {', '.join(tries[:-1])} or {tries[-1]})",
         )
 
 

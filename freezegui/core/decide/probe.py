@@ -150,19 +150,7 @@ def probe_steps(
     dev = resolve_device(device)
     torch.manual_seed(seed)
     work = _copy_to(model, dev)
-    if isinstance(data, TrainingData):
-        source = data
-    else:
-        config = TrainingConfig(
-            batch_size=batch_size,
-            seed=seed,
-            data=data or SYNTHETIC,
-            seq_len=seq_len,
-            image_size=image_size,
-            tokenizer=tokenizer,
-        )
-        config.validate()
-        source = make_data(work, config, dev, model_dir=model_dir)
+    source = _data_for(work, data, dev, batch_size, seed, seq_len, image_size, model_dir, tokenizer)
     tree = build_tree(work)  # after the data may have resized the head
     tensors = tree.tensors
     for t in tensors:
@@ -187,6 +175,32 @@ def probe_steps(
         device=str(dev),
         losses=losses,
     )
+
+
+def _data_for(
+    work: nn.Module,
+    data: str | TrainingData | None,
+    dev: torch.device,
+    batch_size: int,
+    seed: int,
+    seq_len: int,
+    image_size: int | None,
+    model_dir: str | Path | None,
+    tokenizer: str | None,
+) -> TrainingData:
+    """The batches: given, or built as the training engine builds them (it may resize the head)."""
+    if isinstance(data, TrainingData):
+        return data
+    config = TrainingConfig(
+        batch_size=batch_size,
+        seed=seed,
+        data=data or SYNTHETIC,
+        seq_len=seq_len,
+        image_size=image_size,
+        tokenizer=tokenizer,
+    )
+    config.validate()
+    return make_data(work, config, dev, model_dir=model_dir)
 
 
 def _copy_to(model: nn.Module, device: torch.device) -> nn.Module:
