@@ -225,13 +225,21 @@ def _pass(work: nn.Module, source: TrainingData, k: int, tensors: list[torch.Ten
 
 
 def _squares(tensors: list[torch.Tensor | None]) -> np.ndarray:
-    """Per tensor: the sum of its squared entries in float64 (0 for a missing gradient)."""
+    """Per tensor: the sum of its squared entries, accumulated in float64 (0 for a missing gradient);
+    computed where the tensors are and copied back once."""
     with torch.no_grad():
         values = [
-            t.detach().double().pow(2).sum() if t is not None else torch.zeros((), dtype=torch.float64)
+            torch.linalg.vector_norm(t.detach(), dtype=torch.float64).square()
+            if t is not None
+            else torch.zeros((), dtype=torch.float64)
             for t in tensors
         ]
-        return torch.stack([v.cpu() for v in values]).numpy() if values else np.zeros(0)
+        if not values:
+            return np.zeros(0)
+        devices = {v.device for v in values}
+        if len(devices) > 1:
+            values = [v.cpu() for v in values]
+        return torch.stack(values).cpu().numpy()
 
 
 def subtree_sums(tree: ModuleTree, values: np.ndarray) -> np.ndarray:
