@@ -92,8 +92,8 @@ def start_probe(window: Any, batches: int | None = None) -> ProbeJob | None:
         )
         if batches is None:
             return None
-    window.probe_job = ProbeJob(window, batches)
-    return window.probe_job
+    job = window.probe_job = ProbeJob(window, batches)
+    return job
 
 
 def suggest_from_probe(window: Any, k: int | None = None) -> Any:

@@ -55,14 +55,16 @@ def _lr_text(doc: Document, item: Item) -> str | None:
 
 
 def _rgn_text(doc: Document, item: Item) -> str | None:
-    values = probe_values(doc.tree) if isinstance(item, ModuleNode) else None
-    value = float(values.rgn[item.index]) if values is not None else math.nan
+    values = probe_values(doc.tree)
+    if values is None or not isinstance(item, ModuleNode):
+        return None
+    value = float(values.rgn[item.index])
     return f"{value:.3g}" if math.isfinite(value) else None
 
 
 def _rgn_tint(doc: Document, item: Item) -> float | None:
-    values = probe_values(doc.tree) if isinstance(item, ModuleNode) else None
-    return values.heat(item.index) if values is not None else None
+    values = probe_values(doc.tree)
+    return values.heat(item.index) if values is not None and isinstance(item, ModuleNode) else None
 
 
 def _train_check(doc: Document, item: Item) -> CheckState:
