@@ -14,6 +14,7 @@ import threading
 from typing import Any
 
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QDialog,
     QDialogButtonBox,
@@ -92,6 +93,9 @@ class FitDialog(QDialog):
         layout.addWidget(self.text)
         layout.addWidget(self.buttons)
         self.resize(560, 320)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self._stop_worker)
 
     # ------------------------------------------------------------------------------------- search
     def start(self) -> None:
@@ -192,9 +196,12 @@ class FitDialog(QDialog):
         self.accept()
 
     def _stop_worker(self) -> None:
+        """Stop the search at its next op; listed until it ends, so quitting never waits on it."""
+        from freezegui.app.commands.loader import abandon_worker
+
         self._cancel.set()
         if self._worker is not None:
-            self._worker.quit()
+            abandon_worker(self._worker)
             self._worker = None
 
     def done(self, code: int) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QProgressDialog
+from PySide6.QtWidgets import QApplication, QProgressDialog
 
 DEFAULT_BATCHES = 4
 
@@ -34,6 +34,9 @@ class ProbeJob:
         self.progress.setWindowModality(Qt.WindowModality.NonModal)
         self.progress.setMinimumDuration(0)
         self.progress.canceled.connect(self.cancel)
+        app = QApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.stop)
         self.result: Any = None
         self.worker: Any = create_worker(
             probe_steps,
@@ -50,10 +53,16 @@ class ProbeJob:
         )
 
     def cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.quit()  # the generator stops at its next batch
-            self.worker = None
+        self.stop()
         self.window.statusBar().showMessage("Probe cancelled", 4000)
+
+    def stop(self) -> None:
+        """Stop at the next batch; listed until it ends, so quitting never waits on it."""
+        from freezegui.app.commands.loader import abandon_worker
+
+        if self.worker is not None:
+            abandon_worker(self.worker)
+            self.worker = None
 
     def _step(self, step: Any) -> None:
         if self.worker is None:
