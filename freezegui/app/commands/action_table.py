@@ -74,7 +74,7 @@ def _schedule(w: MainWindow) -> object:
     return show_schedule_editor(w)
 
 
-def _probe(w: Any, name: str) -> object:
+def _probe(w: MainWindow, name: str) -> object:
     from freezegui.app.docks import probe_runner
 
     return getattr(probe_runner, name)(w)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from PySide6.QtWidgets import (
     QApplication,
@@ -27,10 +28,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+if TYPE_CHECKING:
+    from freezegui.app.docks.cost_panel import CostPanel
+    from freezegui.app.main_window import MainWindow
+    from freezegui.core.editing.document import Document
+
 GIB = 1024**3
+# The budget of the last applied fit, per window ("Suggest from probe" stays within it).
+FIT_BUDGETS: WeakKeyDictionary[Any, int] = WeakKeyDictionary()
 
 
-def fit_button(panel: Any) -> QPushButton:
+def fit_button(panel: CostPanel) -> QPushButton:
     """The Cost dock's "Fit to GPU…" button (the dock's only hook into this module)."""
     button = QPushButton("Fit to GPU…")
     button.setObjectName("costFit")
@@ -39,7 +47,7 @@ def fit_button(panel: Any) -> QPushButton:
     return button
 
 
-def show_fit_dialog(window: Any, panel: Any) -> FitDialog | None:
+def show_fit_dialog(window: MainWindow, panel: CostPanel) -> FitDialog | None:
     if getattr(window, "document", None) is None:
         return None
     dialog = FitDialog(window, panel)
@@ -50,12 +58,14 @@ def show_fit_dialog(window: Any, panel: Any) -> FitDialog | None:
 class FitDialog(QDialog):
     """Search, preview, apply (see the module docstring)."""
 
-    def __init__(self, window: Any, panel: Any, parent: QWidget | None = None) -> None:
+    def __init__(self, window: MainWindow, panel: CostPanel, parent: QWidget | None = None) -> None:
         super().__init__(parent or window)
         self.setObjectName("fitDialog")
         self.setWindowTitle("Fit to GPU")
         self.window_, self.panel = window, panel
-        self.doc = window.document
+        doc = window.document
+        assert doc is not None  # show_fit_dialog opens it only on a document
+        self.doc: Document = doc
         self.result: Any = None
         self._worker: Any = None
         self._cancel = threading.Event()
@@ -103,7 +113,7 @@ class FitDialog(QDialog):
 
         from freezegui.core.decide.fit import fit_steps
         from freezegui.core.plan import PlanOptions
-        from freezegui.core.rules.ruleset import RuleSet
+        from freezegui.core.rules.ruleset import Method, NormPolicy, RuleSet
 
         self._stop_worker()
         self._preview(None)
@@ -115,7 +125,7 @@ class FitDialog(QDialog):
             self._failed(exc)
             return
         doc = self.doc
-        start = RuleSet(default="freeze", method=doc.method, batchnorm=doc.batchnorm)
+        start = RuleSet(default="freeze", method=Method(doc.method), batchnorm=NormPolicy(doc.batchnorm))
         self._cancel = cancel = threading.Event()
         self.status.setText("Planning…")
         self.text.clear()
@@ -166,7 +176,7 @@ class FitDialog(QDialog):
 
         rung = result.candidate
         adapted = (
-            rung.adapted if rung.adapted is not None else np.zeros(len(self.doc.tree.modules), dtype=bool)
+            rung.adapted if rung.adapted is not None else np.zeros(len(self.doc.tree.modules), dtype=np.bool_)
         )
         return rung.mask, adapted, rung.lora
 
@@ -192,7 +202,7 @@ class FitDialog(QDialog):
         self.doc.selection.set_adapted_mask(adapted, label=label, trainable=mask, settings=lora)
         if self.result.gradient_checkpointing and not self.panel.checkpointing.isChecked():
             self.panel.checkpointing.setChecked(True)  # the plan the choice fits assumes it
-        self.window_.fit_budget = self.result.budget_bytes
+        FIT_BUDGETS[self.window_] = self.result.budget_bytes
         self.accept()
 
     def _stop_worker(self) -> None:

@@ -186,16 +186,9 @@ class CostPanel(QDockWidget):
         self.breakdown.setWordWrap(True)
         layout = QVBoxLayout(body)
         layout.addLayout(form)
-        for w in (
-            self.bar,
-            self.verdict,
-            self.breakdown,
-            self.flops,
-            self.ratio,
-            self.status,
-            fit_button(self),
-        ):
+        for w in (self.bar, self.verdict, self.breakdown, self.flops, self.ratio, self.status):
             layout.addWidget(w)
+        layout.addWidget(fit_button(self))
         layout.addStretch(1)
         self.setWidget(body)
         for field in (self.batch, self.length):

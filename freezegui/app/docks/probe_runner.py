@@ -9,25 +9,34 @@ after a Fit to GPU it keeps k within that budget (planned in a worker too).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QProgressDialog
 
+if TYPE_CHECKING:
+    from freezegui.app.main_window import MainWindow
+    from freezegui.core.editing.document import Document
+
 DEFAULT_BATCHES = 4
+# What runs per window (kept referenced while it runs): the probe job, the suggestion's worker.
+RUNNING: WeakKeyDictionary[Any, dict[str, Any]] = WeakKeyDictionary()
 
 
 class ProbeJob:
     """One probe run: its worker and its progress dialog (kept on the window while it runs)."""
 
-    def __init__(self, window: Any, batches: int) -> None:
+    def __init__(self, window: MainWindow, batches: int) -> None:
         from superqt.utils import create_worker
 
         from freezegui.core.decide.probe import probe_steps
         from freezegui.core.training.engine import _model_dir_of
 
-        self.window, self.doc = window, window.document
-        config = window.training_panel.config()
+        doc, panel = window.document, window.training_panel
+        assert doc is not None and panel is not None  # start_probe checks both
+        self.window, self.doc = window, doc
+        config = panel.config()
         self.progress = QProgressDialog(f"Probing: batch 0 of {batches}…", "Cancel", 0, batches, window)
         self.progress.setObjectName("probeProgress")
         self.progress.setWindowTitle("Probe")
@@ -91,9 +100,9 @@ class ProbeJob:
         self.window.prompt.error("Cannot probe", reason(exc))
 
 
-def start_probe(window: Any, batches: int | None = None) -> ProbeJob | None:
+def start_probe(window: MainWindow, batches: int | None = None) -> ProbeJob | None:
     """Start a probe of the open model (asks K when not given); None when there is nothing to probe."""
-    if window.document is None:
+    if window.document is None or window.training_panel is None:
         return None
     if batches is None:
         batches = window.prompt.number(
@@ -101,18 +110,19 @@ def start_probe(window: Any, batches: int | None = None) -> ProbeJob | None:
         )
         if batches is None:
             return None
-    job = window.probe_job = ProbeJob(window, batches)
+    job = ProbeJob(window, batches)
+    RUNNING.setdefault(window, {})["probe"] = job
     return job
 
 
-def suggest_from_probe(window: Any, k: int | None = None) -> Any:
+def suggest_from_probe(window: MainWindow, k: int | None = None) -> Any:
     """Train the top-k blocks by RGN (+ head): at once, or planned within the Fit budget first."""
     from freezegui.app.tree.probe_values import probe_values
     from freezegui.core.decide.suggest import ranked_blocks
 
     doc = window.document
     values = probe_values(doc.tree) if doc is not None else None
-    if values is None:
+    if doc is None or values is None:
         window.prompt.information(
             "Suggest from probe", "Run Edit → Probe first: it measures each block's RGN."
         )
@@ -129,16 +139,18 @@ def suggest_from_probe(window: Any, k: int | None = None) -> Any:
     return _suggest_worker(window, doc, values.rgn, k)
 
 
-def _suggest_worker(window: Any, doc: Any, rgn: Any, k: int) -> Any:
+def _suggest_worker(window: MainWindow, doc: Document, rgn: Any, k: int) -> Any:
     from superqt.utils import create_worker
 
+    from freezegui.app.dialogs.fit_dialog import FIT_BUDGETS
     from freezegui.core.decide.suggest import suggest_steps
     from freezegui.core.plan import PlanOptions
-    from freezegui.core.rules.ruleset import RuleSet
+    from freezegui.core.rules.ruleset import Method, NormPolicy, RuleSet
 
-    budget = getattr(window, "fit_budget", None)
-    options = PlanOptions.make(**window.cost_panel.options()) if budget else None
-    rules = RuleSet(default="train", method=doc.method, batchnorm=doc.batchnorm)
+    budget = FIT_BUDGETS.get(window)
+    cost = window.cost_panel
+    options = PlanOptions.make(**cost.options()) if budget and cost is not None else None
+    rules = RuleSet(default="train", method=Method(doc.method), batchnorm=NormPolicy(doc.batchnorm))
 
     def done(found: tuple[int, Any]) -> None:
         n, mask = found
@@ -152,7 +164,7 @@ def _suggest_worker(window: Any, doc: Any, rgn: Any, k: int) -> Any:
 
         window.prompt.error("Suggest from probe", reason(exc))
 
-    window.suggest_worker = create_worker(
+    worker = create_worker(
         suggest_steps,
         doc.model,
         doc.tree,
@@ -163,4 +175,5 @@ def _suggest_worker(window: Any, doc: Any, rgn: Any, k: int) -> Any:
         rules=rules,
         _connect={"returned": done, "errored": failed},
     )
-    return window.suggest_worker
+    RUNNING.setdefault(window, {})["suggest"] = worker
+    return worker
