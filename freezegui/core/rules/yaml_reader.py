@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from freezegui.core.errors import RuleError
+from freezegui.core.file_kinds import special_file_problem
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
@@ -32,8 +33,12 @@ def limit_text() -> str:
 
 
 def read_limited(path: str | os.PathLike[str], what: str) -> str:
-    """A file's UTF-8 text, refusing one over :data:`MAX_BYTES` (``/dev/zero`` included) with a RuleError."""
+    """A file's UTF-8 text, refusing one over :data:`MAX_BYTES` and anything but a regular file
+    (a FIFO, ``/dev/zero``) with a RuleError."""
     p = Path(path)
+    problem = special_file_problem(p, what, folder_ok=True)  # a FIFO would block the open for good
+    if problem is not None:
+        raise RuleError(f"this {problem}", source=str(p))
     try:
         with p.open("rb") as fh:
             data = fh.read(MAX_BYTES + 1)
