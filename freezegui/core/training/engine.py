@@ -343,14 +343,15 @@ class TrainingRun:
         return mem
 
     # ------------------------------------------------------------------------------------- saving
-    def save(self, directory: str | os.PathLike[str]) -> list[Path]:
-        """Write the fine-tuned weights (``model.safetensors``) and the rule file beside them, atomically."""
+    def save(self, directory: str | os.PathLike[str], *, force: bool = False) -> list[Path]:
+        """Write the fine-tuned weights (``model.safetensors``) and the rule file beside them as one
+        folder, atomically; ``force`` replaces a checkpoint already there."""
         if self.rules is None:
             raise TrainingError("nothing to save: the run has not started")
         rules = self.rules
         if self.spec is not None and rules.model.spec is None:
             rules.model.spec = self.spec
-        paths = save_checkpoint(self.model, rules, directory, report=self.report)
+        paths = save_checkpoint(self.model, rules, directory, report=self.report, force=force)
         if self.report is not None:
             self.report.saved = [str(p) for p in paths]
         return paths
