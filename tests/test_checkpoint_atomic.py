@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import torch
 
-from freezegui.cli.main import main
 from freezegui.core.errors import TrainingError
 from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.training import checkpoint
@@ -113,7 +112,9 @@ def _train(tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str) -> t
     return rc, err
 
 
-def test_an_existing_checkpoint_is_kept_unless_force(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_existing_checkpoint_is_kept_unless_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     assert _train(tmp_path, capsys, "--save", str(out))[0] == 0
     before = _contents(out)
@@ -123,7 +124,11 @@ def test_an_existing_checkpoint_is_kept_unless_force(tmp_path: Path, capsys: pyt
     assert _contents(out) == before
     assert _train(tmp_path, capsys, "--save", str(out), "--seed", "3", "--force")[0] == 0
     after = _contents(out)
-    assert after is not None and set(after) == set(before) and after["model.safetensors"] != before["model.safetensors"]
+    assert (
+        after is not None
+        and set(after) == set(before)
+        and after["model.safetensors"] != before["model.safetensors"]
+    )
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 

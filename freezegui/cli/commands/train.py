@@ -7,8 +7,8 @@ import json
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import Any, TextIO
 
 from freezegui.cli.common import (

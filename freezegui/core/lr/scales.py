@@ -167,9 +167,12 @@ def _states(
     scale = base.copy()
     trainable = np.full(len(tree.params), rules.default == "train", dtype=bool)
     out = []
+    hits: dict[str, np.ndarray] = {}  # by pattern text: a schedule repeats its patterns
     for chunk in chunks:
         for rule in chunk:
-            hit = match_params(tree, rule.pattern)
+            hit = hits.get(rule.pattern.text)
+            if hit is None:
+                hit = hits[rule.pattern.text] = match_params(tree, rule.pattern)
             trainable[hit] = rule.trainable
             scale[hit] = base[hit] if rule.lr_scale is None else rule.lr_scale
         out.append((trainable.copy(), np.where(trainable, scale, 0.0)))

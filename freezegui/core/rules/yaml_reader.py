@@ -58,7 +58,7 @@ def read_limited(path: str | os.PathLike[str], what: str) -> str:
         ) from None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Open:
     """A collection whose end event has not come yet."""
 
@@ -77,6 +77,7 @@ class _Composer:
         self.max_items = max_items
         self.resolver: Any = yaml.SafeLoader("")
         self.tags: dict[tuple[str, bool], str] = {}  # plain scalars repeat: resolve each text once
+        self.collection_tags: dict[tuple[type, bool], str] = {}
         self.anchors: dict[str, tuple[yaml.Node, int]] = {}
         self.stack: list[_Open] = []
         self.root: yaml.Node | None = None
@@ -115,7 +116,7 @@ class _Composer:
             tag = self.tags.get(key)
             if tag is None:
                 tag = self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
-                if len(self.tags) < 10_000:
+                if len(self.tags) < 200_000:
                     self.tags[key] = tag
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
         if event.anchor is not None:
@@ -127,7 +128,10 @@ class _Composer:
             raise RuleError(f"nested deeper than {MAX_DEPTH} levels", source=self.source, line=_line(event))
         tag = event.tag
         if tag is None or tag == "!":
-            tag = self.resolver.resolve(kind, None, event.implicit)
+            key = (kind, event.implicit)
+            tag = self.collection_tags.get(key)
+            if tag is None:
+                tag = self.collection_tags[key] = self.resolver.resolve(kind, None, event.implicit)
         node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
         self.stack.append(_Open(node, event.anchor))
 
