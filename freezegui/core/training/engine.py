@@ -30,6 +30,13 @@ from freezegui.core.rules.apply import RulesLike, apply_rules, as_ruleset, param
 from freezegui.core.rules.ruleset import Method, RuleSet
 from freezegui.core.structure.counting import Counts
 from freezegui.core.structure.tree import build_tree
+from freezegui.core.training.adapters import (
+    adapter_writer,
+    has_adapters,
+    is_peft_model,
+    trainable_flags,
+    wrap_with_adapters,
+)
 from freezegui.core.training.checkpoint import save_checkpoint
 from freezegui.core.training.config import TrainingConfig, resolve_device
 from freezegui.core.training.data import TrainingData, make_data
@@ -131,8 +138,11 @@ class TrainingRun:
             raise TrainingError("nothing to train: the selection freezes every parameter")
         if cfg.predict:
             self.plan, self.prediction = predict(model, rules, cfg)
+        wrapped = has_adapters(rules, report)
+        if wrapped:  # the `lora:` section trains too: PEFT's layers on the targets
+            self.model = model = wrap_with_adapters(model, rules, report)
         tree = build_tree(model)
-        mask = report.trainable_mask
+        mask = trainable_flags(tree.tensors) if wrapped else report.trainable_mask
         assert mask is not None
         for p in tree.tensors:
             p.grad = None
@@ -351,7 +361,10 @@ class TrainingRun:
         rules = self.rules
         if self.spec is not None and rules.model.spec is None:
             rules.model.spec = self.spec
-        paths = save_checkpoint(self.model, rules, directory, report=self.report, force=force)
+        writer = adapter_writer(self.model) if is_peft_model(self.model) else None  # the adapter alone
+        paths = save_checkpoint(
+            self.model, rules, directory, report=self.report, force=force, write_weights=writer
+        )
         if self.report is not None:
             self.report.saved = [str(p) for p in paths]
         return paths
