@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-import numpy as np
-
 from freezegui.cli.common import add_model_args, load_from_args
 from freezegui.core.rules.apply import evaluate_rules
 from freezegui.core.rules.ruleset import RuleSet, match_params
@@ -45,7 +43,7 @@ def scale_and_stage_lines(tree: ModuleTree, rs: RuleSet) -> list[str]:
                 where = f"line {rule.line}: " if rule.line else ""
                 lines.append(f"  {where}{rule}  ->  {counted[text]}")
         if scaled or k:
-            trained = np.unique(np.round(scales[mask], 12)).tolist()
+            trained = sorted({round(s, 12) for s in scales[mask].tolist()})
             shown = ", ".join(f"{s:g}" for s in trained[:8]) + (" ..." if len(trained) > 8 else "")
             label = "before any stage" if rs.schedule and not k else f"stage {k}" if k else "all"
             lines.append(

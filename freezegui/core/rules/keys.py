@@ -172,6 +172,8 @@ def _parse_stage(
 def _value(node: yaml.Node, source: str | None) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         raise RuleError("expected a single value here", source=source, line=_line(node))
+    if node.tag == _STR:  # most scalars of a rule file: SafeConstructor returns the text as is
+        return node.value
     constructor = getattr(_CONSTRUCTORS, "safe", None)
     if constructor is None:  # one per thread, not one per scalar (a whole Loader each was most of a parse)
         constructor = _CONSTRUCTORS.safe = yaml.constructor.SafeConstructor()
@@ -184,6 +186,7 @@ def _value(node: yaml.Node, source: str | None) -> Any:
 
 
 _CONSTRUCTORS = threading.local()
+_STR = "tag:yaml.org,2002:str"
 
 
 def _line(node: yaml.Node) -> int:

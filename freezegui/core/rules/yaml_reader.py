@@ -114,7 +114,9 @@ class _Composer:
         if tag is None or tag == "!":
             key = (event.value, event.implicit)
             tag = self.tags.get(key)
-            if tag is None:
+            if tag is None and _is_decimal(event.value) and event.implicit[0]:
+                tag = _INT  # a plain 0 or 1-9 then digits: what the resolver's int pattern says
+            elif tag is None:
                 tag = self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
                 if len(self.tags) < 200_000:
                     self.tags[key] = tag
@@ -232,6 +234,13 @@ def _yaml_error(exc: yaml.YAMLError, source: str | None) -> RuleError:
         else ""
     )
     return RuleError(f"not valid YAML: {problem}{hint}", source=source, line=line)
+
+
+_INT = "tag:yaml.org,2002:int"
+
+
+def _is_decimal(text: str) -> bool:
+    return text.isascii() and text.isdigit() and (text == "0" or text[0] != "0")
 
 
 def _line(event: Any) -> int:

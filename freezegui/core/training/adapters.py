@@ -61,10 +61,6 @@ def trainable_flags(tensors: list[Any]) -> np.ndarray:
     return np.fromiter((bool(t.requires_grad) for t in tensors), dtype=bool, count=len(tensors))
 
 
-def is_peft_model(model: nn.Module) -> bool:
-    return callable(getattr(model, "save_pretrained", None)) and hasattr(model, "peft_config")
-
-
 def adapter_writer(model: nn.Module) -> Any:
     """A ``write_weights(folder)`` for :func:`freezegui.core.training.checkpoint.save_checkpoint`:
     the adapter as PEFT saves it (``adapter_config.json``, ``adapter_model.safetensors``, ``README.md``)."""

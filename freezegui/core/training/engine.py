@@ -33,7 +33,6 @@ from freezegui.core.structure.tree import build_tree
 from freezegui.core.training.adapters import (
     adapter_writer,
     has_adapters,
-    is_peft_model,
     trainable_flags,
     wrap_with_adapters,
 )
@@ -92,6 +91,9 @@ class TrainingRun:
         self.plan: Any = None  # freezegui.core.plan.Plan made before the first step (None if it failed)
         self.prediction: Prediction | None = None
         self._prepared = False
+        self.adapters = (
+            False  # True once the rules' `lora:` adapters wrap the model (self.model: a PeftModel)
+        )
 
     # ------------------------------------------------------------------------------------- control
     def stop(self) -> None:
@@ -138,7 +140,7 @@ class TrainingRun:
             raise TrainingError("nothing to train: the selection freezes every parameter")
         if cfg.predict:
             self.plan, self.prediction = predict(model, rules, cfg)
-        wrapped = has_adapters(rules, report)
+        self.adapters = wrapped = has_adapters(rules, report)
         if wrapped:  # the `lora:` section trains too: PEFT's layers on the targets
             self.model = model = wrap_with_adapters(model, rules, report)
         tree = build_tree(model)
@@ -361,7 +363,7 @@ class TrainingRun:
         rules = self.rules
         if self.spec is not None and rules.model.spec is None:
             rules.model.spec = self.spec
-        writer = adapter_writer(self.model) if is_peft_model(self.model) else None  # the adapter alone
+        writer = adapter_writer(self.model) if self.adapters else None  # the adapter, as PEFT saves it
         paths = save_checkpoint(
             self.model, rules, directory, report=self.report, force=force, write_weights=writer
         )
