@@ -42,6 +42,12 @@ def _case(tmp_path: Path, kind: str) -> tuple[Path, list[str]]:
     if kind == "hf-config folder":
         (tmp_path / "m").mkdir()
         return tmp_path / "m" / "config.json", ["summary", f"hf-config:{tmp_path / 'm'}", "--structure-only"]
+    if kind == "hf folder weights":
+        (tmp_path / "m").mkdir()
+        (tmp_path / "m" / "config.json").write_text(
+            json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]})
+        )
+        return tmp_path / "m" / "model.safetensors", ["summary", f"hf:{tmp_path / 'm'}"]
     if kind == "adapter config":
         (tmp_path / "ad").mkdir()
         return tmp_path / "ad" / "adapter_config.json", ["summary", LLAMA, "--adapter", str(tmp_path / "ad")]
@@ -55,6 +61,7 @@ KINDS = [
     "weights",
     "hf-config file",
     "hf-config folder",
+    "hf folder weights",
     "adapter config",
     "data",
 ]

@@ -61,3 +61,15 @@ def refuse_special_file(
     problem = special_file_problem(path, what, folder_ok=folder_ok)
     if problem is not None:
         raise error(f"{Path(path)} {problem}")
+
+
+def refuse_special_entries(folder: str | os.PathLike[str], what: str, error: type[FreezeguiError]) -> None:
+    """Refuse a folder (a transformers model or tokenizer folder) holding a FIFO or a device: the
+    library that reads the folder would open it and block. Sub-folders are not searched."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.is_dir():
+            refuse_special_file(entry.path, what, error)

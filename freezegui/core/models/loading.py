@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from freezegui.core.errors import FreezeguiError, LoadError, MissingDependencyError, SpecError
-from freezegui.core.file_kinds import refuse_special_file
+from freezegui.core.file_kinds import refuse_special_entries, refuse_special_file
 from freezegui.core.messages import cut_list, reason, shorten, strip_ansi
 from freezegui.core.models.options import (
     DEFAULT_SPEC as DEFAULT_SPEC,  # re-exported: the spec default lives with LoadOptions
@@ -233,8 +233,8 @@ def _refuse_special_inputs(parsed: Spec, weights: str | os.PathLike[str] | None)
     elif parsed.kind in (SpecKind.HF, SpecKind.HF_CONFIG):
         target = Path(parsed.target).expanduser()
         refuse_special_file(target, "config file", LoadError, folder_ok=True)
-        if target.is_dir():
-            refuse_special_file(target / "config.json", "config file", LoadError)
+        if target.is_dir():  # transformers opens the folder's files (config, weights, tokenizer)
+            refuse_special_entries(target, "model file", LoadError)
 
 
 # --------------------------------------------------------------------------------------- transformers

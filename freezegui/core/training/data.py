@@ -19,7 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from freezegui.core.errors import TrainingError
-from freezegui.core.file_kinds import refuse_special_file
+from freezegui.core.file_kinds import refuse_special_entries, refuse_special_file
 from freezegui.core.messages import reason
 from freezegui.core.structure.heads import find_head, replace_head
 from freezegui.core.training.config import SYNTHETIC, TrainingConfig
@@ -512,6 +512,8 @@ def load_tokenizer(folder: str | Path | None) -> Any:
         )
     from transformers import AutoTokenizer
 
+    if Path(folder).is_dir():
+        refuse_special_entries(folder, "tokenizer file", TrainingError)  # a FIFO there would block
     try:
         return AutoTokenizer.from_pretrained(str(folder))
     except (OSError, ValueError, TypeError, KeyError) as exc:
