@@ -69,7 +69,10 @@ def save_checkpoint(
     as one folder (see the module docstring); ``force`` replaces an existing checkpoint there.
 
     ``write_weights(folder)`` writes the weights instead (a PEFT adapter) and returns its files."""
-    folder = Path(directory).expanduser()
+    given = Path(directory).expanduser()
+    folder = Path(
+        os.path.realpath(given)
+    )  # a link to a checkpoint folder: the folder is swapped, the link stays
     check_target(folder, force=force)
     weights_writer = write_weights or (lambda new: [_write_safetensors(model, rules, new / WEIGHTS_NAME)])
 
@@ -83,7 +86,7 @@ def save_checkpoint(
         return names
 
     names = write_folder(folder, write)
-    return [folder / name for name in names]
+    return [given / name for name in names]
 
 
 def check_target(folder: Path, *, force: bool) -> None:

@@ -91,9 +91,7 @@ class TrainingRun:
         self.plan: Any = None  # freezegui.core.plan.Plan made before the first step (None if it failed)
         self.prediction: Prediction | None = None
         self._prepared = False
-        self.adapters = (
-            False  # True once the rules' `lora:` adapters wrap the model (self.model: a PeftModel)
-        )
+        self.adapters = False  # the rules' `lora:` adapters wrap the model: self.model is a PeftModel
 
     # ------------------------------------------------------------------------------------- control
     def stop(self) -> None:
