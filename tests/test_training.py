@@ -458,14 +458,14 @@ def test_failed_save_leaves_nothing(tmp_path, convnet, monkeypatch) -> None:
     run = TrainingRun(convnet, _cfg(steps=2, image_size=16), rules=RuleSet.loads(HEAD_ONLY))
     run.run()
 
-    def boom(self, path):
+    def boom(self):
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(RuleSet, "save", boom)
+    monkeypatch.setattr(RuleSet, "dumps", boom)
     out = tmp_path / "ckpt"
     with pytest.raises(TrainingError, match="disk full"):
         run.save(out)
-    assert list(out.iterdir()) == []
+    assert not out.exists() and list(tmp_path.iterdir()) == []  # no half-written folder left beside
 
 
 def test_save_is_loadable_with_torch_and_safetensors(tmp_path, convnet) -> None:

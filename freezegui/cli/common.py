@@ -70,9 +70,16 @@ def spec_file(spec: str | None) -> str | None:
 
 
 def add_output_arguments(p: argparse.ArgumentParser, help: str, *, required: bool = False) -> None:
-    """``-o/--output FILE`` and ``--force`` (overwrite it even when it is read-only)."""
-    p.add_argument("-o", "--output", metavar="FILE", required=required, help=help)
+    """``-o/--output FILE`` and ``--force`` (overwrite it even when it is read-only); ``-o -`` is stdout."""
+    p.add_argument(
+        "-o", "--output", metavar="FILE", type=output_path, required=required, help=help + " ('-': stdout)"
+    )
     p.add_argument("--force", action="store_true", help="overwrite the output file even if it is read-only")
+
+
+def output_path(text: str) -> str | None:
+    """``-o`` values: ``-`` is standard output (None), as in most tools; ``./-`` names a file called ``-``."""
+    return None if text == "-" else text
 
 
 def refuse_overwriting_inputs(output: str | os.PathLike[str] | None, **inputs: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from freezegui.cli.common import add_model_args, load_from_args
 from freezegui.core.rules.apply import evaluate_rules
@@ -27,23 +28,29 @@ def scale_and_stage_lines(tree: ModuleTree, rs: RuleSet) -> list[str]:
         states = stage_states(tree, rs)
     except RuleError as exc:  # layer_decay on a model without blocks
         return [str(exc)]
+    scaled = rs.has_scales  # once: it reads every stage's rules
+    counted: dict[str, str] = {}  # by pattern text: a schedule repeats its patterns
+    lines: list[str] = []  # written at once: 60,000 stages are 180,000 lines
     for k, (mask, scales) in enumerate(states):
         if k:
             stage = rs.schedule[k - 1]
-            print(f"stage {k} at {stage.label}:")
+            lines.append(f"stage {k} at {stage.label}:")
             for rule in stage.rules:
-                hit = match_params(tree, rule.pattern)
+                text = rule.pattern.text
+                if text not in counted:
+                    hit = match_params(tree, rule.pattern)
+                    counted[text] = f"{int(hit.sum())} tensors, {int(tree.numel[hit].sum()):,} parameters"
                 where = f"line {rule.line}: " if rule.line else ""
-                print(
-                    f"  {where}{rule}  ->  {int(hit.sum())} tensors, {int(tree.numel[hit].sum()):,} parameters"
-                )
-        if rs.has_scales or k:
-            trained = sorted({round(float(s), 12) for s in scales[mask]})
+                lines.append(f"  {where}{rule}  ->  {counted[text]}")
+        if scaled or k:
+            trained = sorted({round(s, 12) for s in scales[mask].tolist()})
             shown = ", ".join(f"{s:g}" for s in trained[:8]) + (" ..." if len(trained) > 8 else "")
             label = "before any stage" if rs.schedule and not k else f"stage {k}" if k else "all"
-            print(
+            lines.append(
                 f"  {label}: trainable {int(tree.numel[mask].sum()):,} parameters; lr scales {shown or '-'}"
             )
+    if lines:
+        sys.stdout.write("\n".join(lines) + "\n")
     return stage_problems(tree, rs)
 
 

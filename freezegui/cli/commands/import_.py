@@ -104,8 +104,11 @@ def run(args: argparse.Namespace) -> int:
     if problems and args.strict:
         print(f"freezegui: {len(problems)} problem(s); nothing was written (--strict)", file=sys.stderr)
         return 1
-    rs.save(args.output, force=args.force)
-    print(f"wrote {args.output}: {len(rs.rules)} rule(s){summary}", file=sys.stderr)
+    if args.output:
+        rs.save(args.output, force=args.force)
+        print(f"wrote {args.output}: {len(rs.rules)} rule(s){summary}", file=sys.stderr)
+    else:  # -o -
+        sys.stdout.write(rs.dumps())
     nothing_trains = (args.fmt == "names" and not parse_names(text)) or (
         tree is not None and report.counts.trainable == 0 and tree.total_params > 0
     )  # adapters train too: a LoRA-only import is not "nothing trains"

@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
 from typing import Any, TextIO
 
 from freezegui.cli.common import (
@@ -20,7 +21,7 @@ from freezegui.cli.common import (
 from freezegui.core.errors import TrainingError
 from freezegui.core.rules.apply import as_ruleset
 from freezegui.core.rules.ruleset import RuleSet
-from freezegui.core.training.checkpoint import RULES_NAME, WEIGHTS_NAME
+from freezegui.core.training.checkpoint import RULES_NAME, WEIGHTS_NAME, check_target
 from freezegui.core.training.compare import compare_methods, format_comparison
 from freezegui.core.training.config import OPTIMIZERS, SYNTHETIC, TRAIN_METHODS, TrainingConfig
 from freezegui.core.training.engine import TrainingRun
@@ -64,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
     p.add_argument("--seed", type=int, default=0, help="seed for data and new layers (default 0)")
     p.add_argument("--save", metavar="DIR", help="write model.safetensors and rules.yaml to DIR")
+    p.add_argument("--force", action="store_true", help="--save: replace a checkpoint already in DIR")
     p.add_argument(
         "--compare-methods",
         action="store_true",
@@ -105,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
             refuse_overwriting_inputs(
                 os.path.join(args.save, name), rule_file=args.rules, weights=args.weights
             )
+        check_target(Path(args.save).expanduser(), force=args.force)  # before training, not after
     rules: RuleSet | None = as_ruleset(args.rules) if args.rules else None
     if args.compare_methods and args.save:
         raise TrainingError("--save cannot be combined with --compare-methods (which trains three copies)")
@@ -133,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     with _Progress(progress_stream, args.steps, args.log_every) as bar:
         report = train.run(lambda r: bar.update("", r))
     if args.save and report.status == TrainingStatus.COMPLETED and report.ok:
-        train.save(args.save)
+        train.save(args.save, force=args.force)
     elif args.save:
         print(f"freezegui: not saving: the run did not complete cleanly ({report.status})", file=sys.stderr)
     if args.json:

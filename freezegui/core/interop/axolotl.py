@@ -29,6 +29,7 @@ import yaml
 
 from freezegui.core.errors import FreezeguiError, FreezeguiWarning, RuleError
 from freezegui.core.interop.common import load_yaml_mapping
+from freezegui.core.interop.quoting import yaml_scalar
 from freezegui.core.rules.ruleset import Rule, RuleSet, rules_from_selection
 from freezegui.core.structure.tree import ModuleTree
 
@@ -204,7 +205,9 @@ def to_axolotl(tree: ModuleTree, trainable: np.ndarray, *, spec: str | None = No
     mask = np.asarray(trainable, dtype=bool)
     patterns = to_axolotl_patterns(tree, mask)
     lines = [
-        "# Paste into your axolotl config. Made by freezegui" + (f" for {spec}" if spec else "") + ";",
+        "# Paste into your axolotl config. Made by freezegui"
+        + (f" for {yaml_scalar(spec)}" if spec else "")
+        + ";",
         "# axolotl freezes everything, then unfreezes what these match (re.match, '.' is a literal dot).",
         f"# {int(mask.sum())} of {len(tree.params)} tensors train, "
         f"{int(tree.numel[mask].sum()):,} of {tree.total_params:,} parameters.",

@@ -35,6 +35,7 @@ from torch import nn
 from freezegui.core.errors import FreezeguiError, FreezeguiWarning, RuleError
 from freezegui.core.interop.common import load_yaml_mapping
 from freezegui.core.interop.llamafactory_search import exact_llamafactory_args
+from freezegui.core.interop.quoting import comment_lines, yaml_scalar
 from freezegui.core.rules.ruleset import RuleSet, rules_from_selection
 from freezegui.core.structure.tree import ModuleNode, ModuleTree
 
@@ -433,7 +434,9 @@ def to_llamafactory(
     args = _exact_or_structural(tree, mask, num_layers)
     actual = llamafactory_mask(tree, args, num_layers)
     lines = [
-        "# Paste into your LLaMA-Factory config. Made by freezegui" + (f" for {spec}" if spec else "") + ".",
+        "# Paste into your LLaMA-Factory config. Made by freezegui"
+        + (f" for {yaml_scalar(spec)}" if spec else "")
+        + ".",
         f"# {int(mask.sum())} of {len(tree.params)} tensors train, "
         f"{int(tree.numel[mask].sum()):,} of {tree.total_params:,} parameters.",
     ]
@@ -448,6 +451,6 @@ def to_llamafactory(
             f"{_explain_extra(tree, extra, subs)}"
         )
         warnings.warn(message, FreezeguiWarning, stacklevel=2)
-        lines.append("# WARNING: " + message)
+        lines.append(comment_lines("WARNING: " + message).removesuffix("\n"))
     body = yaml.safe_dump(args.as_config(), sort_keys=False, default_flow_style=False, width=1000)
     return "\n".join(lines) + "\n" + body

@@ -21,6 +21,7 @@ import numpy as np
 
 from freezegui.core.errors import FreezeguiError, RuleError
 from freezegui.core.interop.peft_defaults import ALL_LINEAR, all_linear_names, resolve_config
+from freezegui.core.interop.quoting import SPEC_NAME, python_spec_statement
 from freezegui.core.rules.lora import (
     LoraBias,
     LoraSettings,
@@ -109,10 +110,13 @@ class PeftExport:
         args = "".join(f"    {k}={v!r},\n" for k, v in self.config.items() if k not in skip)
         spec = self.config.get("base_model_name_or_path")
         return (
-            "# LoRA configuration exported by freezegui" + (f" for {spec}" if spec else "") + ".\n"
+            "# LoRA configuration exported by freezegui"
+            + (f" for the model in {SPEC_NAME}" if spec else "")
+            + ".\n"
             f"# Adapts {len(self.adapted)} module(s); modules_to_save trains {len(self.modules_to_save)} fully.\n"
             "from peft import LoraConfig, get_peft_model\n\n"
-            f"config = LoraConfig(\n{args})\n\n"
+            + (python_spec_statement(str(spec)) + "\n" if spec else "")
+            + f"config = LoraConfig(\n{args})\n\n"
             "# model = get_peft_model(model, config)\n"
         )
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from freezegui.core.errors import FreezeguiError
 from freezegui.core.interop.common import shortest_prefix_rules, summary_line
+from freezegui.core.interop.quoting import SPEC_NAME, python_spec_statement
 from freezegui.core.structure.tree import ModuleTree
 
 PYTHON_METHODS = ("requires_grad", "lr_zero")
@@ -146,7 +147,7 @@ def to_python(
     default, rules = shortest_prefix_rules(tree, mask)
     rule_lines = "".join(f"    ({trains!r}, {path!r}),\n" for trains, path in rules)
     header = [
-        "# Freeze selection exported by freezegui" + (f" for {spec}" if spec else "") + ".",
+        "# Freeze selection exported by freezegui" + (f" for the model in {SPEC_NAME}" if spec else "") + ".",
         f"# {summary_line(tree, mask)}; architecture fingerprint {tree.fingerprint()}.",
         "# Self-contained: needs only torch. Run it after building `model` and before the optimizer.",
     ]
@@ -163,4 +164,5 @@ def to_python(
     if has_norms and batchnorm == "frozen_stats":
         body += _NORMS
         body += "\n\n# Also call keep_frozen_norms_in_eval(model) once, after freezing.\n"
-    return "\n".join(header) + "\n" + body
+    spec_line = python_spec_statement(spec) if spec else ""
+    return "\n".join(header) + "\n" + spec_line + body

@@ -10,6 +10,7 @@ and drops the gradients of groups at scale 0 so that the optimizer holds no stat
 from __future__ import annotations
 
 from freezegui.core.interop.common import rule_path
+from freezegui.core.interop.quoting import SPEC_NAME, python_spec_statement
 from freezegui.core.lr.groups import stage_states
 from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.rules.writer import rules_with_scales
@@ -121,9 +122,10 @@ def to_python_staged(tree: ModuleTree, rules: RuleSet, *, spec: str | None = Non
         "# Learning-rate scales"
         + (" and gradual unfreezing" if rules.schedule else "")
         + " exported by freezegui"
-        + (f" for {spec}" if spec else "")
+        + (f" for the model in {SPEC_NAME}" if spec else "")
         + ".",
         f"# Architecture fingerprint {tree.fingerprint()}. Self-contained: needs only torch.",
     ]
     body = _BODY.format(method=str(rules.method), stages="".join(lines), tensors=len(tree.params))
-    return "\n".join(header) + "\n" + body
+    spec_line = python_spec_statement(spec) if spec else ""
+    return "\n".join(header) + "\n" + spec_line + body

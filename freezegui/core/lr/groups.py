@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from freezegui.core.errors import RuleError
-from freezegui.core.lr.scales import evaluate_scales
+from freezegui.core.lr.scales import stage_scales
 from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.structure.tree import ModuleTree
 
@@ -34,7 +34,7 @@ class GroupPlan:
 
 def stage_states(tree: ModuleTree, rules: RuleSet) -> list[tuple[np.ndarray, np.ndarray]]:
     """``(trainable, scales)`` per stage: 0 before any stage, then after each one."""
-    return [evaluate_scales(tree, rules.at_stage(k)) for k in range(len(rules.schedule) + 1)]
+    return stage_scales(tree, rules)
 
 
 def no_decay_mask(tree: ModuleTree, no_decay: NoDecay) -> np.ndarray:

@@ -81,9 +81,13 @@ def _world_size() -> int:
 def stage_problems(tree: ModuleTree, rules: RuleSet) -> list[str]:
     """What is wrong with the stages on this model: a stage rule that matches nothing (strict)."""
     out = []
+    matches: dict[str, bool] = {}  # by pattern text: a schedule repeats its patterns
     for k, stage in enumerate(rules.schedule, 1):
         for rule in stage.rules:
-            if not match_params(tree, rule.pattern).any():
+            text = rule.pattern.text
+            if text not in matches:
+                matches[text] = bool(match_params(tree, rule.pattern).any())
+            if not matches[text]:
                 where = f" (line {rule.line})" if rule.line is not None else ""
                 out.append(f"stage {k} (at {stage.label}): rule `{rule}`{where} matches no parameter")
     return out

@@ -18,7 +18,8 @@ _FLAG_OF = {
 
 def parse_model_args(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """``["depth=2", "name=vit"]`` -> ``{"depth": 2, "name": "vit"}``: values read as YAML scalars."""
-    import yaml
+    from freezegui.core.errors import RuleError
+    from freezegui.core.rules.yaml_reader import safe_load
 
     out: dict[str, Any] = {}
     for item in items:
@@ -28,13 +29,16 @@ def parse_model_args(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
             raise SpecError(f"--arg {item!r}: write --arg KEY=VALUE, e.g. --arg model_name=convnext_atto")
         if key in _FLAG_OF:
             raise SpecError(f"--arg {item!r}: use {_FLAG_OF[key]} for that")
-        try:
-            value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError as exc:
-            raise SpecError(
-                f"--arg {item!r}: the value is not a YAML scalar ({exc.__class__.__name__})"
-            ) from None
+        try:  # bounded nesting and size: 30,000 '[' is one line, not a RecursionError
+            value = safe_load(text, source=None) if text.strip() else ""
+        except RuleError as exc:
+            raise SpecError(f"--arg {_short(item)}: the value is not a YAML value ({exc})") from None
         if value is not None and not isinstance(value, (str, int, float, bool, list)):
-            raise SpecError(f"--arg {item!r}: give a number, true/false, null, a list or text")
+            raise SpecError(f"--arg {_short(item)}: give a number, true/false, null, a list or text")
         out[key] = value
     return out
+
+
+def _short(item: str, limit: int = 60) -> str:
+    """``item`` quoted for a message, cut to ``limit`` characters (a 30,000-bracket value is not echoed)."""
+    return repr(item) if len(item) <= limit else repr(item[:limit]) + f" … ({len(item):,} characters)"

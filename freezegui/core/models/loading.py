@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from freezegui.core.errors import FreezeguiError, LoadError, MissingDependencyError, SpecError
+from freezegui.core.file_kinds import refuse_special_entries, refuse_special_file
 from freezegui.core.messages import cut_list, reason, shorten, strip_ansi
 from freezegui.core.models.options import (
     DEFAULT_SPEC as DEFAULT_SPEC,  # re-exported: the spec default lives with LoadOptions
@@ -137,6 +138,7 @@ def load_model(
         raise SpecError("structure_only builds an empty (meta) model: it cannot also load weights")
     if num_classes is not None and num_classes < 1:
         raise SpecError(f"num_classes must be at least 1, got {num_classes}")
+    _refuse_special_inputs(parsed, weights)
     try:
         if parsed.kind == SpecKind.TORCHVISION:
             model = _load_torchvision(
@@ -220,6 +222,19 @@ def list_torchvision_models() -> list[str]:
     """Every torchvision model name (classification, detection, segmentation, video...)."""
     tv = _require("torchvision", "torchvision:")
     return sorted(tv.models.list_models())
+
+
+def _refuse_special_inputs(parsed: Spec, weights: str | os.PathLike[str] | None) -> None:
+    """A FIFO or device as the model file, its config or ``weights`` would block the read for good."""
+    if weights is not None:
+        refuse_special_file(weights, "weights file", LoadError)
+    if parsed.kind in (SpecKind.FILE, SpecKind.PYFILE):
+        refuse_special_file(parsed.target, "model file", LoadError)
+    elif parsed.kind in (SpecKind.HF, SpecKind.HF_CONFIG):
+        target = Path(parsed.target).expanduser()
+        refuse_special_file(target, "config file", LoadError, folder_ok=True)
+        if target.is_dir():  # transformers opens the folder's files (config, weights, tokenizer)
+            refuse_special_entries(target, "model file", LoadError)
 
 
 # --------------------------------------------------------------------------------------- transformers
@@ -431,6 +446,7 @@ def read_state_dict(path: str | os.PathLike[str], *, trust_pickle: bool = False)
     p = Path(path)
     if not p.exists():
         raise LoadError(f"no such weights file: {p}")
+    refuse_special_file(p, "weights file", LoadError)
     if p.suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file

@@ -9,6 +9,7 @@ stages, each ``at: {step: N}`` or ``at: {epoch: N}`` plus ``rules:`` applied on 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -171,11 +172,21 @@ def _parse_stage(
 def _value(node: yaml.Node, source: str | None) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         raise RuleError("expected a single value here", source=source, line=_line(node))
-    loader = yaml.SafeLoader("")
+    if node.tag == _STR:  # most scalars of a rule file: SafeConstructor returns the text as is
+        return node.value
+    constructor = getattr(_CONSTRUCTORS, "safe", None)
+    if constructor is None:  # one per thread, not one per scalar (a whole Loader each was most of a parse)
+        constructor = _CONSTRUCTORS.safe = yaml.constructor.SafeConstructor()
     try:
-        return loader.construct_object(node, deep=True)
-    finally:
-        loader.dispose()
+        return constructor.construct_document(node)  # resets its state afterwards
+    except BaseException:
+        constructor.constructed_objects, constructor.recursive_objects = {}, {}
+        constructor.state_generators = []
+        raise
+
+
+_CONSTRUCTORS = threading.local()
+_STR = "tag:yaml.org,2002:str"
 
 
 def _line(node: yaml.Node) -> int:

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from freezegui.core.errors import RuleError
+from freezegui.core.file_kinds import special_file_problem
 
 MAX_BYTES = 4 * 1024 * 1024
 MAX_DEPTH = 64
@@ -32,8 +33,12 @@ def limit_text() -> str:
 
 
 def read_limited(path: str | os.PathLike[str], what: str) -> str:
-    """A file's UTF-8 text, refusing one over :data:`MAX_BYTES` (``/dev/zero`` included) with a RuleError."""
+    """A file's UTF-8 text, refusing one over :data:`MAX_BYTES` and anything but a regular file
+    (a FIFO, ``/dev/zero``) with a RuleError."""
     p = Path(path)
+    problem = special_file_problem(p, what, folder_ok=True)  # a FIFO would block the open for good
+    if problem is not None:
+        raise RuleError(f"this {problem}", source=str(p))
     try:
         with p.open("rb") as fh:
             data = fh.read(MAX_BYTES + 1)
@@ -53,7 +58,7 @@ def read_limited(path: str | os.PathLike[str], what: str) -> str:
         ) from None
 
 
-@dataclass
+@dataclass(slots=True)
 class _Open:
     """A collection whose end event has not come yet."""
 
@@ -72,6 +77,7 @@ class _Composer:
         self.max_items = max_items
         self.resolver: Any = yaml.SafeLoader("")
         self.tags: dict[tuple[str, bool], str] = {}  # plain scalars repeat: resolve each text once
+        self.collection_tags: dict[tuple[type, bool], str] = {}
         self.anchors: dict[str, tuple[yaml.Node, int]] = {}
         self.stack: list[_Open] = []
         self.root: yaml.Node | None = None
@@ -108,9 +114,11 @@ class _Composer:
         if tag is None or tag == "!":
             key = (event.value, event.implicit)
             tag = self.tags.get(key)
-            if tag is None:
+            if tag is None and _is_decimal(event.value) and event.implicit[0]:
+                tag = _INT  # a plain 0 or 1-9 then digits: what the resolver's int pattern says
+            elif tag is None:
                 tag = self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
-                if len(self.tags) < 10_000:
+                if len(self.tags) < 200_000:
                     self.tags[key] = tag
         node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, style=event.style)
         if event.anchor is not None:
@@ -122,7 +130,10 @@ class _Composer:
             raise RuleError(f"nested deeper than {MAX_DEPTH} levels", source=self.source, line=_line(event))
         tag = event.tag
         if tag is None or tag == "!":
-            tag = self.resolver.resolve(kind, None, event.implicit)
+            key = (kind, event.implicit)
+            tag = self.collection_tags.get(key)
+            if tag is None:
+                tag = self.collection_tags[key] = self.resolver.resolve(kind, None, event.implicit)
         node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
         self.stack.append(_Open(node, event.anchor))
 
@@ -223,6 +234,13 @@ def _yaml_error(exc: yaml.YAMLError, source: str | None) -> RuleError:
         else ""
     )
     return RuleError(f"not valid YAML: {problem}{hint}", source=source, line=line)
+
+
+_INT = "tag:yaml.org,2002:int"
+
+
+def _is_decimal(text: str) -> bool:
+    return text.isascii() and text.isdigit() and (text == "0" or text[0] != "0")
 
 
 def _line(event: Any) -> int:

@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from freezegui.core.errors import TrainingError
+from freezegui.core.file_kinds import refuse_special_entries, refuse_special_file
 from freezegui.core.messages import reason
 from freezegui.core.structure.heads import find_head, replace_head
 from freezegui.core.training.config import SYNTHETIC, TrainingConfig
@@ -73,6 +74,7 @@ def make_data(
     path = Path(source).expanduser()
     if not path.exists():
         raise TrainingError(f"no such data folder or file: {path} (or use --data synthetic)")
+    refuse_special_file(path, "data file", TrainingError, folder_ok=True)
     if path.is_dir():
         return image_folder_data(model, path, config, device)
     return text_file_data(model, path, config, device, model_dir=model_dir)
@@ -466,11 +468,17 @@ def _open_image_folder(root: Path) -> Any:
     if len(ds.classes) < 2:
         raise TrainingError(f"{root} has {len(ds.classes)} class folder(s); a classifier needs at least 2")
     for path, _ in ds.samples:
+        refuse_special_file(path, "image", TrainingError)  # a FIFO named x.png would block the open
         try:
             with Image.open(path) as img:
                 img.verify()
+        except Image.DecompressionBombError:  # the header alone claims more pixels than Pillow decodes
+            raise TrainingError(
+                f"image {path} claims more than {2 * (Image.MAX_IMAGE_PIXELS or 0):,} pixels "
+                "(a decompression bomb?); resize it or remove it from the folder"
+            ) from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise TrainingError(f"unreadable image {path}: {exc}") from None
+            raise TrainingError(f"unreadable image {path}: {reason(exc)}") from None
     return ds
 
 
@@ -504,6 +512,8 @@ def load_tokenizer(folder: str | Path | None) -> Any:
         )
     from transformers import AutoTokenizer
 
+    if Path(folder).is_dir():
+        refuse_special_entries(folder, "tokenizer file", TrainingError)  # a FIFO there would block
     try:
         return AutoTokenizer.from_pretrained(str(folder))
     except (OSError, ValueError, TypeError, KeyError) as exc:

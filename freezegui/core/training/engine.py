@@ -30,6 +30,12 @@ from freezegui.core.rules.apply import RulesLike, apply_rules, as_ruleset, param
 from freezegui.core.rules.ruleset import Method, RuleSet
 from freezegui.core.structure.counting import Counts
 from freezegui.core.structure.tree import build_tree
+from freezegui.core.training.adapters import (
+    adapter_writer,
+    has_adapters,
+    trainable_flags,
+    wrap_with_adapters,
+)
 from freezegui.core.training.checkpoint import save_checkpoint
 from freezegui.core.training.config import TrainingConfig, resolve_device
 from freezegui.core.training.data import TrainingData, make_data
@@ -85,6 +91,7 @@ class TrainingRun:
         self.plan: Any = None  # freezegui.core.plan.Plan made before the first step (None if it failed)
         self.prediction: Prediction | None = None
         self._prepared = False
+        self.adapters = False  # the rules' `lora:` adapters wrap the model: self.model is a PeftModel
 
     # ------------------------------------------------------------------------------------- control
     def stop(self) -> None:
@@ -131,8 +138,11 @@ class TrainingRun:
             raise TrainingError("nothing to train: the selection freezes every parameter")
         if cfg.predict:
             self.plan, self.prediction = predict(model, rules, cfg)
+        self.adapters = wrapped = has_adapters(rules, report)
+        if wrapped:  # the `lora:` section trains too: PEFT's layers on the targets
+            self.model = model = wrap_with_adapters(model, rules, report)
         tree = build_tree(model)
-        mask = report.trainable_mask
+        mask = trainable_flags(tree.tensors) if wrapped else report.trainable_mask
         assert mask is not None
         for p in tree.tensors:
             p.grad = None
@@ -343,14 +353,18 @@ class TrainingRun:
         return mem
 
     # ------------------------------------------------------------------------------------- saving
-    def save(self, directory: str | os.PathLike[str]) -> list[Path]:
-        """Write the fine-tuned weights (``model.safetensors``) and the rule file beside them, atomically."""
+    def save(self, directory: str | os.PathLike[str], *, force: bool = False) -> list[Path]:
+        """Write the fine-tuned weights (``model.safetensors``) and the rule file beside them as one
+        folder, atomically; ``force`` replaces a checkpoint already there."""
         if self.rules is None:
             raise TrainingError("nothing to save: the run has not started")
         rules = self.rules
         if self.spec is not None and rules.model.spec is None:
             rules.model.spec = self.spec
-        paths = save_checkpoint(self.model, rules, directory, report=self.report)
+        writer = adapter_writer(self.model) if self.adapters else None  # the adapter, as PEFT saves it
+        paths = save_checkpoint(
+            self.model, rules, directory, report=self.report, force=force, write_weights=writer
+        )
         if self.report is not None:
             self.report.saved = [str(p) for p in paths]
         return paths
