@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from freezegui.core.errors import RuleError
-from freezegui.core.rules.ruleset import Rule, RuleSet, match_params
+from freezegui.core.rules.matching import match_params
+from freezegui.core.rules.ruleset import Rule, RuleSet
 from freezegui.core.structure.tree import build_tree
 from tests.models import SmallConvNet, TiedLM
 

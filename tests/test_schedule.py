@@ -13,8 +13,9 @@ import torch
 import freezegui
 from freezegui.core.editing.selection import MIXED, Selection
 from freezegui.core.errors import FreezeguiWarning, RuleError
+from freezegui.core.lr.evaluate import stage_problems
 from freezegui.core.lr.scales import apply_layer_decay
-from freezegui.core.lr.schedule import Schedule, stage_problems
+from freezegui.core.lr.schedule import Schedule
 from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.training.proof import same_bits
 from tests import models

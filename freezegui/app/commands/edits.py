@@ -118,11 +118,11 @@ class EditCommands:
         doc = self._document()
         if doc is None:
             return
-        items = [f"{name}  ({count})" for name, count in presets.type_counts(doc.tree)]
+        names = {f"{name}  ({count})": name for name, count in presets.type_counts(doc.tree)}
         verb = "Train" if trainable else "Freeze"
-        choice = self.prompt.choose(f"{verb} by module type", "Module type:", items)
-        if choice:
-            self.set_type(choice.split("  (")[0], trainable)
+        choice = self.prompt.choose(f"{verb} by module type", "Module type:", list(names))
+        if choice in names:  # the type the shown item stands for, not words parsed back from it
+            self.set_type(names[choice], trainable)
 
     def act_on_matches(self, result: SearchResult | None, trainable: bool) -> None:
         """Train (or freeze) every parameter a search matched."""

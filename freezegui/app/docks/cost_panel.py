@@ -337,9 +337,9 @@ class CostPanel(QDockWidget):
         self._running = False
         if gen == self._generation and not isinstance(exc, PlanCancelled):
             self.plan = None
-            self.status.setText(
-                f"Cannot plan: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-            )
+            from freezegui.core.messages import error_line
+
+            self.status.setText(f"Cannot plan: {error_line(exc)}")
         elif self._doc is not None and not self._timer.isActive():
             self._timer.start(0)
 

@@ -14,23 +14,13 @@ from weakref import WeakKeyDictionary
 
 import numpy as np
 from torch import nn
-from torch.nn.modules.batchnorm import _NormBase
 
 from freezegui.core.editing.selection import Selection
 from freezegui.core.rules.lora import AdapterKind, adapter_kind, all_linear_targets
 from freezegui.core.rules.patterns import Pattern
 from freezegui.core.structure.heads import find_head
+from freezegui.core.structure.norms import is_norm
 from freezegui.core.structure.tree import ModuleTree
-
-_NORM_TYPES: tuple[type[nn.Module], ...] = (_NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
-if hasattr(nn, "RMSNorm"):
-    _NORM_TYPES += (nn.RMSNorm,)
-_NORM_NAME = re.compile(r".*(Norm|LayerNorm|RMSNorm|BatchNorm\w*)$")
-
-
-def is_norm(module: nn.Module) -> bool:
-    """Normalisation layers, including library classes such as ``LlamaRMSNorm``."""
-    return isinstance(module, _NORM_TYPES) or bool(_NORM_NAME.match(type(module).__name__))
 
 
 def subtree_mask(tree: ModuleTree, indices: list[int] | np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 from freezegui.core.editing.presets import block_list
 from freezegui.core.editing.selection import Selection
 from freezegui.core.errors import RuleError
-from freezegui.core.rules.ruleset import RuleSet, match_params
+from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.structure.tree import ModuleTree
 
 MERGE_PREVIOUS = 99999.0  # timm's MATCH_PREV_GROUP ordinal: "this belongs to the group before"
@@ -137,26 +137,20 @@ def decay_scales(tree: ModuleTree, decay: float) -> np.ndarray:
 
 
 def apply_layer_decay(selection: Selection, decay: float) -> bool:
-    """Set every tensor's scale in ``selection`` by depth, as one undoable edit (RuleError without blocks)."""
-    return selection.set_scales(decay_scales(selection.tree, decay), label=f"Layer-wise decay {decay:g}")
+    """Set every tensor's scale in ``selection`` by depth and remember ``decay`` (saved as
+    ``layer_decay:``), as one undoable edit (RuleError without blocks)."""
+    return selection.set_state(
+        label=f"Layer-wise decay {decay:g}", scales=decay_scales(selection.tree, decay), layer_decay=decay
+    )
 
 
 def evaluate_scales(tree: ModuleTree, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
-    """The trainable mask and the effective lr scale per unique parameter (0.0 where frozen).
+    """The trainable mask and the effective lr scale per unique parameter (0.0 where frozen) of
+    ``rules``' own rules: stage 0 of :func:`freezegui.core.lr.evaluate.evaluate_stage`."""
+    from freezegui.core.lr.evaluate import evaluate_stage
 
-    Every tensor starts at the layer-decay scale (1.0 without ``layer_decay``); the last rule that
-    matches a tensor decides both whether it trains and, with ``lr_scale``, its scale."""
-    base = (
-        decay_scales(tree, rules.layer_decay) if rules.layer_decay is not None else np.ones(len(tree.params))
-    )
-    scale = base.copy()
-    trainable = np.full(len(tree.params), rules.default == "train", dtype=bool)
-    for rule in rules.rules:
-        hit = match_params(tree, rule.pattern)
-        trainable[hit] = rule.trainable
-        scale[hit] = base[hit] if rule.lr_scale is None else rule.lr_scale
-    scale[~trainable] = 0.0
-    return trainable, scale
+    state = evaluate_stage(tree, rules, 0)
+    return state.trainable, state.scales
 
 
 # ------------------------------------------------------------------------------------------ preview

@@ -396,9 +396,6 @@ def allocation_message(exc: BaseException, batch_size: int) -> str | None:
 def _step_error(i: int, exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"step {i + 1}: the model's code called sys.exit({exc.code!r})"
-    return f"step {i + 1} raised {type(exc).__name__}: {_first_line(exc)}"
+    from freezegui.core.messages import error_line
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
+    return f"step {i + 1} raised {error_line(exc)}"

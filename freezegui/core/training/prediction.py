@@ -89,9 +89,10 @@ def predict(model: nn.Module, rules: RuleSet, config: TrainingConfig) -> tuple[P
         )
     except BaseException as exc:  # user code's sys.exit / Ctrl+C in the plan's forward too:
         # the prediction is optional; a planner problem is a note in the report, never a failed run
-        text = str(exc).strip().splitlines()
-        reason = f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
-        return None, Prediction(plan_s=time.perf_counter() - t0, note=f"the planner failed ({reason})")
+        from freezegui.core.messages import error_line
+
+        note = f"the planner failed ({error_line(exc, 200)})"
+        return None, Prediction(plan_s=time.perf_counter() - t0, note=note)
     rank = planned.per_rank
     return planned, Prediction(
         peak_bytes=rank.peak_bytes,
