@@ -256,3 +256,33 @@ def test_dead_and_test_only_code_is_gone() -> None:
     assert not hasattr(Schedule, "trainable_at") and not hasattr(Schedule, "scales_at")
     assert not hasattr(Selection, "training_memory_bytes")
     assert not hasattr(ruleset, "read_rule_text") and not hasattr(ruleset, "match_params")
+
+
+# ----------------------------------------------------------------------------- summary --rules
+def test_summary_rules_builds_the_tree_once_and_matches_once(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from freezegui.cli.main import main
+    from freezegui.core.lr import evaluate
+    from freezegui.core.rules import matching
+    from freezegui.core.structure.tree import ModuleTree
+
+    calls = {"tree": 0, "match": 0}
+    init, decide = ModuleTree.__init__, matching.deciding_patterns
+
+    def counting_init(self, *a, **k):  # type: ignore[no-untyped-def]
+        calls["tree"] += 1
+        init(self, *a, **k)
+
+    def counting_decide(*a, **k):  # type: ignore[no-untyped-def]
+        calls["match"] += 1
+        return decide(*a, **k)
+
+    monkeypatch.setattr(ModuleTree, "__init__", counting_init)
+    monkeypatch.setattr(matching, "deciding_patterns", counting_decide)
+    monkeypatch.setattr(evaluate, "deciding_patterns", counting_decide)
+    rules = tmp_path / "r.yaml"
+    rules.write_text("default: freeze\nrules:\n- train: fc2\n")
+    assert main(["summary", "py:tests.models:MLP", "--rules", str(rules), "--json"]) == 0
+    import json
+
+    assert json.loads(capsys.readouterr().out)["trainable"] == 16 * 4 + 4
+    assert calls == {"tree": 1, "match": 1}

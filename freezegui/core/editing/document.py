@@ -97,6 +97,10 @@ class Document:
 
         return dataclasses.replace(self, selection=stage_selection(self.selection, k))
 
+    def snapshot(self) -> Document:
+        """This document with a detached copy of its selection (for a worker thread)."""
+        return dataclasses.replace(self, selection=self.selection.copy())
+
     # ------------------------------------------------------------------------------------ rules
     def to_ruleset(self) -> RuleSet:
         """The shortest rule list for the current selection and its lr scales, with the model's provenance."""
@@ -137,8 +141,8 @@ class Document:
         from freezegui.core.lr.evaluate import evaluate_stage
 
         rs = as_ruleset(rules)
-        report = apply_report(self.tree, rs)
         state = evaluate_stage(self.tree, rs, 0)
+        report = apply_report(self.tree, rs, state)  # matched once, by the evaluator
         sel = self.selection
         no_lora = np.zeros(len(self.tree.modules), dtype=bool)
         sel.set_state(

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
 import numpy as np
-from torch import nn
 
 from freezegui.core.editing.selection import Selection
 from freezegui.core.rules.lora import AdapterKind, adapter_kind, all_linear_targets
 from freezegui.core.rules.patterns import Pattern
+from freezegui.core.structure.blocks import block_list
 from freezegui.core.structure.heads import find_head
 from freezegui.core.structure.norms import is_norm
 from freezegui.core.structure.tree import ModuleTree
@@ -43,20 +43,6 @@ def head_index(tree: ModuleTree) -> int | None:
         return tree.index_of(path)
     except KeyError:
         return None
-
-
-def block_list(tree: ModuleTree) -> int | None:
-    """The model's main repeated block list (BERT's ``encoder.layer``, a Llama's ``model.layers``):
-    the ModuleList/Sequential of at least two same-typed children holding the most parameters."""
-    best, best_total = None, 0
-    for i, module in enumerate(tree.modules):
-        if not isinstance(module, (nn.ModuleList, nn.Sequential)) or len(module) < 2:
-            continue
-        kinds = {type(m) for m in module}
-        if len(kinds) != 1 or int(tree.total[i]) <= best_total:
-            continue
-        best, best_total = i, int(tree.total[i])
-    return best
 
 
 def block_groups(tree: ModuleTree) -> list[np.ndarray] | None:

@@ -382,7 +382,7 @@ class Selection:
             idx = np.flatnonzero(new != old)
             if idx.size:
                 diffs.append(kind(idx, old[idx].copy(), new[idx].copy()))
-        values = {
+        values: dict[str, Any] = {
             "lora_settings": lora_settings,
             "schedule": None if schedule is None else list(schedule),
             "method": method,
@@ -417,6 +417,19 @@ class Selection:
             targets = targets_from_adapted(self.tree, self.adapted)
             rs.lora = LoraSpec(self.lora_settings, [Pattern.compile(t) for t in targets])
         return rs
+
+    def copy(self) -> Selection:
+        """A detached copy of the state (no history): what a worker thread may read while the user
+        goes on editing this one."""
+        out = Selection(self.tree, self.trainable, self.scales)
+        out.adapted, out.lora_settings, out.schedule = (
+            self.adapted.copy(),
+            self.lora_settings,
+            list(self.schedule),
+        )
+        out.method, out.batchnorm, out.layer_decay = self.method, self.batchnorm, self.layer_decay
+        out._recount()
+        return out
 
     def base_scales(self) -> np.ndarray | None:
         """The scale a ``train:`` rule without ``lr_scale`` gives each tensor (None: 1.0 everywhere)."""

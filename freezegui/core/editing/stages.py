@@ -107,14 +107,8 @@ def stage_selection(selection: Selection, k: int) -> Selection:
     trainable, scales, _ = fold_rules(
         selection.tree, stage_rules, selection.trainable, selection.scales, base
     )
-    view = Selection(selection.tree, trainable, scales)
-    view.adapted, view.lora_settings = selection.adapted.copy(), selection.lora_settings
-    view.schedule = list(selection.schedule)
-    view.method, view.batchnorm, view.layer_decay = (
-        selection.method,
-        selection.batchnorm,
-        selection.layer_decay,
-    )
+    view = selection.copy()
+    view.trainable, view.scales = trainable, scales
     view._recount()
     return view
 

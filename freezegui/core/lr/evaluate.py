@@ -11,7 +11,7 @@ check``, the Cost dock and the training prediction all read stages through this 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,6 +28,7 @@ class StageState:
     trainable: np.ndarray
     scales: np.ndarray
     adapted: np.ndarray | None = None
+    matched: list[tuple[int, int]] = field(default_factory=list)  # per rule in force: (tensors, elements)
 
 
 def base_scales(tree: ModuleTree, layer_decay: float | None) -> np.ndarray:
@@ -63,10 +64,10 @@ def evaluate_stage(tree: ModuleTree, rules: RuleSet, k: int = 0) -> StageState:
     in_force = rules.at_stage(k)
     base = base_scales(tree, rules.layer_decay)
     start = np.full(len(tree.params), rules.default == "train", dtype=bool)
-    trainable, scales, _ = fold_rules(tree, in_force.rules, start, base, base)
+    trainable, scales, matched = fold_rules(tree, in_force.rules, start, base, base)
     scales[~trainable] = 0.0
     adapted = rules.lora.adapted(tree) if rules.lora is not None else None
-    return StageState(trainable, scales, adapted)
+    return StageState(trainable, scales, adapted, matched)
 
 
 def evaluate_stages(tree: ModuleTree, rules: RuleSet) -> list[StageState]:

@@ -15,15 +15,17 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from freezegui.core.editing.presets import block_list
-from freezegui.core.editing.selection import Selection
 from freezegui.core.errors import RuleError
 from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.structure.blocks import block_list
 from freezegui.core.structure.tree import ModuleTree
+
+if TYPE_CHECKING:
+    from freezegui.core.editing.selection import Selection
 
 MERGE_PREVIOUS = 99999.0  # timm's MATCH_PREV_GROUP ordinal: "this belongs to the group before"
 

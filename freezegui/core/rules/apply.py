@@ -21,6 +21,7 @@ from freezegui.core.structure.norms import freeze_norm_stats, has_running_stats,
 from freezegui.core.structure.tree import ModuleTree, build_tree
 
 if TYPE_CHECKING:
+    from freezegui.core.lr.evaluate import StageState
     from freezegui.core.lr.groups import NoDecay
 
 RulesLike = RuleSet | str | os.PathLike[str] | dict[str, Any]
@@ -146,13 +147,19 @@ def evaluate_rules(
     return tree, rs, apply_report(tree, rs)
 
 
-def apply_report(tree: ModuleTree, rs: RuleSet) -> ApplyReport:
-    """The report of ``rs`` on ``tree`` (stage 0): counts with adapters, per-rule matches, problems."""
-    mask, matches = rs.evaluate(tree)
+def apply_report(tree: ModuleTree, rs: RuleSet, state: StageState | None = None) -> ApplyReport:
+    """The report of ``rs`` on ``tree`` (stage 0): counts with adapters, per-rule matches, problems.
+
+    ``state``: stage 0 already evaluated (:func:`freezegui.core.lr.evaluate.evaluate_stage`), so the
+    rules are matched once."""
+    if state is None:
+        mask, matches = rs.evaluate(tree)
+        adapted = rs.lora.adapted(tree) if rs.lora is not None else None
+    else:
+        mask, adapted = state.trainable, state.adapted
+        matches = [RuleMatch(rule, *c) for rule, c in zip(rs.rules, state.matched)]
     counts = Counts(trainable=int(tree.numel[mask].sum()), total=tree.total_params)
-    adapted = None
-    if rs.lora is not None:
-        adapted = rs.lora.adapted(tree)
+    if rs.lora is not None and adapted is not None:
         counts = counts_with_adapters(tree, mask, adapted, rs.lora.settings)
     return ApplyReport(
         counts=counts,

@@ -289,7 +289,7 @@ def parse_lora_section(node: yaml.Node, source: str | None) -> LoraSpec:
             source=source,
             line=line,
         )
-    raw = {
+    raw: dict[Any, Any] = {
         read_scalar(k, source): [read_scalar(v, source) for v in vnode.value]
         if isinstance(vnode, yaml.SequenceNode)
         else read_scalar(vnode, source)
