@@ -145,7 +145,7 @@ def test_selection_scales_are_undoable_and_export_exactly() -> None:
     assert sel.lr_scale_of(tree.node("head")) is None
     assert sel.lr_scale_of(tree.node("head").params[0]) is None
     rules = sel.to_rules()
-    from freezegui.core.lr.scales import evaluate_scales
+    from freezegui.core.lr.evaluate import evaluate_scales
 
     mask, scales = evaluate_scales(tree, RuleSet.loads(rules.dumps()))
     np.testing.assert_array_equal(mask, sel.trainable)

@@ -70,6 +70,12 @@ def evaluate_stage(tree: ModuleTree, rules: RuleSet, k: int = 0) -> StageState:
     return StageState(trainable, scales, adapted, matched)
 
 
+def evaluate_scales(tree: ModuleTree, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
+    """``(trainable, scales)`` of :func:`evaluate_stage` at stage 0 (the file's own rules)."""
+    state = evaluate_stage(tree, rules, 0)
+    return state.trainable, state.scales
+
+
 def evaluate_stages(tree: ModuleTree, rules: RuleSet) -> list[StageState]:
     """Every stage: 0 before any stage, then after each one."""
     return [evaluate_stage(tree, rules, k) for k in range(len(rules.schedule) + 1)]
@@ -88,4 +94,12 @@ def stage_problems(tree: ModuleTree, rules: RuleSet) -> list[str]:
     return out
 
 
-__all__ = ["StageState", "base_scales", "evaluate_stage", "evaluate_stages", "fold_rules", "stage_problems"]
+__all__ = [
+    "StageState",
+    "base_scales",
+    "evaluate_scales",
+    "evaluate_stage",
+    "evaluate_stages",
+    "fold_rules",
+    "stage_problems",
+]

@@ -15,17 +15,23 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from freezegui.core.errors import RuleError
-from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.structure.blocks import block_list
 from freezegui.core.structure.tree import ModuleTree
 
-if TYPE_CHECKING:
-    from freezegui.core.editing.selection import Selection
+
+class _Editable(Protocol):
+    """What :func:`apply_layer_decay` needs of a selection (editing.selection asks this module for
+    its layer-decay base, so it is not imported here)."""
+
+    tree: ModuleTree
+
+    def set_state(self, *, label: str, scales: np.ndarray, layer_decay: float | None) -> bool: ...
+
 
 MERGE_PREVIOUS = 99999.0  # timm's MATCH_PREV_GROUP ordinal: "this belongs to the group before"
 
@@ -138,21 +144,12 @@ def decay_scales(tree: ModuleTree, decay: float) -> np.ndarray:
     return layer_ids(tree).scales(decay)
 
 
-def apply_layer_decay(selection: Selection, decay: float) -> bool:
+def apply_layer_decay(selection: _Editable, decay: float) -> bool:
     """Set every tensor's scale in ``selection`` by depth and remember ``decay`` (saved as
     ``layer_decay:``), as one undoable edit (RuleError without blocks)."""
     return selection.set_state(
         label=f"Layer-wise decay {decay:g}", scales=decay_scales(selection.tree, decay), layer_decay=decay
     )
-
-
-def evaluate_scales(tree: ModuleTree, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
-    """The trainable mask and the effective lr scale per unique parameter (0.0 where frozen) of
-    ``rules``' own rules: stage 0 of :func:`freezegui.core.lr.evaluate.evaluate_stage`."""
-    from freezegui.core.lr.evaluate import evaluate_stage
-
-    state = evaluate_stage(tree, rules, 0)
-    return state.trainable, state.scales
 
 
 # ------------------------------------------------------------------------------------------ preview
