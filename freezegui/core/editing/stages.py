@@ -8,6 +8,7 @@ strict check as ``freezegui check`` (a stage rule matching nothing is an error) 
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,9 +16,13 @@ import numpy as np
 from freezegui.core.editing.selection import Selection
 from freezegui.core.errors import RuleError
 from freezegui.core.rules.keys import Stage, Unit, stage_order_problems
+from freezegui.core.rules.matching import deciding_patterns
 from freezegui.core.rules.ruleset import Rule, RuleSet
 from freezegui.core.structure.tree import ModuleTree
 
+_Matched = tuple[np.ndarray, list[tuple[int, int]]]
+_MATCHED: weakref.WeakKeyDictionary[ModuleTree, dict[tuple[str, ...], _Matched]] = weakref.WeakKeyDictionary()
+_MATCHED_SIZE = 64  # stage prefixes kept per tree
 _ACTION = re.compile(r"^\s*(train|freeze)\s*:\s*(.*)$")
 
 
@@ -105,12 +110,32 @@ def stage_selection(selection: Selection, k: int) -> Selection:
     base = selection.base_scales()
     base = np.ones(len(selection.tree.params)) if base is None else base
     trainable, scales, _ = fold_rules(
-        selection.tree, stage_rules, selection.trainable, selection.scales, base
+        selection.tree,
+        stage_rules,
+        selection.trainable,
+        selection.scales,
+        base,
+        matched=_matched(selection.tree, stage_rules),
     )
     view = selection.copy()
     view.trainable, view.scales = trainable, scales
     view._recount()
     return view
+
+
+def _matched(tree: ModuleTree, rules: list[Rule]) -> _Matched | None:
+    """The matcher's answer for these stage rules, kept per tree and pattern texts: picking stages
+    again, or an edit while a stage is shown, matches nothing anew (a glob over 10^5 modules ~0.4 s)."""
+    if not rules:
+        return None
+    cache = _MATCHED.setdefault(tree, {})
+    key = tuple(r.pattern.text for r in rules)
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= _MATCHED_SIZE:
+            cache.clear()
+        found = cache[key] = deciding_patterns(tree, [r.pattern for r in rules])
+    return found
 
 
 def stage_title(stage: Stage, k: int) -> str:

@@ -41,14 +41,21 @@ def base_scales(tree: ModuleTree, layer_decay: float | None) -> np.ndarray:
 
 
 def fold_rules(
-    tree: ModuleTree, rules: Sequence[Rule], trainable: np.ndarray, scales: np.ndarray, base: np.ndarray
+    tree: ModuleTree,
+    rules: Sequence[Rule],
+    trainable: np.ndarray,
+    scales: np.ndarray,
+    base: np.ndarray,
+    *,
+    matched: tuple[np.ndarray, list[tuple[int, int]]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
     """``rules`` applied on top of a state (new arrays): the last matching rule decides a tensor's flag
-    and scale. Also returns, per rule, the (tensors, elements) it matches."""
+    and scale. Also returns, per rule, the (tensors, elements) it matches. ``matched``: what
+    :func:`~freezegui.core.rules.matching.deciding_patterns` gave for these rules' patterns before."""
     trainable, scales = np.array(trainable, dtype=bool), np.array(scales, dtype=np.float64)
     if not rules:
         return trainable, scales, []
-    deciding, counts = deciding_patterns(tree, [r.pattern for r in rules])
+    deciding, counts = matched or deciding_patterns(tree, [r.pattern for r in rules])
     hit = deciding >= 0
     which = deciding[hit]
     flags = np.asarray([r.trainable for r in rules], dtype=bool)
