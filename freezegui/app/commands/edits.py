@@ -156,11 +156,12 @@ class EditCommands:
 
     def suggest_last_blocks(self, n: int | None = None) -> None:
         from freezegui.core.editing import presets
+        from freezegui.core.structure.blocks import block_list
 
         doc = self._document()
         if doc is None or self._locked():
             return
-        blocks = presets.block_list(doc.tree)
+        blocks = block_list(doc.tree)
         if blocks is None:
             self.prompt.error(
                 "Cannot do that", "This model has no repeated block list to pick the last blocks of."
