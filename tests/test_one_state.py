@@ -90,6 +90,7 @@ def rule_files(draw: st.DrawFn) -> RuleSet:
         "version": 1,
         "default": draw(st.sampled_from(["train", "freeze"])),
         "method": draw(st.sampled_from(["requires_grad", "lr_zero"])),
+        "batchnorm": draw(st.sampled_from(["frozen_stats", "update_stats"])),
         "rules": draw(rule_lists(6)),
     }
     decay = draw(st.sampled_from([None, 0.5, 0.9, 1.0]))
@@ -127,6 +128,10 @@ def test_open_save_open_gives_identical_state_in_every_stage(rules: RuleSet) -> 
         np.testing.assert_array_equal(view.trainable, a.trainable, err_msg=f"view {k}")
         np.testing.assert_array_equal(view.effective_scales(), a.scales, err_msg=f"view {k}")
     assert saved.layer_decay == rules.layer_decay and saved.method == rules.method
+    assert saved.batchnorm == rules.batchnorm
+    again = Document.from_model(BERT)  # and the file the app writes is byte-stable from then on
+    again.apply_ruleset(saved)
+    assert again.to_ruleset().dumps() == doc.to_ruleset().dumps()
 
 
 def test_stage_rule_without_lr_scale_gets_the_decay_scale_in_the_stage_view() -> None:

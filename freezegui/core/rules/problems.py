@@ -16,7 +16,6 @@ class ProblemKind(StrEnum):
     UNMATCHED_LORA_TARGET = "unmatched_lora_target"  # a lora target covering no adaptable module
     LORA_CONFLICT = "lora_conflict"  # adapted modules whose own tensors also train fully
     FINGERPRINT = "fingerprint"  # the file was made for another architecture
-    UNMATCHED_STAGE_RULE = "unmatched_stage_rule"  # a schedule stage's rule that matches nothing
 
 
 @dataclass(frozen=True)
