@@ -412,7 +412,7 @@ def _torch_load(path: Path, trust_pickle: bool) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
-        raise LoadError(f"{path} failed to unpickle: {type(exc).__name__}: {_first_line(exc)}") from exc
+        raise LoadError(f"{path} failed to unpickle: {error_line(exc)}") from exc
 
 
 def _state_dict_of(obj: Any) -> dict[str, torch.Tensor] | None:

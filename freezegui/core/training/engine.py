@@ -111,7 +111,9 @@ class TrainingRun:
         try:
             model.to(device)
         except (RuntimeError, torch.OutOfMemoryError) as exc:
-            raise TrainingError(f"cannot move the model to {device}: {str(exc).splitlines()[0]}") from None
+            from freezegui.core.messages import error_line
+
+            raise TrainingError(f"cannot move the model to {device}: {error_line(exc)}") from None
         try:
             self.data = make_data(model, cfg, device, model_dir=self.model_dir)
         except (RuntimeError, MemoryError) as exc:
