@@ -124,6 +124,9 @@ def test_open_save_open_gives_identical_state_in_every_stage(rules: RuleSet) -> 
         assert (a.adapted is None) == (b.adapted is None)
         if a.adapted is not None:
             np.testing.assert_array_equal(a.adapted, b.adapted)
+        alone = evaluate_stage(doc.tree, rules, k)  # stage by stage == all stages in one pass
+        np.testing.assert_array_equal(alone.trainable, a.trainable)
+        np.testing.assert_array_equal(alone.scales, a.scales)
         view = doc.stage_view(k).selection  # the stage view: the same evaluator
         np.testing.assert_array_equal(view.trainable, a.trainable, err_msg=f"view {k}")
         np.testing.assert_array_equal(view.effective_scales(), a.scales, err_msg=f"view {k}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from freezegui.core.rules.matching import deciding_patterns
+from freezegui.core.rules.matching import deciding_patterns, occurrence_hits
 from freezegui.core.rules.ruleset import Rule, RuleSet
 from freezegui.core.structure.tree import ModuleTree
 
@@ -48,14 +48,16 @@ def fold_rules(
     base: np.ndarray,
     *,
     matched: tuple[np.ndarray, list[tuple[int, int]]] | None = None,
+    hits: dict[str, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
     """``rules`` applied on top of a state (new arrays): the last matching rule decides a tensor's flag
     and scale. Also returns, per rule, the (tensors, elements) it matches. ``matched``: what
-    :func:`~freezegui.core.rules.matching.deciding_patterns` gave for these rules' patterns before."""
+    :func:`~freezegui.core.rules.matching.deciding_patterns` gave for these rules' patterns before;
+    ``hits``: :func:`~freezegui.core.rules.matching.occurrence_hits` of (at least) their patterns."""
     trainable, scales = np.array(trainable, dtype=bool), np.array(scales, dtype=np.float64)
     if not rules:
         return trainable, scales, []
-    deciding, counts = matched or deciding_patterns(tree, [r.pattern for r in rules])
+    deciding, counts = matched or deciding_patterns(tree, [r.pattern for r in rules], hits=hits)
     hit = deciding >= 0
     which = deciding[hit]
     flags = np.asarray([r.trainable for r in rules], dtype=bool)
@@ -84,18 +86,33 @@ def evaluate_scales(tree: ModuleTree, rules: RuleSet) -> tuple[np.ndarray, np.nd
 
 
 def evaluate_stages(tree: ModuleTree, rules: RuleSet) -> list[StageState]:
-    """Every stage: 0 before any stage, then after each one."""
-    return [evaluate_stage(tree, rules, k) for k in range(len(rules.schedule) + 1)]
+    """Every stage: 0 before any stage, then after each one. Linear in the stages: every pattern is
+    matched once, and each stage folds its own rules onto the state the one before left (the same
+    result as :func:`evaluate_stage` for each k: the last matching rule decides)."""
+    base = base_scales(tree, rules.layer_decay)
+    hits = occurrence_hits(tree, [r.pattern for r in (*rules.rules, *all_stage_rules(rules))])
+    trainable = np.full(len(tree.params), rules.default == "train", dtype=bool)
+    scales, adapted = base, rules.lora.adapted(tree) if rules.lora is not None else None
+    out = []
+    for chunk in (rules.rules, *(stage.rules for stage in rules.schedule)):
+        trainable, scales, matched = fold_rules(tree, chunk, trainable, scales, base, hits=hits)
+        out.append(StageState(trainable, np.where(trainable, scales, 0.0), adapted, matched))
+    return out
+
+
+def all_stage_rules(rules: RuleSet) -> list[Rule]:
+    """The rules of every stage, in order."""
+    return [r for stage in rules.schedule for r in stage.rules]
 
 
 def stage_problems(tree: ModuleTree, rules: RuleSet) -> list[str]:
     """What is wrong with the stages on this model: a stage rule that matches nothing (strict).
     The stages' order is the parser's to check (:func:`freezegui.core.rules.keys.check_stage_order`)."""
     out = []
+    hits = occurrence_hits(tree, [r.pattern for r in all_stage_rules(rules)])  # each pattern once
     for k, stage in enumerate(rules.schedule, 1):
-        _, counts = deciding_patterns(tree, [r.pattern for r in stage.rules])
-        for rule, (tensors, _) in zip(stage.rules, counts):
-            if not tensors:
+        for rule in stage.rules:
+            if not hits[rule.pattern.text].size:
                 where = f" (line {rule.line})" if rule.line is not None else ""
                 out.append(f"stage {k} (at {stage.label}): rule `{rule}`{where} matches no parameter")
     return out

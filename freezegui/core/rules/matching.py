@@ -116,22 +116,25 @@ class _Trie:
 
 
 def deciding_patterns(
-    tree: ModuleTree, patterns: Sequence[Pattern]
+    tree: ModuleTree, patterns: Sequence[Pattern], *, hits: dict[str, np.ndarray] | None = None
 ) -> tuple[np.ndarray, list[tuple[int, int]]]:
     """Per unique parameter, the index of the LAST pattern that matches it (by any name of a tied
     tensor; -1: none), and for each pattern how many unique parameters (tensors, elements) it matches.
 
     This is the one matcher: a rule list's mask, its lr scales and the counts per rule all come from
     it. Work is proportional to the number of hits, in plain Python lists: per-pattern numpy calls
-    would cost more than the matching for the usual short literal rules."""
+    would cost more than the matching for the usual short literal rules. ``hits``: the
+    :func:`occurrence_hits` of a superset of these patterns, matched once for many calls (every
+    stage of a schedule)."""
     occ_param: list[int] = np.asarray(tree.occ_param, dtype=np.int64).tolist()
     numel: list[int] = tree.numel.tolist()
-    hits = occurrence_hits(tree, patterns)
     last_index: dict[str, int] = {p.text: i for i, p in enumerate(patterns)}
+    if hits is None:
+        hits = occurrence_hits(tree, patterns)
     deciding = [-1] * len(numel)
     counts: dict[str, tuple[int, int]] = {}
-    for text, occ in hits.items():
-        rule = last_index[text]
+    for text, rule in last_index.items():
+        occ = hits[text]
         params = {occ_param[o] for o in occ.tolist()}
         for p in params:
             if deciding[p] < rule:
