@@ -266,6 +266,25 @@ def test_dead_and_test_only_code_is_gone() -> None:
     assert not hasattr(ruleset, "read_rule_text") and not hasattr(ruleset, "match_params")
 
 
+def test_one_lora_count_and_one_norm_test() -> None:
+    from pathlib import Path
+
+    from freezegui.core.editing import presets
+    from freezegui.core.rules import apply
+    from freezegui.core.structure import norms
+
+    assert not hasattr(apply, "lora_counts")  # rules.lora.counts_with_adapters, the planner's too
+    from freezegui.core.plan import plan
+
+    model, rules = models.tiny_llama(), RuleSet.loads(LORA_FILE)
+    _, _, report = evaluate_rules(model, rules)
+    assert plan(model, rules, batch_size=1, seq_len=4).counts == report.counts
+    assert presets.is_norm is norms.is_norm
+    window = Path(presets.__file__).parents[2] / "app" / "main_window.py"
+    text = window.read_text(encoding="utf-8")
+    assert "def select_path" not in text and "issue 12" not in text
+
+
 # ----------------------------------------------------------------------------- summary --rules
 def test_summary_rules_builds_the_tree_once_and_matches_once(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
     from freezegui.cli.main import main
