@@ -544,11 +544,25 @@ class Selection:
         return self.set_adapted_mask(new, label=label or f"{verb} {node.path or 'all'}")
 
     def set_adapted_mask(
-        self, adapted: np.ndarray, *, label: str, trainable: np.ndarray | None = None
+        self,
+        adapted: np.ndarray,
+        *,
+        label: str,
+        trainable: np.ndarray | None = None,
+        scales: np.ndarray | None = None,
+        schedule: Sequence[Stage] | None = None,
+        settings: LoraSettings | None = None,
     ) -> bool:
-        """Replace the adapted modules (and optionally the trained tensors: a suggestion that freezes
-        what it adapts) as one undoable edit; see :meth:`set_state` for the rest of a rule file."""
-        return self.set_state(label=label, adapted=adapted, trainable=trainable)
+        """Replace the adapted modules (and optionally the trained tensors, their lr scales, the
+        schedule and the LoRA settings) as one undoable edit: :meth:`set_state` with adapters."""
+        return self.set_state(
+            label=label,
+            adapted=adapted,
+            trainable=trainable,
+            scales=scales,
+            schedule=schedule,
+            lora_settings=settings,
+        )
 
     def adapted_names(self) -> list[str]:
         """Paths of the adapted modules, in model order."""
