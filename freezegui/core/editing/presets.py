@@ -17,7 +17,7 @@ import numpy as np
 from freezegui.core.editing.selection import Selection
 from freezegui.core.rules.lora import AdapterKind, adapter_kind, all_linear_targets
 from freezegui.core.rules.patterns import Pattern
-from freezegui.core.structure.blocks import block_list
+from freezegui.core.structure.blocks import block_list as block_list  # re-exported: callers know it here
 from freezegui.core.structure.heads import find_head
 from freezegui.core.structure.norms import is_norm
 from freezegui.core.structure.tree import ModuleTree
