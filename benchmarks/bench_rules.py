@@ -2,7 +2,7 @@
 
 Prints, for each case, the median of three runs of the one-pass evaluation
 (:mod:`freezegui.core.rules.matching`) and of the rule-by-rule tree walk it replaced
-(:func:`freezegui.core.rules.ruleset.match_params` per rule; timed on 1,000 of the rules and scaled, as it
+(:func:`freezegui.core.rules.matching.match_params` per rule; timed on 1,000 of the rules and scaled, as it
 is linear in their number), measured alternately in one run, and the time
 to parse and to refuse rule files near and past the limits. Run: ``python benchmarks/bench_rules.py``.
 """
@@ -22,7 +22,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from freezegui.core.errors import RuleError
-from freezegui.core.rules.ruleset import Rule, RuleSet, match_params
+from freezegui.core.rules.matching import match_params
+from freezegui.core.rules.ruleset import Rule, RuleSet
 from freezegui.core.structure.tree import build_tree
 from tests.models import wide_model
 

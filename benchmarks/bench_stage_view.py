@@ -48,7 +48,7 @@ def main() -> int:
     app = QApplication.instance() or QApplication([])
     from freezegui.app.main_window import MainWindow
     from freezegui.core.editing.document import Document
-    from freezegui.core.lr.schedule import stage_problems
+    from freezegui.core.lr.evaluate import stage_problems
     from freezegui.core.rules.ruleset import RuleSet
     from tests.app.conftest import FakePrompt
     from tests.models import wide_model

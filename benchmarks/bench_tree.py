@@ -48,7 +48,7 @@ from PySide6.QtGui import QStandardItem, QStandardItemModel  # noqa: E402
 from PySide6.QtWidgets import QApplication, QTreeView  # noqa: E402
 
 import freezegui  # noqa: E402
-from freezegui.app.main_window import MainWindow, select_path  # noqa: E402
+from freezegui.app.main_window import MainWindow  # noqa: E402
 from freezegui.core.editing.document import Document  # noqa: E402
 from tests.models import LLAMA_70B_CONFIG as LLAMA_70B  # noqa: E402
 from tests.models import wide_model  # noqa: E402
@@ -260,14 +260,14 @@ class Bench:
 
     def source_index(self, path: str) -> QModelIndex:
         """Expand to ``path`` and make it the current row (as a click on its check box does)."""
-        return self.window.source_index(select_path(self.window, path))
+        return self.window.source_index(self.window.tree_pane.reveal(path))
 
     def select_leaf(self) -> None:
         """Make a parameter-free leaf current, so the details pane has nothing to refresh."""
         doc = self.window.document
         assert doc is not None
         leaf = next(i for i in range(len(doc.tree.nodes) - 1, 0, -1) if doc.tree.nodes[i].end == i + 1)
-        select_path(self.window, doc.tree.paths[leaf])
+        self.window.tree_pane.reveal(doc.tree.paths[leaf])
         self.app.processEvents()
 
 

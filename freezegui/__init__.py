@@ -26,13 +26,8 @@ if TYPE_CHECKING:
     from freezegui.core.models.loading import Spec, SpecKind, load_model, parse_spec
     from freezegui.core.models.options import LoadOptions
     from freezegui.core.plan import Plan, plan
-    from freezegui.core.rules.apply import (
-        ApplyReport,
-        apply_rules,
-        evaluate_rules,
-        param_groups,
-        rules_from_model,
-    )
+    from freezegui.core.rules.apply import ApplyReport, apply_rules, evaluate_rules, param_groups
+    from freezegui.core.rules.from_model import rules_from_model
     from freezegui.core.rules.ruleset import Method, NormPolicy, Rule, RuleSet
     from freezegui.core.structure.counting import Counts, count_parameters
     from freezegui.core.structure.tree import ModuleNode, ModuleTree, build_tree
@@ -53,9 +48,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "plan": "plan",
     "Plan": "plan",
-    **dict.fromkeys(
-        ("ApplyReport", "apply_rules", "evaluate_rules", "param_groups", "rules_from_model"), "rules.apply"
-    ),
+    **dict.fromkeys(("ApplyReport", "apply_rules", "evaluate_rules", "param_groups"), "rules.apply"),
+    "rules_from_model": "rules.from_model",
     **dict.fromkeys(("Counts", "count_parameters"), "structure.counting"),
     **dict.fromkeys(
         (

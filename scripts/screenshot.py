@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from PySide6.QtCore import QSettings, Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from freezegui.app.main_window import MainWindow, select_path  # noqa: E402
+from freezegui.app.main_window import MainWindow  # noqa: E402
 from freezegui.core.editing.document import Document  # noqa: E402
 from freezegui.core.models.options import LoadOptions  # noqa: E402
 from freezegui.core.rules.ruleset import RuleSet  # noqa: E402
@@ -54,7 +54,7 @@ def render(out: Path) -> Path:
         doc.selection.mark_saved()  # the picture shows a saved state, and closing asks nothing
         for path in EXPANDED:
             window.tree_view.expand(window.view_index(doc.tree.node(path)))
-        select_path(window, CURRENT)
+        window.tree_pane.reveal(CURRENT)
         window.tree_view.scrollToTop()
         window.details_dock.raise_()
         # wide enough for every column of the details table (no horizontal scroll bar)

@@ -10,7 +10,8 @@ import torch
 
 import freezegui
 from freezegui.core.errors import RuleError
-from freezegui.core.lr.scales import evaluate_scales, layer_decay_preview, layer_ids
+from freezegui.core.lr.evaluate import evaluate_scales
+from freezegui.core.lr.scales import layer_decay_preview, layer_ids
 from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.training.proof import same_bits
 from tests import models

@@ -15,13 +15,14 @@ from freezegui.core.errors import RuleError
 from freezegui.core.models.options import LoadOptions
 from freezegui.core.rules.patterns import Pattern
 from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.structure.blocks import block_list
 from freezegui.core.structure.tree import build_tree
 from tests.strategies import module_graphs
 
 
 def test_bert_block_list_last_blocks_and_search(bert_base_meta) -> None:
     tree = build_tree(bert_base_meta)
-    assert tree.paths[presets.block_list(tree)] == "encoder.layer"
+    assert tree.paths[block_list(tree)] == "encoder.layer"
     mask = presets.train_last_blocks_mask(tree, 2)
     assert int(tree.numel[mask].sum()) == 14_766_336  # encoder.layer.10, .11 and the pooler after them
     result = presets.search(tree, r"re:encoder\.layer\.1[01]|pooler")
@@ -39,7 +40,7 @@ def test_llama_block_list_keeps_final_norm_and_head() -> None:
     with torch.device("meta"):
         model = LlamaForCausalLM(cfg)
     tree = build_tree(model)
-    assert tree.paths[presets.block_list(tree)] == "model.layers"
+    assert tree.paths[block_list(tree)] == "model.layers"
     names = {tree.primary_name(i) for i in np.flatnonzero(presets.train_last_blocks_mask(tree, 1))}
     assert {"model.norm.weight", "lm_head.weight"} <= names
     assert not any(n.startswith("model.layers.2.") for n in names)

@@ -25,9 +25,25 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "pytest" in test_command
 
 
-def test_readme_launch_command_starts_the_app() -> None:
-    commands = _readme_commands()
-    assert any(c.endswith("freezegui") for c in commands)
+def test_readme_launch_command_starts_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Quick start's ``pip install -e . && freezegui``: the last step is this project's console
+    script, and run as the README runs it (no arguments) it opens the app on the default model."""
+    import importlib
+    import shlex
+
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    launch = [c for c in _readme_commands() if c.startswith("pip install -e .") and "&&" in c]
+    assert launch, "the Quick start launch command is gone"
+    argv = shlex.split(launch[0].split("&&")[-1])
+    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]
+    assert argv[0] in scripts, f"{argv[0]!r} is not a console script of this project"
+    module, _, name = scripts[argv[0]].partition(":")
+    opened: list[list[str]] = []
+    import freezegui.app.main as app_main
+
+    monkeypatch.setattr(app_main, "run_app", lambda args: opened.append(list(args)) or 0)
+    assert getattr(importlib.import_module(module), name)(argv[1:]) == 0
+    assert opened == [argv[1:]] == [[]]  # the app, on its default model (no subcommand ran)
 
 
 @pytest.mark.skipif(

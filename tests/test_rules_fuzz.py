@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from freezegui.core.errors import RuleError
-from freezegui.core.rules.ruleset import Rule, RuleSet, match_params
+from freezegui.core.rules.matching import match_params
+from freezegui.core.rules.ruleset import Rule, RuleSet
 from freezegui.core.structure.tree import build_tree
 from tests.models import SmallConvNet, TiedLM
 
@@ -83,7 +84,11 @@ def check(text: str) -> None:
         assert str(exc).startswith("fuzz.yaml")
         return
     assert isinstance(rs, RuleSet)
-    RuleSet.loads(rs.dumps())  # what loads can be written and read back
+    again = RuleSet.loads(rs.dumps())  # what loads can be written and read back, unchanged
+    assert again.to_dict() == rs.to_dict()
+    assert [(r.action, r.pattern.text, r.lr_scale) for r in again.rules] == [
+        (r.action, r.pattern.text, r.lr_scale) for r in rs.rules
+    ]
 
 
 @FUZZ

@@ -8,8 +8,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from freezegui.core.lr.evaluate import evaluate_scales
 from freezegui.core.lr.groups import stage_states
-from freezegui.core.lr.scales import evaluate_scales
 from freezegui.core.rules.keys import Stage
 from freezegui.core.rules.ruleset import Rule, RuleSet, literal_pattern
 from freezegui.core.rules.writer import rules_with_scales

@@ -13,8 +13,9 @@ import torch
 import freezegui
 from freezegui.core.editing.selection import MIXED, Selection
 from freezegui.core.errors import FreezeguiWarning, RuleError
+from freezegui.core.lr.evaluate import stage_problems
 from freezegui.core.lr.scales import apply_layer_decay
-from freezegui.core.lr.schedule import Schedule, stage_problems
+from freezegui.core.lr.schedule import Schedule
 from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.training.proof import same_bits
 from tests import models
@@ -144,7 +145,7 @@ def test_selection_scales_are_undoable_and_export_exactly() -> None:
     assert sel.lr_scale_of(tree.node("head")) is None
     assert sel.lr_scale_of(tree.node("head").params[0]) is None
     rules = sel.to_rules()
-    from freezegui.core.lr.scales import evaluate_scales
+    from freezegui.core.lr.evaluate import evaluate_scales
 
     mask, scales = evaluate_scales(tree, RuleSet.loads(rules.dumps()))
     np.testing.assert_array_equal(mask, sel.trainable)

@@ -139,15 +139,6 @@ def test_root_toggle_on_wide_model_counts() -> None:
     assert int(sel.node_trainable.max()) == 0
 
 
-def test_training_memory_estimate() -> None:
-    tree = build_tree(models.MLP())
-    sel = Selection(tree)
-    n = sum(p.numel() for p in models.MLP().parameters())
-    assert sel.training_memory_bytes() == 4 * n * 4  # weights + grads + 2 AdamW moments, float32
-    sel.set_subtree(tree.root, False)
-    assert sel.training_memory_bytes() == 4 * n
-
-
 def test_selection_reads_model_flags(resnet18_10) -> None:
     freezegui.apply_rules(resnet18_10, freezegui.RuleSet.loads("default: freeze\nrules: [{train: fc}]"))
     sel = Selection(build_tree(resnet18_10))

@@ -79,8 +79,8 @@ def test_prediction_can_be_switched_off() -> None:
     assert report.prediction is None and not any(line.startswith("plan:") for line in report.lines())
 
 
-def test_a_schedule_is_predicted_at_its_last_stage() -> None:
-    """Stages only add what trains, so the peak is the last stage's (not the first one's)."""
+def test_a_schedule_is_predicted_at_its_costliest_stage() -> None:
+    """Here the last stage trains the most, so it is the costliest (not the first one)."""
     staged = {**HEAD, "schedule": [{"at": {"step": 2}, "rules": [{"train": "fc1"}]}]}
     last = {"default": "freeze", "rules": [{"train": "fc2"}, {"train": "fc1"}]}
     model = factory_mlp()
@@ -90,4 +90,27 @@ def test_a_schedule_is_predicted_at_its_last_stage() -> None:
     report = TrainingRun(model, cfg, rules=staged).run()
     p = report.prediction
     assert p is not None and p.peak_bytes == expected.per_rank.peak_bytes > first.per_rank.peak_bytes
-    assert "last of 1 stage" in p.note
+    assert "stage 1 of 1, the costliest" in p.note
+
+
+def test_a_stage_that_freezes_is_not_the_one_predicted() -> None:
+    """Stage rules may freeze: a schedule that trains everything at stage 1 and freezes back at
+    stage 2 peaks at stage 1, which the prediction plans (the last stage would under-predict)."""
+    from freezegui.core.training.prediction import predict
+
+    staged = {
+        **HEAD,
+        "schedule": [
+            {"at": {"step": 1}, "rules": [{"train": "fc1"}]},
+            {"at": {"step": 2}, "rules": [{"freeze": "fc1"}]},
+        ],
+    }
+    model = factory_mlp()
+    cfg = TrainingConfig(steps=3, batch_size=4, device="cpu")
+    both = {"default": "freeze", "rules": [{"train": "fc2"}, {"train": "fc1"}]}
+    expected = plan(copy.deepcopy(model), both, batch_size=cfg.batch_size, seq_len=cfg.seq_len)
+    from freezegui.core.rules.apply import as_ruleset
+
+    _, p = predict(model, as_ruleset(staged), cfg)
+    assert p.peak_bytes == expected.per_rank.peak_bytes
+    assert "stage 1 of 2, the costliest" in p.note

@@ -136,7 +136,7 @@ def test_peft_model_base_tensors_follow_the_bare_rules_adapters_untouched() -> N
 
 
 def test_peft_model_rule_file_with_the_bare_fingerprint() -> None:
-    from freezegui.core.rules.apply import rules_from_model
+    from freezegui.core.rules.from_model import rules_from_model
 
     bare = models.tiny_llama()
     apply_rules(bare, RuleSet.loads(RULES))

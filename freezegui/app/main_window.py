@@ -389,9 +389,4 @@ class _FirstPaint(QObject):
         return False
 
 
-def select_path(window: MainWindow, path: str) -> QModelIndex:
-    """Test/automation helper: make the row at a dotted module path current (expanding to it)."""
-    return window.tree_pane.reveal(path)
-
-
-__all__ = ["DEFAULT_SPEC", "MainWindow", "select_path"]
+__all__ = ["DEFAULT_SPEC", "MainWindow"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import errno
 import importlib
 import re
 import sys
@@ -14,6 +13,7 @@ from types import ModuleType
 
 from freezegui.core.atomic import WriteError
 from freezegui.core.errors import FreezeguiError
+from freezegui.core.messages import error_line
 
 # Subcommand name -> module under freezegui.cli.commands (each module registers its own arguments).
 COMMANDS = {
@@ -83,11 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except FreezeguiError as exc:
-        read_only = isinstance(exc, WriteError) and exc.errno == errno.EACCES and hasattr(args, "force")
-        text = str(exc)
-        if read_only:
-            text = text.replace(" or choose another file", ", choose another file or pass --force")
-        return _fail(text)
+        if isinstance(exc, WriteError) and exc.remedies and hasattr(args, "force"):
+            return _fail(exc.text("pass --force"))  # a read-only file: this command can force it
+        return _fail(error_line(exc))
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
@@ -95,18 +93,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("freezegui: interrupted", file=sys.stderr)
         return 130
     except OSError as exc:  # a file we were told to read or write: name it, no traceback
-        return _fail(os_error_message(exc))
+        return _fail(error_line(exc))
     except MemoryError:
         return _fail("out of memory; try --structure-only, a smaller model or a smaller --batch-size")
     except RecursionError:
         return _fail("the input is nested too deeply to process")
-
-
-def os_error_message(exc: OSError) -> str:
-    """``cannot use PATH: REASON`` from any OSError (both paths of a failed rename)."""
-    reason = exc.strerror or str(exc) or type(exc).__name__
-    paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
-    return f"cannot use {' -> '.join(paths)}: {reason}" if paths else reason
 
 
 def _fail(message: str) -> int:

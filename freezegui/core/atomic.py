@@ -24,14 +24,30 @@ class WriteError(FreezeguiError, OSError):
 
     Also an :class:`OSError`, so code that caught the raw error still catches it."""
 
-    def __init__(self, message: str, path: str | os.PathLike[str], errno_: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        path: str | os.PathLike[str],
+        errno_: int | None = None,
+        *,
+        remedies: tuple[str, ...] = (),
+    ) -> None:
         FreezeguiError.__init__(self, message)
         self.errno = errno_
         self.filename = str(path)
         self.path = str(path)
+        self.remedies = remedies  # what the user can do, in order; a caller may add its own
 
     def __str__(self) -> str:
-        return str(self.args[0])
+        return self.text()
+
+    def text(self, *more: str) -> str:
+        """The message with the remedies and ``more`` (the CLI adds "pass --force") as choices."""
+        choices = [*self.remedies, *more]
+        if not choices:
+            return str(self.args[0])
+        listed = choices[0] if len(choices) == 1 else ", ".join(choices[:-1]) + " or " + choices[-1]
+        return f"{self.args[0]}; {listed} (nothing was written)"
 
 
 def real_target(path: str | os.PathLike[str]) -> Path:
@@ -93,9 +109,10 @@ def _check_writable(target: Path, force: bool) -> None:
         raise WriteError(f"cannot write {target}: it is not a regular file", target)
     if not force and not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         raise WriteError(
-            f"{target} is read-only; make it writable or choose another file (nothing was written)",
+            f"{target} is read-only",
             target,
             errno.EACCES,
+            remedies=("make it writable", "choose another file"),
         )
 
 

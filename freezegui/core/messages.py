@@ -34,3 +34,25 @@ def shorten(text: str, limit: int = MAX_CHARS) -> str:
 def reason(exc: BaseException, limit: int = MAX_CHARS) -> str:
     """:func:`shorten` of an exception's text, or its type name when it has none."""
     return shorten(str(exc), limit) or type(exc).__name__
+
+
+def error_line(exc: BaseException, limit: int = 300) -> str:
+    """The one way to turn any exception into one line for a person (GUI, CLI, reports).
+
+    A :class:`~freezegui.core.errors.FreezeguiError` already says what to do: its message. An
+    ``OSError`` names its file(s): ``cannot use PATH: REASON``. ``sys.exit()`` and Ctrl+C in user code
+    say so; anything else is ``TypeName: first line``, short and without colour codes."""
+    from freezegui.core.errors import FreezeguiError
+
+    if isinstance(exc, FreezeguiError):  # ours: whole, on one line (a box shows the rest behind Details)
+        return " ".join(strip_ansi(str(exc)).split()) or type(exc).__name__
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({exc.code!r}): the code called sys.exit() (or argparse found bad arguments)"
+    if isinstance(exc, KeyboardInterrupt):
+        return "KeyboardInterrupt (interrupted)"
+    if isinstance(exc, OSError) and (exc.filename is not None or exc.strerror):
+        why = exc.strerror or str(exc) or type(exc).__name__
+        paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
+        return shorten(f"cannot use {' -> '.join(paths)}: {why}" if paths else why)
+    lines = strip_ansi(str(exc)).strip().splitlines()
+    return f"{type(exc).__name__}: {shorten(lines[0], limit)}" if lines else type(exc).__name__

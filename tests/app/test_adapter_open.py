@@ -39,8 +39,9 @@ def test_dropped_adapter_folder_shows_peft_targets_undoably(qtbot, window, dialo
     assert doc.selection.lora_settings.r == 4
     assert doc.selection.counts().trainable == trainable
     assert not dialogs.texts("critical")
-    window.edits.undo()
+    window.edits.undo()  # one step: the adapters and PEFT's settings together
     assert doc.selection.adapted_names() == []
+    assert doc.selection.lora_settings.r == 8 and not doc.selection.is_modified
 
 
 def test_adapter_without_a_model_or_broken_is_refused(qtbot, window, dialogs, tmp_path: Path) -> None:

@@ -85,7 +85,6 @@ def test_frozen_rows_are_blank_and_bad_input_changes_nothing(window, dialogs) ->
 
 
 def test_double_click_and_f2_edit_and_the_lock(qtbot, window, dialogs) -> None:
-    from freezegui.app.main_window import select_path
 
     doc = _open(window)
     dialogs.real_answer = 2.0
@@ -99,11 +98,11 @@ def test_double_click_and_f2_edit_and_the_lock(qtbot, window, dialogs) -> None:
     qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=rect.center())  # Qt wants a press first
     qtbot.mouseDClick(viewport, Qt.MouseButton.LeftButton, pos=rect.center())
     assert _lr(window, "classifier.weight") == "2"
-    select_path(window, "bert.pooler")
+    window.tree_pane.reveal("bert.pooler")
     dialogs.real_answer = 3.0
     window.action("lrScale").trigger()
     assert _lr(window, "bert.pooler") == "3"
-    select_path(window, "bert.embeddings")
+    window.tree_pane.reveal("bert.embeddings")
     window.tree_view.setFocus()
     dialogs.real_answer = 0.5
     qtbot.keyClick(window.tree_view, Qt.Key.Key_F2)  # the key, through the window's shortcut

@@ -9,7 +9,7 @@ from PySide6.QtCore import QEvent, QObject, QRect, Qt
 from PySide6.QtWidgets import QLabel
 
 from freezegui.app.docks.details import COLUMNS
-from freezegui.app.main_window import MainWindow, select_path
+from freezegui.app.main_window import MainWindow
 from freezegui.app.prompt import Answer
 from freezegui.cli.main import main as cli_main
 from freezegui.core.models.options import LoadOptions
@@ -26,7 +26,7 @@ def counts(win: MainWindow) -> tuple[str, str, str]:
 
 
 def set_check(win: MainWindow, path: str, state: Qt.CheckState) -> None:
-    index = select_path(win, path)
+    index = win.tree_pane.reveal(path)
     assert win.tree_view.model().setData(index, state, CHECK)
 
 
@@ -118,7 +118,7 @@ def test_space_toggles_current_row(qtbot, window, resnet18_10) -> None:
     from freezegui.core.editing.document import Document
 
     window.set_document(Document.from_model(resnet18_10))
-    select_path(window, "layer1")
+    window.tree_pane.reveal("layer1")
     window.tree_view.setFocus()
     qtbot.keyClick(window.tree_view, Qt.Key.Key_Space)
     assert counts(window)[1] == "147,968"
@@ -263,7 +263,7 @@ def test_tree_repaints_the_rows_a_change_covers(qtbot, window) -> None:
     assert load(qtbot, window, "torchvision:resnet18", num_classes=10)
     view = window.tree_view
     viewport = view.viewport()
-    index = select_path(window, "fc")
+    index = window.tree_pane.reveal("fc")
     qtbot.wait(50)
     recorder = _PaintRegions()
     viewport.installEventFilter(recorder)
@@ -314,7 +314,7 @@ def test_details_repaint_only_the_trainable_column_on_a_change(qtbot, window) ->
 
 def test_details_name_parameters_relative_to_the_selected_module(qtbot, window) -> None:
     assert load(qtbot, window, "torchvision:resnet18", num_classes=10)
-    select_path(window, "layer4")
+    window.tree_pane.reveal("layer4")
     model = window.details.table.model()
     name, trains = COLUMNS.index("Parameter"), COLUMNS.index("Trainable")
     assert model.rowCount() == 15

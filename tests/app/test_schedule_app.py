@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
-from freezegui.app.main_window import select_path
 from freezegui.app.tree.columns import COL_LR, COL_NAME, COL_TRAINABLE
 from freezegui.core.editing.document import Document
 from freezegui.core.rules.ruleset import RuleSet
@@ -134,11 +133,11 @@ def test_bad_input_says_one_line_and_changes_nothing(window, dialogs) -> None:
 def test_unfreeze_the_selected_module_and_the_lock(window, dialogs) -> None:
     doc = _open(window)
     dialog = _editor(window, at=4)
-    select_path(window, "features.0")
+    window.tree_pane.reveal("features.0")
     assert dialog.unfreeze_selected()  # no stage picked: a stage at the step above
     assert _cells(dialog) == [("step 4", "train: features.0", "")]
     dialog.table.selectRow(0)
-    select_path(window, "features.1")
+    window.tree_pane.reveal("features.1")
     dialog.buttons["unfreeze"].click()  # into the picked stage
     assert _cells(dialog)[0][1] == "train: features.0 · train: features.1"
     window.set_editing_locked(True, "training")

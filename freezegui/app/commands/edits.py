@@ -118,11 +118,11 @@ class EditCommands:
         doc = self._document()
         if doc is None:
             return
-        items = [f"{name}  ({count})" for name, count in presets.type_counts(doc.tree)]
+        names = {f"{name}  ({count})": name for name, count in presets.type_counts(doc.tree)}
         verb = "Train" if trainable else "Freeze"
-        choice = self.prompt.choose(f"{verb} by module type", "Module type:", items)
-        if choice:
-            self.set_type(choice.split("  (")[0], trainable)
+        choice = self.prompt.choose(f"{verb} by module type", "Module type:", list(names))
+        if choice in names:  # the type the shown item stands for, not words parsed back from it
+            self.set_type(names[choice], trainable)
 
     def act_on_matches(self, result: SearchResult | None, trainable: bool) -> None:
         """Train (or freeze) every parameter a search matched."""
@@ -156,11 +156,12 @@ class EditCommands:
 
     def suggest_last_blocks(self, n: int | None = None) -> None:
         from freezegui.core.editing import presets
+        from freezegui.core.structure.blocks import block_list
 
         doc = self._document()
         if doc is None or self._locked():
             return
-        blocks = presets.block_list(doc.tree)
+        blocks = block_list(doc.tree)
         if blocks is None:
             self.prompt.error(
                 "Cannot do that", "This model has no repeated block list to pick the last blocks of."

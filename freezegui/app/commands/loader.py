@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 
 from freezegui.core.errors import FreezeguiError, LoadError
+from freezegui.core.messages import error_line
 from freezegui.core.models.options import LoadOptions
 
 if TYPE_CHECKING:
@@ -92,9 +93,9 @@ def load_steps(options: LoadOptions) -> Generator[Progress, None, Document]:
     except (FreezeguiError, GeneratorExit):  # GeneratorExit: an abandoned load being closed
         raise
     except Exception as exc:
-        raise LoadError(f"{type(exc).__name__}: {exc}") from exc
+        raise LoadError(error_line(exc)) from exc
     except BaseException as exc:  # SystemExit / KeyboardInterrupt from user code must not kill the worker
-        raise LoadError(f"the loader stopped with {type(exc).__name__}: {exc}") from None
+        raise LoadError(f"the loader stopped with {error_line(exc)}") from None
 
 
 _ABANDONED: list[Callable[[], bool]] = []  # "still running?" of workers (loads, plans) nobody waits for
@@ -147,7 +148,7 @@ class _Relay(QObject):
     def on_errored(self, exc: BaseException) -> None:
         if self.current():
             self.loader._relay = None
-            self.loader.failed.emit(_message(exc), self.options)
+            self.loader.failed.emit(error_line(exc), self.options)
 
     def on_finished(self) -> None:
         self.deleteLater()
@@ -193,10 +194,6 @@ class ModelLoader(QObject):
         """Drop the current load: it stops at its next stage, or runs to its end unseen."""
         worker, self._worker, self._relay = self._worker, None, None
         abandon_worker(worker)
-
-
-def _message(exc: BaseException) -> str:
-    return str(exc) if isinstance(exc, FreezeguiError) else f"{type(exc).__name__}: {exc}"
 
 
 __all__ = [

@@ -102,7 +102,9 @@ class RuleLoader(QObject):
             return
         self._worker = None
         self._close_dialog()
-        text = str(exc) if isinstance(exc, FreezeguiError) else f"{self._path}: {type(exc).__name__}: {exc}"
+        from freezegui.core.messages import error_line
+
+        text = error_line(exc) if isinstance(exc, FreezeguiError) else f"{self._path}: {error_line(exc)}"
         self.failed.emit(text, self._path)
 
     def _on_aborted(self, *_: object) -> None:

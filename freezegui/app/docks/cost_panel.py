@@ -11,7 +11,6 @@ behind another) plans nothing until it is shown.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import threading
 from typing import TYPE_CHECKING, Any
@@ -34,7 +33,8 @@ from superqt.utils import create_worker
 
 from freezegui.app.dialogs.fit_dialog import fit_button
 from freezegui.app.dialogs.form_widgets import combo, spin
-from freezegui.app.docks.cost_worker import plan_then_set, stop_check
+from freezegui.app.docks.cost_stage import StagePicker
+from freezegui.app.docks.cost_worker import plan_stage, stop_check
 from freezegui.core.plan.options import PlanCancelled
 from freezegui.core.plan.result import format_flops
 from freezegui.core.structure.counting import format_bytes
@@ -176,6 +176,8 @@ class CostPanel(QDockWidget):
         form.addRow("Optimizer", self.optimizer)
         form.addRow("", self.checkpointing)
         form.addRow("GPU (GiB)", self.gpu)
+        self.stage = StagePicker(QLabel("Stage"))  # the stage of a schedule planned (hidden without one)
+        form.addRow(self.stage.label, self.stage)
         self.bar = CostBar()
         self.verdict = _label("costVerdict", "font-weight: 600; font-size: 14px;")
         self.breakdown = _label("costBreakdown", "")
@@ -193,7 +195,7 @@ class CostPanel(QDockWidget):
         self.setWidget(body)
         for field in (self.batch, self.length):
             field.valueChanged.connect(self.schedule)
-        for choice in (self.dtype, self.optimizer):
+        for choice in (self.dtype, self.optimizer, self.stage):
             choice.currentIndexChanged.connect(self.schedule)
         for box in (self.amp, self.checkpointing):
             box.toggled.connect(self.schedule)
@@ -242,6 +244,7 @@ class CostPanel(QDockWidget):
         self.length_label.setProperty("kind", kind)
         self.length.setEnabled(bool(kind))
         self._doc.selection.changed.connect(self.schedule)
+        self.stage.follow(self._doc.schedule)
         self.schedule()
 
     def schedule(self, *_: Any) -> None:
@@ -285,8 +288,6 @@ class CostPanel(QDockWidget):
             self._stop_running()  # (not at the edit itself: unwinding a 70B step takes a while)
             return
         from freezegui.core.plan import PlanOptions
-        from freezegui.core.rules.lora import LoraSpec
-        from freezegui.core.rules.ruleset import Method, NormPolicy, RuleSet
 
         gen = self._generation
         try:
@@ -294,25 +295,19 @@ class CostPanel(QDockWidget):
         except Exception as exc:
             self._failed(gen, exc)
             return
-        rules = RuleSet(default="train", method=Method(doc.method), batchnorm=NormPolicy(doc.batchnorm))
-        mask = doc.selection.trainable.copy()  # a snapshot: later toggles do not reach the worker
-        adapted = doc.selection.adapted.copy()
-        if adapted.any():  # LoRA adapters train too (the document's settings)
-            rules.lora = LoraSpec(dataclasses.replace(doc.selection.lora_settings), [])
+        self.stage.follow(doc.schedule)
+        snapshot = doc.snapshot()  # later toggles do not reach the worker; it plans doc.to_ruleset()
         full = self._full if self._full is not None and self._full.options == options else None
         self._running = True
         self._ended = ended = threading.Event()
         self._cancel, self._stale = cancel, stale = threading.Event(), threading.Event()
         self._worker = create_worker(
-            plan_then_set,
+            plan_stage,
             ended,
-            doc.model,
-            doc.tree,
-            mask,
-            rules,
+            snapshot,
+            self.stage.stage(),
             options,
             full_finetune=full,
-            adapted=adapted,
             cancel=stop_check(stale, cancel),
             _connect={
                 "returned": functools.partial(self._done, gen, doc),
@@ -339,9 +334,9 @@ class CostPanel(QDockWidget):
         self._running = False
         if gen == self._generation and not isinstance(exc, PlanCancelled):
             self.plan = None
-            self.status.setText(
-                f"Cannot plan: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}"
-            )
+            from freezegui.core.messages import error_line
+
+            self.status.setText(f"Cannot plan: {error_line(exc)}")
         elif self._doc is not None and not self._timer.isActive():
             self._timer.start(0)
 

@@ -19,11 +19,21 @@ def stop_check(stale: threading.Event, cancel: threading.Event) -> Callable[[], 
     return check
 
 
-def plan_then_set(ended: threading.Event, *args: Any, **kwargs: Any) -> Any:
-    """The worker's job: plan, then say it ended (queued or running until then, see shutdown)."""
-    from freezegui.core.plan import plan_tree
-
+def plan_stage(ended: threading.Event, doc: Any, stage: int, options: Any, **kwargs: Any) -> Any:
+    """Plan stage ``stage`` of a document snapshot: its rule file (``doc.to_ruleset()``), evaluated
+    by the one stage evaluator, then planned; then say it ended."""
     try:
-        return plan_tree(*args, **kwargs)
+        import numpy as np
+
+        from freezegui.core.lr.evaluate import evaluate_stage
+        from freezegui.core.plan import plan_tree
+
+        rules = doc.to_ruleset()
+        mask, adapted = doc.selection.trainable, doc.selection.adapted  # stage 0: what the file says
+        if 0 < stage <= len(rules.schedule):
+            state = evaluate_stage(doc.tree, rules, stage)
+            mask = state.trainable
+            adapted = state.adapted if state.adapted is not None else np.zeros_like(adapted)
+        return plan_tree(doc.model, doc.tree, mask, rules, options, adapted=adapted, **kwargs)
     finally:
         ended.set()

@@ -228,7 +228,9 @@ class TrainingPanel(TrainingDockWidgets):
             self._on_finished(run.report)
 
     def _on_errored(self, exc: BaseException) -> None:
-        self._on_failed(str(exc) if isinstance(exc, FreezeguiError) else f"{type(exc).__name__}: {exc}")
+        from freezegui.core.messages import error_line
+
+        self._on_failed(error_line(exc))
 
     def _on_finished(self, report: TrainingReport) -> None:
         self.report = report

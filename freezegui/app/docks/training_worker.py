@@ -37,7 +37,9 @@ def training_batches(
     except (Exception, GeneratorExit):  # GeneratorExit: the worker closing the generator
         raise
     except BaseException as exc:  # SystemExit/KeyboardInterrupt in user code: an error, not a dead worker
-        raise TrainingError(f"the run stopped with {type(exc).__name__}: {exc}") from None
+        from freezegui.core.messages import error_line
+
+        raise TrainingError(f"the run stopped with {error_line(exc)}") from None
 
 
 __all__ = ["EMIT_INTERVAL", "training_batches"]

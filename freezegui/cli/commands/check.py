@@ -7,7 +7,8 @@ import sys
 
 from freezegui.cli.common import add_model_args, load_from_args
 from freezegui.core.rules.apply import evaluate_rules
-from freezegui.core.rules.ruleset import RuleSet, match_params
+from freezegui.core.rules.matching import match_params
+from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.structure.tree import ModuleTree
 
 
@@ -21,8 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def scale_and_stage_lines(tree: ModuleTree, rs: RuleSet) -> list[str]:
     """Print the scales and every stage (strict: a stage rule matching nothing is a problem); the problems."""
     from freezegui.core.errors import RuleError
+    from freezegui.core.lr.evaluate import stage_problems
     from freezegui.core.lr.groups import stage_states
-    from freezegui.core.lr.schedule import stage_problems
 
     try:
         states = stage_states(tree, rs)

@@ -25,6 +25,7 @@ from freezegui.core.interop.python import to_python
 from freezegui.core.interop.python_staged import to_python_staged
 from freezegui.core.models.loading import load_model
 from freezegui.core.rules.apply import ApplyReport, evaluate_rules
+from freezegui.core.rules.problems import ProblemKind, of_kind
 from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.structure.tree import ModuleTree
 
@@ -120,8 +121,9 @@ def _export_peft(args: argparse.Namespace, tree: ModuleTree, rs: RuleSet, report
 
     if rs.lora is None or report.adapted is None:
         raise SpecError(f"{args.rules} has no `lora:` section: nothing for a PEFT LoRA config to adapt")
-    if report.lora_conflicts:
-        raise SpecError(report.problems()[-1])
+    conflicts = of_kind(report.issues(), ProblemKind.LORA_CONFLICT)
+    if conflicts:
+        raise SpecError(conflicts[0].message)
     assert report.trainable_mask is not None
     exported = to_peft(tree, report.trainable_mask, report.adapted, rs.lora.settings, spec=args.spec)
     python = bool(args.output) and str(args.output).endswith(".py")

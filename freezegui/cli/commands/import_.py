@@ -21,7 +21,9 @@ from freezegui.core.interop.names import from_names, parse_names
 from freezegui.core.interop.peft import from_peft, read_peft_config
 from freezegui.core.interop.peft_defaults import peft_count_line, saved_copy_elements
 from freezegui.core.rules.apply import evaluate_rules
-from freezegui.core.rules.ruleset import RuleSet, read_rule_text
+from freezegui.core.rules.problems import ProblemKind, of_kind
+from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.rules.yaml_reader import read_limited
 from freezegui.core.structure.tree import ModuleTree, build_tree
 
 FORMATS = ("axolotl", "llamafactory", "names", "peft")
@@ -70,7 +72,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     refuse_overwriting_inputs(args.output, file=args.file, model=spec_file(args.model))
-    text = read_rule_text(args.file, what="file")
+    text = read_limited(args.file, "file")
     source = str(args.file)
     if args.fmt in ("llamafactory", "peft") and not args.model:
         raise SpecError(
@@ -88,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     summary = ""
     if tree is not None:
         _, _, report = evaluate_rules(tree, rs)
-        problems += [p for p in report.problems() if "matches no parameter" in p and args.fmt != "axolotl"]
+        if args.fmt != "axolotl":
+            problems += [p.message for p in of_kind(report.issues(), ProblemKind.UNMATCHED_RULE)]
         rs.model.spec = args.model
         rs.model.num_classes = args.num_classes
         rs.model.fingerprint = tree.fingerprint()

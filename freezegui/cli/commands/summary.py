@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
 from freezegui.cli.common import add_model_args, int_at_least, load_from_args
+from freezegui.core.editing.document import Document
 from freezegui.core.editing.selection import Selection
-from freezegui.core.errors import FreezeguiWarning, RuleError
+from freezegui.core.errors import RuleError
 from freezegui.core.models.loading import parse_spec
-from freezegui.core.rules.apply import apply_rules, evaluate_rules
+from freezegui.core.rules.apply import apply_report
+from freezegui.core.rules.lora import LoraConflictError
+from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.structure.counting import format_count
 from freezegui.core.structure.tree import ModuleNode, build_tree
 
@@ -44,35 +47,23 @@ def _selection(
     model = load_from_args(args)
     problems: list[str] = []
     if args.adapter:
-        from freezegui.core.interop.peft import read_adapter_folder
-
-        tree = build_tree(model)
-        imported, problems = read_adapter_folder(Path(args.adapter), tree)
-        sel = Selection(tree)
-        sel.set_lora_settings(imported.rules.lora.settings)  # type: ignore[union-attr]
-        sel.set_adapted_mask(imported.adapted, label="adapter", trainable=imported.trainable)
-        return sel, problems, [], None
-    report = None
-    if args.rules:
-        with warnings.catch_warnings():  # its problems are printed below (or in the JSON), once
-            warnings.simplefilter("ignore", FreezeguiWarning)
-            report = apply_rules(model, args.rules, strict=False)
-    tree = build_tree(model)
-    sel = Selection(tree)
-    if report is not None:
-        problems = report.problems()
-        _, rs, evaluated = evaluate_rules(tree, args.rules)
-        if rs.lora is not None and evaluated.adapted is not None and not evaluated.lora_conflicts:
-            sel.set_lora_settings(rs.lora.settings)
-            sel.set_adapted_mask(evaluated.adapted, label="rules", trainable=sel.trainable)
-    if report is None:
-        return sel, problems, [], None
+        doc = Document.from_model(model)
+        return doc.selection, doc.open_adapter(Path(args.adapter)), [], None
+    if not args.rules:
+        return Selection(build_tree(model)), problems, [], None
+    doc = Document.from_model(model)  # one tree, one parse, one match: the document's own apply
+    rs = RuleSet.load(args.rules)
+    try:
+        report = doc.apply_ruleset(rs)
+    except LoraConflictError:  # shown as a problem; counted without the adapters
+        report = apply_report(doc.tree, rs)
+        doc.apply_ruleset(dataclasses.replace(rs, lora=None))
     fingerprint = {
         "ok": report.fingerprint_ok,
         "rules": report.fingerprint_expected,
         "model": report.fingerprint_actual,
     }
-    return sel, problems, [str(m.rule) for m in report.unmatched], fingerprint
+    return doc.selection, report.problems(), [str(m.rule) for m in report.unmatched], fingerprint
 
 
 def run(args: argparse.Namespace) -> int:

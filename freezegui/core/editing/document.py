@@ -16,11 +16,9 @@ from freezegui.core.editing.selection import Selection
 from freezegui.core.errors import RuleError
 from freezegui.core.models.loading import load_model, parse_spec
 from freezegui.core.models.options import LoadOptions
-from freezegui.core.rules.apply import ApplyReport, as_ruleset, evaluate_rules
+from freezegui.core.rules.apply import ApplyReport, apply_report, as_ruleset
 from freezegui.core.rules.keys import Stage
-from freezegui.core.rules.lora import LoraSpec, targets_from_adapted
-from freezegui.core.rules.patterns import Pattern
-from freezegui.core.rules.ruleset import Method, RuleSet
+from freezegui.core.rules.ruleset import Method, NormPolicy, RuleSet
 from freezegui.core.structure.tree import ModuleTree, build_tree
 
 
@@ -33,8 +31,6 @@ class Document:
     selection: Selection
     options: LoadOptions = field(default_factory=lambda: LoadOptions(spec=""))
     rules_path: Path | None = None
-    method: str = "requires_grad"
-    batchnorm: str = "frozen_stats"
 
     @classmethod
     def load(cls, options: LoadOptions | str, **fields: Any) -> Document:
@@ -70,6 +66,16 @@ class Document:
         return self.options.num_classes
 
     @property
+    def method(self) -> Method:
+        """The rule file's ``method:`` (kept by the selection, so Undo covers it)."""
+        return self.selection.method
+
+    @property
+    def batchnorm(self) -> NormPolicy:
+        """The rule file's ``batchnorm:`` (kept by the selection, so Undo covers it)."""
+        return self.selection.batchnorm
+
+    @property
     def schedule(self) -> list[Stage]:
         """The gradual-unfreezing stages (kept by the selection, so Undo covers them)."""
         return self.selection.schedule
@@ -91,20 +97,18 @@ class Document:
 
         return dataclasses.replace(self, selection=stage_selection(self.selection, k))
 
+    def snapshot(self) -> Document:
+        """This document with a detached copy of its selection (for a worker thread)."""
+        return dataclasses.replace(self, selection=self.selection.copy())
+
     # ------------------------------------------------------------------------------------ rules
     def to_ruleset(self) -> RuleSet:
         """The shortest rule list for the current selection and its lr scales, with the model's provenance."""
         rs = self.selection.to_rules()
-        rs.schedule = list(self.schedule)
-        rs.method = self.method  # type: ignore[assignment]
-        rs.batchnorm = self.batchnorm  # type: ignore[assignment]
         rs.model.spec = self.spec or None
         rs.model.num_classes = self.num_classes
         rs.model.fingerprint = self.tree.fingerprint()
         rs.model.parameters = self.tree.total_params
-        if self.selection.adapted.any():
-            targets = targets_from_adapted(self.tree, self.selection.adapted)
-            rs.lora = LoraSpec(self.selection.lora_settings, [Pattern.compile(t) for t in targets])
         return rs
 
     def export_text(self, kind: str) -> str:
@@ -132,24 +136,26 @@ class Document:
     def apply_ruleset(
         self, rules: RuleSet | str | os.PathLike[str], *, label: str = "Apply rules"
     ) -> ApplyReport:
-        """Set the selection from rules (undoable). Rules that match nothing are reported, not fatal."""
-        _, rs, report = evaluate_rules(self.tree, as_ruleset(rules))
-        assert report.trainable_mask is not None
-        if rs.lora is not None:
-            self.selection.set_lora_settings(rs.lora.settings)
-        adapted = (
-            report.adapted if report.adapted is not None else np.zeros(len(self.tree.modules), dtype=bool)
-        )
-        scales = None
-        if rs.has_scales or np.any(self.selection.scales != 1.0):
-            from freezegui.core.lr.scales import evaluate_scales
+        """Set everything the rules say (flags, scales, adapters and their settings, schedule, method,
+        batchnorm, layer decay) as ONE undoable edit. Rules that match nothing are reported, not fatal."""
+        from freezegui.core.lr.evaluate import evaluate_stage
 
-            mask, evaluated = evaluate_scales(self.tree, rs.at_stage(0))
-            scales = np.where(mask, evaluated, self.selection.scales)
-        self.selection.set_adapted_mask(  # one undo step: flags, adapters, scales and stages together
-            adapted, label=label, trainable=report.trainable_mask, scales=scales, schedule=rs.schedule
+        rs = as_ruleset(rules)
+        state = evaluate_stage(self.tree, rs, 0)
+        report = apply_report(self.tree, rs, state)  # matched once, by the evaluator
+        sel = self.selection
+        no_lora = np.zeros(len(self.tree.modules), dtype=bool)
+        sel.set_state(
+            label=label,
+            trainable=state.trainable,
+            scales=np.where(state.trainable, state.scales, sel.scales),  # frozen tensors keep theirs
+            adapted=state.adapted if state.adapted is not None else no_lora,
+            lora_settings=rs.lora.settings if rs.lora is not None else None,
+            schedule=rs.schedule,
+            method=rs.method,
+            batchnorm=rs.batchnorm,
+            layer_decay=rs.layer_decay,
         )
-        self.method, self.batchnorm = rs.method, rs.batchnorm
         return report
 
     def open_rules(self, path: str | os.PathLike[str], rules: RuleSet | None = None) -> ApplyReport:
@@ -170,9 +176,12 @@ class Document:
 
         imported, problems = read_adapter_folder(Path(path), self.tree)
         assert imported.rules.lora is not None
-        label = f"Open adapter {Path(path).name}"
-        self.selection.set_lora_settings(imported.rules.lora.settings)
-        self.selection.set_adapted_mask(imported.adapted, label=label, trainable=imported.trainable)
+        self.selection.set_state(  # one undo step, the settings included
+            label=f"Open adapter {Path(path).name}",
+            adapted=imported.adapted,
+            trainable=imported.trainable,
+            lora_settings=imported.rules.lora.settings,
+        )
         return problems
 
     def save_rules(self, path: str | os.PathLike[str] | None = None) -> Path:

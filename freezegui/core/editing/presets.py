@@ -13,24 +13,14 @@ from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
 import numpy as np
-from torch import nn
-from torch.nn.modules.batchnorm import _NormBase
 
 from freezegui.core.editing.selection import Selection
 from freezegui.core.rules.lora import AdapterKind, adapter_kind, all_linear_targets
 from freezegui.core.rules.patterns import Pattern
+from freezegui.core.structure.blocks import block_list as block_list  # re-exported: callers know it here
 from freezegui.core.structure.heads import find_head
+from freezegui.core.structure.norms import is_norm
 from freezegui.core.structure.tree import ModuleTree
-
-_NORM_TYPES: tuple[type[nn.Module], ...] = (_NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
-if hasattr(nn, "RMSNorm"):
-    _NORM_TYPES += (nn.RMSNorm,)
-_NORM_NAME = re.compile(r".*(Norm|LayerNorm|RMSNorm|BatchNorm\w*)$")
-
-
-def is_norm(module: nn.Module) -> bool:
-    """Normalisation layers, including library classes such as ``LlamaRMSNorm``."""
-    return isinstance(module, _NORM_TYPES) or bool(_NORM_NAME.match(type(module).__name__))
 
 
 def subtree_mask(tree: ModuleTree, indices: list[int] | np.ndarray) -> np.ndarray:
@@ -53,20 +43,6 @@ def head_index(tree: ModuleTree) -> int | None:
         return tree.index_of(path)
     except KeyError:
         return None
-
-
-def block_list(tree: ModuleTree) -> int | None:
-    """The model's main repeated block list (BERT's ``encoder.layer``, a Llama's ``model.layers``):
-    the ModuleList/Sequential of at least two same-typed children holding the most parameters."""
-    best, best_total = None, 0
-    for i, module in enumerate(tree.modules):
-        if not isinstance(module, (nn.ModuleList, nn.Sequential)) or len(module) < 2:
-            continue
-        kinds = {type(m) for m in module}
-        if len(kinds) != 1 or int(tree.total[i]) <= best_total:
-            continue
-        best, best_total = i, int(tree.total[i])
-    return best
 
 
 def block_groups(tree: ModuleTree) -> list[np.ndarray] | None:

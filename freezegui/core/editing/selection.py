@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from psygnal import Signal
@@ -25,6 +25,7 @@ from freezegui.core.rules.lora import (
     bias_mask,
     subtree_module_sums,
 )
+from freezegui.core.rules.ruleset import Method, NormPolicy
 from freezegui.core.structure.counting import Counts
 from freezegui.core.structure.tree import ModuleNode, ModuleTree, ParamEntry
 
@@ -57,25 +58,62 @@ class Change:
     full: bool = False
 
 
-@dataclass
-class _Edit:
-    label: str
+@dataclass(frozen=True)
+class FlagDiff:
+    """Trainable flags of some tensors (unique parameter indices), before and after."""
+
     indices: np.ndarray
     before: np.ndarray
     after: np.ndarray
-    # LoRA: the modules whose adapted flag this edit changed (None: the edit touched no adapter).
-    modules: np.ndarray | None = None
-    adapted_before: np.ndarray | None = None
-    adapted_after: np.ndarray | None = None
-    # LoRA settings this edit changed (None: it changed none).
-    settings_before: LoraSettings | None = None
-    settings_after: LoraSettings | None = None
-    scales: bool = False  # an edit of the lr scales rather than of the trainable flags
-    # Besides the flags (opening a rule file): the lr scales it changed, as (indices, before, after).
-    scale_edit: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
-    # The gradual-unfreezing stages before and after (None: the edit left the schedule alone).
-    schedule_before: tuple[Stage, ...] | None = None
-    schedule_after: tuple[Stage, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ScaleDiff:
+    """The lr scales of some tensors, before and after."""
+
+    indices: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+
+
+@dataclass(frozen=True)
+class AdaptedDiff:
+    """The LoRA-adapted flag of some modules (``indices``: preorder module indices), before and after."""
+
+    indices: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+
+
+# The rule-file values a selection keeps beside its arrays, each edited as a whole.
+VALUE_KEYS = ("lora_settings", "schedule", "method", "batchnorm", "layer_decay")
+
+
+@dataclass(frozen=True)
+class ValueDiff:
+    """One of :data:`VALUE_KEYS` (LoRA settings, schedule, method, batchnorm policy, layer decay)."""
+
+    key: str
+    before: Any
+    after: Any
+
+
+Diff = FlagDiff | ScaleDiff | AdaptedDiff | ValueDiff
+
+
+@dataclass(frozen=True)
+class _Edit:
+    """One undo step: a label and the per-kind diffs it made."""
+
+    label: str
+    diffs: tuple[Diff, ...]
+
+
+class _Keep:
+    """Sentinel: :meth:`Selection.set_state` leaves this part alone (``layer_decay=None`` is a value)."""
+
+
+KEEP: Any = _Keep()
 
 
 MIXED = "mixed"  # a module whose trainable tensors train at different lr scales
@@ -106,6 +144,12 @@ class Selection:
         )
         # The rule file's ``schedule:`` (gradual unfreezing), edited and undone with the rest.
         self.schedule: list[Stage] = []
+        # The rest of what a rule file says, in the history too.
+        self.method: Method = Method.REQUIRES_GRAD
+        self.batchnorm: NormPolicy = NormPolicy.FROZEN_STATS
+        self.layer_decay: float | None = (
+            None  # the decay the scales were set from (written as `layer_decay:`)
+        )
         self._elsize = tree.element_size
         self._undo: list[_Edit] = []
         self._redo: list[_Edit] = []
@@ -136,14 +180,6 @@ class Selection:
     def trainable_names(self) -> list[str]:
         """Primary names of the trainable parameters, in model order."""
         return [self.tree.primary_name(j) for j in np.flatnonzero(self.trainable).tolist()]
-
-    def training_memory_bytes(self) -> int:
-        """Rough memory to train this selection with AdamW: weights + gradients + 2 moments (model dtype)."""
-        weights = int((self.tree.numel * self._elsize).sum())
-        train = int((self.tree.numel * self._elsize)[self.trainable].sum())
-        # LoRA adapters: their own weights, gradients and moments, in the model's first dtype.
-        adapters = self.lora_parameters() * (int(self._elsize[0]) if self._elsize.size else 4)
-        return weights + 3 * train + 4 * adapters
 
     # ---------------------------------------------------------------------------------------- editing
     def set_subtree(self, node: ModuleNode, trainable: bool, *, label: str | None = None) -> bool:
@@ -204,10 +240,7 @@ class Selection:
         diff = np.flatnonzero(trainable != self.trainable)
         if diff.size == 0:
             return False
-        self._check_exclusive(trainable, self.adapted)
-        self._record(_Edit(label, diff, self.trainable[diff].copy(), trainable[diff].copy()))
-        self._assign(diff, trainable[diff])
-        return True
+        return self.set_state(label=label, trainable=trainable)
 
     def invert(self, node: ModuleNode | None = None) -> bool:
         """Swap train and freeze under ``node`` (the whole model by default)."""
@@ -299,57 +332,140 @@ class Selection:
 
     def set_scales(self, scales: np.ndarray, *, label: str) -> bool:
         """Replace every tensor's lr scale (one undoable edit). Returns False when nothing changed."""
-        scales = np.asarray(scales, dtype=np.float64)
-        diff = np.flatnonzero(scales != self.scales)
-        if diff.size == 0:
-            return False
-        self._record(_Edit(label, diff, self.scales[diff].copy(), scales[diff].copy(), scales=True))
-        self._replay(self._undo[-1], forward=True)
-        return True
+        return self.set_state(label=label, scales=scales)
 
     # ------------------------------------------------------------------------------------ schedule
     def set_schedule(self, stages: Sequence[Stage], *, label: str) -> bool:
         """Replace the gradual-unfreezing stages as one undoable edit (callers validate them first:
         see :meth:`freezegui.core.editing.document.Document.set_schedule`). False when nothing changed."""
-        new = tuple(stages)
-        if list(new) == self.schedule:
+        return self.set_state(label=label, schedule=stages)
+
+    def set_method(self, method: str, *, label: str | None = None) -> bool:
+        """``requires_grad`` or ``lr_zero``, as one undoable edit."""
+        return self.set_state(label=label or f"Method {method}", method=Method(method))
+
+    def set_batchnorm(self, policy: str, *, label: str | None = None) -> bool:
+        """What frozen norm layers do with their statistics, as one undoable edit."""
+        return self.set_state(label=label or f"Norm statistics {policy}", batchnorm=NormPolicy(policy))
+
+    def set_state(
+        self,
+        *,
+        label: str,
+        trainable: np.ndarray | None = None,
+        scales: np.ndarray | None = None,
+        adapted: np.ndarray | None = None,
+        lora_settings: LoraSettings | None = None,
+        schedule: Sequence[Stage] | None = None,
+        method: Method | None = None,
+        batchnorm: NormPolicy | None = None,
+        layer_decay: float | None = KEEP,
+    ) -> bool:
+        """Change any parts of what a rule file holds as ONE undoable edit (None / KEEP: leave that
+        part). Opening a file, a suggestion that adapts and freezes, a layer decay: one step each.
+        Raises :class:`LoraConflictError` (nothing changes) when a module would train and be adapted.
+        Returns False when nothing changed."""
+        train = self.trainable if trainable is None else np.asarray(trainable, dtype=bool)
+        adapt = (
+            self.adapted if adapted is None else np.asarray(adapted, dtype=bool) & adaptable_mask(self.tree)
+        )
+        if trainable is not None or adapted is not None:
+            self._check_exclusive(train, adapt)
+        diffs: list[Diff] = []
+        for kind, old, new in (
+            (FlagDiff, self.trainable, train),
+            (ScaleDiff, self.scales, None if scales is None else np.asarray(scales, np.float64)),
+            (AdaptedDiff, self.adapted, adapt),
+        ):
+            if new is None or new is old:
+                continue
+            idx = np.flatnonzero(new != old)
+            if idx.size:
+                diffs.append(kind(idx, old[idx].copy(), new[idx].copy()))
+        values: dict[str, Any] = {
+            "lora_settings": lora_settings,
+            "schedule": None if schedule is None else list(schedule),
+            "method": method,
+            "batchnorm": batchnorm,
+        }
+        if layer_decay is not KEEP:
+            values["layer_decay"] = layer_decay
+        for key in VALUE_KEYS:
+            if key in values and (key == "layer_decay" or values[key] is not None):
+                old_value = getattr(self, key)
+                if values[key] != old_value:
+                    diffs.append(ValueDiff(key, old_value, values[key]))
+        if not diffs:
             return False
-        none = np.zeros(0, dtype=np.int64)
-        edit = _Edit(label, none, np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
-        edit.schedule_before, edit.schedule_after = tuple(self.schedule), new
+        edit = _Edit(label, tuple(diffs))
         self._record(edit)
         self._replay(edit, forward=True)
         return True
 
     def to_rules(self) -> RuleSet:
-        """The shortest exact rule file for this selection and its scales."""
+        """Everything this selection says as a rule file (no provenance): the shortest exact rule
+        list for the flags and scales (a ``train:`` rule without ``lr_scale`` gives the layer-decay
+        scale), method, batchnorm, layer decay, schedule and the ``lora:`` section."""
+        from freezegui.core.rules.lora import LoraSpec, targets_from_adapted
+        from freezegui.core.rules.patterns import Pattern
         from freezegui.core.rules.writer import rules_with_scales
 
-        return rules_with_scales(self.tree, self.trainable, self.scales)
+        rs = rules_with_scales(self.tree, self.trainable, self.scales, base=self.base_scales())
+        rs.method, rs.batchnorm, rs.layer_decay = self.method, self.batchnorm, self.layer_decay
+        rs.schedule = list(self.schedule)
+        if self.adapted.any():
+            targets = targets_from_adapted(self.tree, self.adapted)
+            rs.lora = LoraSpec(self.lora_settings, [Pattern.compile(t) for t in targets])
+        return rs
+
+    def copy(self) -> Selection:
+        """A detached copy of the state (no history): what a worker thread may read while the user
+        goes on editing this one."""
+        out = Selection(self.tree, self.trainable, self.scales)
+        out.adapted, out.lora_settings, out.schedule = (
+            self.adapted.copy(),
+            self.lora_settings,
+            list(self.schedule),
+        )
+        out.method, out.batchnorm, out.layer_decay = self.method, self.batchnorm, self.layer_decay
+        out._recount()
+        return out
+
+    def base_scales(self) -> np.ndarray | None:
+        """The scale a ``train:`` rule without ``lr_scale`` gives each tensor (None: 1.0 everywhere)."""
+        if self.layer_decay is None:
+            return None
+        from freezegui.core.lr.scales import decay_scales
+
+        return decay_scales(self.tree, self.layer_decay)
 
     # -------------------------------------------------------------------------------------- internals
     def _replay(self, edit: _Edit, *, forward: bool) -> None:
-        """Put every part of ``edit`` in its after (``forward``) or before state, and say so."""
-        values = edit.after if forward else edit.before
-        stages = edit.schedule_after if forward else edit.schedule_before
-        if stages is not None:
-            self.schedule = list(stages)
-        if edit.scale_edit is not None:
-            idx, before, after = edit.scale_edit
-            self.scales[idx] = after if forward else before
-        if edit.scales:
-            self.scales[edit.indices] = values
-            self.changed.emit(Change(full=True))
-        elif edit.indices.size or edit.modules is not None or edit.settings_after is not None:
-            adapted = edit.adapted_after if forward else edit.adapted_before
-            settings = edit.settings_after if forward else edit.settings_before
-            self._assign(edit.indices, values, edit.modules, adapted, settings)
-        else:  # the schedule or the scales only: no check box moved
-            self.changed.emit(Change(full=edit.scale_edit is not None))
+        """Put every diff of ``edit`` in its after (``forward``) or before state, and say so."""
+        recount = False
+        for d in edit.diffs:
+            if isinstance(d, ValueDiff):
+                value = d.after if forward else d.before
+                setattr(self, d.key, list(value) if d.key == "schedule" else value)
+                if d.key == "lora_settings":
+                    self._adapter_sizes, recount = None, True
+                continue
+            target = (
+                self.trainable
+                if isinstance(d, FlagDiff)
+                else self.scales
+                if isinstance(d, ScaleDiff)
+                else self.adapted
+            )
+            target[d.indices] = d.after if forward else d.before
+            recount = recount or not isinstance(d, ScaleDiff)
+        if recount:
+            self._recount()
+        self.changed.emit(Change(full=True))
 
     def _push(self, label: str, changed: np.ndarray, trainable: bool) -> None:
         after = np.full(changed.size, trainable, dtype=bool)
-        self._record(_Edit(label, changed.copy(), ~after, after))
+        self._record(_Edit(label, (FlagDiff(changed.copy(), ~after, after),)))
 
     def _record(self, edit: _Edit) -> None:
         if self._saved_depth is not None and self._saved_depth > len(self._undo):
@@ -357,22 +473,6 @@ class Selection:
         self._undo.append(edit)
         self._redo.clear()
         self.history_changed.emit()
-
-    def _assign(
-        self,
-        indices: np.ndarray,
-        values: np.ndarray,
-        modules: np.ndarray | None = None,
-        adapted: np.ndarray | None = None,
-        settings: LoraSettings | None = None,
-    ) -> None:
-        self.trainable[indices] = values
-        if modules is not None and adapted is not None:
-            self.adapted[modules] = adapted
-        if settings is not None:
-            self.lora_settings, self._adapter_sizes = settings, None
-        self._recount()
-        self.changed.emit(Change(full=True))
 
     def _recount(self) -> None:
         self.node_trainable = self.tree.subtree_sums(self.trainable, elements=True)
@@ -430,22 +530,10 @@ class Selection:
         k = int(self.adapted[able].sum())
         return CheckState.TRAIN if k == able.size else CheckState.FREEZE if k == 0 else CheckState.PARTIAL
 
-    def set_lora_settings(self, settings: LoraSettings, *, label: str | None = None) -> None:
-        """Change rank, alpha, DoRA or bias (the counts follow; the adapted modules stay).
-
-        With a ``label`` the change is an undoable edit (the app's settings dialog: it then also
-        counts as unsaved); without one it is part of a bigger step (opening a rule file)."""
-        if label is not None:
-            if settings == self.lora_settings:
-                return
-            none = np.zeros(0, dtype=np.int64)
-            edit = _Edit(label, none, np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
-            edit.settings_before, edit.settings_after = self.lora_settings, settings
-            self._record(edit)
-        self.lora_settings = settings
-        self._adapter_sizes = None
-        self._lora_recount()
-        self.changed.emit(Change(full=True))
+    def set_lora_settings(self, settings: LoraSettings, *, label: str = "LoRA settings") -> bool:
+        """Change rank, alpha, DoRA or bias as one undoable edit (the counts follow; the adapted
+        modules stay). False when the settings are unchanged."""
+        return self.set_state(label=label, lora_settings=settings)
 
     def set_adapted(self, node: ModuleNode, adapted: bool, *, label: str | None = None) -> bool:
         """Put (or remove) a LoRA adapter on every adaptable module under ``node``, as one undoable
@@ -466,33 +554,15 @@ class Selection:
         settings: LoraSettings | None = None,
     ) -> bool:
         """Replace the adapted modules (and optionally the trained tensors, their lr scales, the
-        schedule and the LoRA settings: a whole rule file, or a fitted choice) as one undoable edit."""
-        adapted = np.asarray(adapted, dtype=bool) & adaptable_mask(self.tree)
-        train = self.trainable if trainable is None else np.asarray(trainable, dtype=bool)
-        self._check_exclusive(train, adapted)
-        mods = np.flatnonzero(adapted != self.adapted)
-        diff = np.flatnonzero(train != self.trainable)
-        new_scales = self.scales if scales is None else np.asarray(scales, dtype=np.float64)
-        sdiff = np.flatnonzero(new_scales != self.scales)
-        stages = None if schedule is None or list(schedule) == self.schedule else tuple(schedule)
-        new_settings = None if settings is None or settings == self.lora_settings else settings
-        if mods.size == 0 and diff.size == 0 and sdiff.size == 0 and stages is None and new_settings is None:
-            return False
-        edit = _Edit(label, diff, self.trainable[diff].copy(), train[diff].copy())
-        if new_settings is not None:
-            edit.settings_before, edit.settings_after = self.lora_settings, new_settings
-        edit.modules, edit.adapted_before, edit.adapted_after = (
-            mods,
-            self.adapted[mods].copy(),
-            adapted[mods].copy(),
+        schedule and the LoRA settings) as one undoable edit: :meth:`set_state` with adapters."""
+        return self.set_state(
+            label=label,
+            adapted=adapted,
+            trainable=trainable,
+            scales=scales,
+            schedule=schedule,
+            lora_settings=settings,
         )
-        if sdiff.size:
-            edit.scale_edit = (sdiff, self.scales[sdiff].copy(), new_scales[sdiff].copy())
-        if stages is not None:
-            edit.schedule_before, edit.schedule_after = tuple(self.schedule), stages
-        self._record(edit)
-        self._replay(edit, forward=True)
-        return True
 
     def adapted_names(self) -> list[str]:
         """Paths of the adapted modules, in model order."""

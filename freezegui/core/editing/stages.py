@@ -15,28 +15,23 @@ import numpy as np
 
 from freezegui.core.editing.selection import Selection
 from freezegui.core.errors import RuleError
-from freezegui.core.rules.keys import Stage, Unit
-from freezegui.core.rules.patterns import Pattern
-from freezegui.core.rules.ruleset import Rule, RuleSet, match_params
+from freezegui.core.rules.keys import Stage, Unit, stage_order_problems
+from freezegui.core.rules.matching import deciding_patterns
+from freezegui.core.rules.ruleset import Rule, RuleSet
 from freezegui.core.structure.tree import ModuleTree
 
+_Matched = tuple[np.ndarray, list[tuple[int, int]]]
+_MATCHED: weakref.WeakKeyDictionary[ModuleTree, dict[tuple[str, ...], _Matched]] = weakref.WeakKeyDictionary()
+_MATCHED_SIZE = 64  # stage prefixes kept per tree
 _ACTION = re.compile(r"^\s*(train|freeze)\s*:\s*(.*)$")
-_HIT_CACHE: weakref.WeakKeyDictionary[ModuleTree, dict[str, np.ndarray]] = weakref.WeakKeyDictionary()
-_HIT_CACHE_SIZE = 64  # patterns kept per tree (a bool per tensor each)
 
 
 def schedule_problems(tree: ModuleTree, stages: Sequence[Stage]) -> list[str]:
     """One line per problem: an empty stage, stages of one unit out of order, a rule matching nothing."""
-    from freezegui.core.lr.schedule import stage_problems  # imports torch: only once a model is open
+    from freezegui.core.lr.evaluate import stage_problems
 
-    out = []
-    last: dict[str, int] = {}
-    for k, stage in enumerate(stages, 1):
-        if not stage.rules:
-            out.append(f"stage {k} (at {stage.label}) has no rule")
-        if stage.unit in last and stage.at <= last[stage.unit]:
-            out.append(f"stage {k} at {stage.label} must come after {stage.unit} {last[stage.unit]}")
-        last[stage.unit] = stage.at
+    out = [f"stage {k} (at {s.label}) has no rule" for k, s in enumerate(stages, 1) if not s.rules]
+    out += [message for _, message in stage_order_problems(stages)]
     return out + stage_problems(tree, RuleSet(schedule=list(stages)))
 
 
@@ -104,33 +99,43 @@ def move_stage(stages: Sequence[Stage], k: int, delta: int) -> list[Stage]:
 
 def stage_selection(selection: Selection, k: int) -> Selection:
     """A read-only view of the tree at stage ``k`` (0: before any stage): the selection with the
-    rules of stages 1..k applied on top, as the training engine applies them, and the selection's
-    LoRA adapters (stages do not change those). Only the stage rules are matched: cheap on 10^5 rows.
-    """
+    rules of stages 1..k folded on top by the one stage evaluator (a ``train:`` rule without
+    ``lr_scale`` gives the layer-decay scale, as in a file), and the selection's LoRA adapters
+    (stages do not change those). Only the stage rules are matched: cheap on 10^5 rows."""
+    from freezegui.core.lr.evaluate import fold_rules
+
     if not 0 <= k <= len(selection.schedule):
         raise IndexError(f"stage {k} of a schedule with {len(selection.schedule)} stage(s)")
-    trainable, scales = selection.trainable.copy(), selection.scales.copy()
-    for rule in (rule for stage in selection.schedule[:k] for rule in stage.rules):
-        hit = _hits(selection.tree, rule.pattern)
-        trainable[hit] = rule.trainable
-        scales[hit] = 1.0 if rule.lr_scale is None else rule.lr_scale  # as a file's rule would
-    view = Selection(selection.tree, trainable, scales)
-    view.adapted, view.lora_settings = selection.adapted.copy(), selection.lora_settings
-    view.schedule = list(selection.schedule)
+    stage_rules = [rule for stage in selection.schedule[:k] for rule in stage.rules]
+    base = selection.base_scales()
+    base = np.ones(len(selection.tree.params)) if base is None else base
+    trainable, scales, _ = fold_rules(
+        selection.tree,
+        stage_rules,
+        selection.trainable,
+        selection.scales,
+        base,
+        matched=_matched(selection.tree, stage_rules),
+    )
+    view = selection.copy()
+    view.trainable, view.scales = trainable, scales
     view._recount()
     return view
 
 
-def _hits(tree: ModuleTree, pattern: Pattern) -> np.ndarray:
-    """``match_params``, kept per tree and pattern text: picking stages again, or an edit while a
-    stage is shown, matches nothing anew (a glob over 10^5 modules takes ~0.4 s)."""
-    cache = _HIT_CACHE.setdefault(tree, {})
-    hit = cache.get(pattern.text)
-    if hit is None:
-        if len(cache) >= _HIT_CACHE_SIZE:
+def _matched(tree: ModuleTree, rules: list[Rule]) -> _Matched | None:
+    """The matcher's answer for these stage rules, kept per tree and pattern texts: picking stages
+    again, or an edit while a stage is shown, matches nothing anew (a glob over 10^5 modules ~0.4 s)."""
+    if not rules:
+        return None
+    cache = _MATCHED.setdefault(tree, {})
+    key = tuple(r.pattern.text for r in rules)
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= _MATCHED_SIZE:
             cache.clear()
-        hit = cache[pattern.text] = match_params(tree, pattern)
-    return hit
+        found = cache[key] = deciding_patterns(tree, [r.pattern for r in rules])
+    return found
 
 
 def stage_title(stage: Stage, k: int) -> str:

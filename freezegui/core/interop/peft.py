@@ -32,7 +32,8 @@ from freezegui.core.rules.lora import (
     targets_from_adapted,
 )
 from freezegui.core.rules.patterns import Pattern
-from freezegui.core.rules.ruleset import RuleSet, read_rule_text, rules_from_selection
+from freezegui.core.rules.ruleset import RuleSet, rules_from_selection
+from freezegui.core.rules.yaml_reader import read_limited
 from freezegui.core.structure.tree import ModuleTree
 
 _LAYER_ANY = re.compile(r".*?\.[^.]*\.(?P<idx>\d+)\.")
@@ -398,7 +399,7 @@ def read_adapter_folder(folder: Path, tree: ModuleTree) -> tuple[PeftImport, lis
     """A saved PEFT adapter (``adapter_config.json``, and ``adapter_model.safetensors`` when there)
     on the base model ``tree``; the saved tensors are checked against the config's adapters."""
     path = folder / "adapter_config.json" if folder.is_dir() else folder
-    config = read_peft_config(read_rule_text(path, what="adapter config"), source=str(path))
+    config = read_peft_config(read_limited(path, "adapter config"), source=str(path))
     imported = from_peft(config, tree, source=str(path))
     problems = list(imported.problems)
     weights = path.parent / "adapter_model.safetensors"

@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from freezegui.core.errors import RuleError
-from freezegui.core.lr.scales import stage_scales
+from freezegui.core.lr.evaluate import evaluate_stages
 from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.structure.tree import ModuleTree
 
@@ -34,7 +34,7 @@ class GroupPlan:
 
 def stage_states(tree: ModuleTree, rules: RuleSet) -> list[tuple[np.ndarray, np.ndarray]]:
     """``(trainable, scales)`` per stage: 0 before any stage, then after each one."""
-    return stage_scales(tree, rules)
+    return [(s.trainable, s.scales) for s in evaluate_stages(tree, rules)]
 
 
 def no_decay_mask(tree: ModuleTree, no_decay: NoDecay) -> np.ndarray:
@@ -46,7 +46,7 @@ def no_decay_mask(tree: ModuleTree, no_decay: NoDecay) -> np.ndarray:
         return mask
     if no_decay not in NO_DECAY_CHOICES:
         raise RuleError(f"no_decay must be one of {', '.join(NO_DECAY_CHOICES)} or None; got {no_decay!r}")
-    from freezegui.core.editing.presets import is_norm
+    from freezegui.core.structure.norms import is_norm
 
     norm_module = np.fromiter((is_norm(m) for m in tree.modules), dtype=bool, count=len(tree.modules))
     is_bias = np.fromiter((n == "bias" or n.endswith("_bias") for n in tree.occ_name), dtype=bool)

@@ -15,15 +15,23 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from freezegui.core.editing.presets import block_list
-from freezegui.core.editing.selection import Selection
 from freezegui.core.errors import RuleError
-from freezegui.core.rules.ruleset import Rule, RuleSet, match_params
+from freezegui.core.structure.blocks import block_list
 from freezegui.core.structure.tree import ModuleTree
+
+
+class _Editable(Protocol):
+    """What :func:`apply_layer_decay` needs of a selection (editing.selection asks this module for
+    its layer-decay base, so it is not imported here)."""
+
+    tree: ModuleTree
+
+    def set_state(self, *, label: str, scales: np.ndarray, layer_decay: float | None) -> bool: ...
+
 
 MERGE_PREVIOUS = 99999.0  # timm's MATCH_PREV_GROUP ordinal: "this belongs to the group before"
 
@@ -136,47 +144,12 @@ def decay_scales(tree: ModuleTree, decay: float) -> np.ndarray:
     return layer_ids(tree).scales(decay)
 
 
-def apply_layer_decay(selection: Selection, decay: float) -> bool:
-    """Set every tensor's scale in ``selection`` by depth, as one undoable edit (RuleError without blocks)."""
-    return selection.set_scales(decay_scales(selection.tree, decay), label=f"Layer-wise decay {decay:g}")
-
-
-def evaluate_scales(tree: ModuleTree, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
-    """The trainable mask and the effective lr scale per unique parameter (0.0 where frozen).
-
-    Every tensor starts at the layer-decay scale (1.0 without ``layer_decay``); the last rule that
-    matches a tensor decides both whether it trains and, with ``lr_scale``, its scale."""
-    return _states(tree, rules, [rules.rules])[0]
-
-
-def stage_scales(tree: ModuleTree, rules: RuleSet) -> list[tuple[np.ndarray, np.ndarray]]:
-    """:func:`evaluate_scales` of every stage (0: before any stage), in one pass over the rules.
-
-    Stage k's rules are the file's followed by stages 1..k's, so each stage starts from the state the
-    one before left: linear in the stages, where evaluating each stage afresh was quadratic."""
-    return _states(tree, rules, [rules.rules, *(stage.rules for stage in rules.schedule)])
-
-
-def _states(
-    tree: ModuleTree, rules: RuleSet, chunks: list[list[Rule]]
-) -> list[tuple[np.ndarray, np.ndarray]]:
-    """``(trainable, scales)`` after each chunk of rules, applied in order on top of the ones before."""
-    base = (
-        decay_scales(tree, rules.layer_decay) if rules.layer_decay is not None else np.ones(len(tree.params))
+def apply_layer_decay(selection: _Editable, decay: float) -> bool:
+    """Set every tensor's scale in ``selection`` by depth and remember ``decay`` (saved as
+    ``layer_decay:``), as one undoable edit (RuleError without blocks)."""
+    return selection.set_state(
+        label=f"Layer-wise decay {decay:g}", scales=decay_scales(selection.tree, decay), layer_decay=decay
     )
-    scale = base.copy()
-    trainable = np.full(len(tree.params), rules.default == "train", dtype=bool)
-    out = []
-    hits: dict[str, np.ndarray] = {}  # by pattern text: a schedule repeats its patterns
-    for chunk in chunks:
-        for rule in chunk:
-            hit = hits.get(rule.pattern.text)
-            if hit is None:
-                hit = hits[rule.pattern.text] = match_params(tree, rule.pattern)
-            trainable[hit] = rule.trainable
-            scale[hit] = base[hit] if rule.lr_scale is None else rule.lr_scale
-        out.append((trainable.copy(), np.where(trainable, scale, 0.0)))
-    return out
 
 
 # ------------------------------------------------------------------------------------------ preview

@@ -22,13 +22,14 @@ import torch
 from torch import nn
 
 from freezegui.core.errors import FreezeguiWarning, RuleError
+from freezegui.core.lr.evaluate import stage_problems
 from freezegui.core.lr.groups import GroupPlan, NoDecay, plan_groups, stage_states
 from freezegui.core.models.wrappers import unwrap
 from freezegui.core.rules.apply import RulesLike, apply_norm_policy, as_ruleset, bare_model
 from freezegui.core.rules.keys import Stage
-from freezegui.core.rules.ruleset import Method, RuleSet, match_params
+from freezegui.core.rules.ruleset import Method, RuleSet
 from freezegui.core.structure.norms import has_running_stats
-from freezegui.core.structure.tree import ModuleTree, build_tree
+from freezegui.core.structure.tree import build_tree
 
 _DDP_NEEDS_LR_ZERO = (
     "a schedule under DistributedDataParallel needs `method: lr_zero`: DDP syncs only the tensors that "
@@ -78,21 +79,6 @@ def _world_size() -> int:
     return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
 
 
-def stage_problems(tree: ModuleTree, rules: RuleSet) -> list[str]:
-    """What is wrong with the stages on this model: a stage rule that matches nothing (strict)."""
-    out = []
-    matches: dict[str, bool] = {}  # by pattern text: a schedule repeats its patterns
-    for k, stage in enumerate(rules.schedule, 1):
-        for rule in stage.rules:
-            text = rule.pattern.text
-            if text not in matches:
-                matches[text] = bool(match_params(tree, rule.pattern).any())
-            if not matches[text]:
-                where = f" (line {rule.line})" if rule.line is not None else ""
-                out.append(f"stage {k} (at {stage.label}): rule `{rule}`{where} matches no parameter")
-    return out
-
-
 class Schedule:
     """Applies a rule file's ``schedule:`` to ``model`` and an ``optimizer`` built from its param groups.
 
@@ -138,13 +124,6 @@ class Schedule:
     @property
     def stages(self) -> list[Stage]:
         return self.rules.schedule
-
-    def trainable_at(self, k: int | None = None) -> np.ndarray:
-        """The trainable mask in stage ``k`` (the current one by default), per unique parameter."""
-        return self.states[self.current if k is None else k][0]
-
-    def scales_at(self, k: int | None = None) -> np.ndarray:
-        return self.states[self.current if k is None else k][1]
 
     # ------------------------------------------------------------------------------------ driving
     def step(self, global_step: int, epoch: int = 0) -> list[StageChange]:

@@ -35,7 +35,7 @@ from torch import nn
 
 from freezegui.core.errors import FreezeguiError, LoadError, MissingDependencyError, SpecError
 from freezegui.core.file_kinds import refuse_special_entries, refuse_special_file
-from freezegui.core.messages import cut_list, reason, shorten, strip_ansi
+from freezegui.core.messages import cut_list, error_line, reason, shorten, strip_ansi
 from freezegui.core.models.options import (
     DEFAULT_SPEC as DEFAULT_SPEC,  # re-exported: the spec default lives with LoadOptions
 )
@@ -165,7 +165,7 @@ def load_model(
             f"out of memory while building {spec}; try structure_only=True (--structure-only)"
         ) from None
     except BaseException as exc:  # user code may raise SystemExit (argparse) or worse
-        raise LoadError(f"could not load {spec}: {_raised(exc)}") from exc
+        raise LoadError(f"could not load {spec}: {error_line(exc)}") from exc
     if not isinstance(model, nn.Module):
         raise LoadError(f"{spec} did not produce a torch.nn.Module (got {type(model).__name__})")
     return model
@@ -329,7 +329,7 @@ def _load_factory(spec: Spec, structure_only: bool, kwargs: dict[str, Any]) -> n
         except ImportError as exc:
             raise SpecError(f"cannot import {spec.target!r}: {exc}") from None
         except BaseException as exc:  # the module's own code failed (or exited)
-            raise LoadError(f"importing {spec.target} failed: {_raised(exc)}") from exc
+            raise LoadError(f"importing {spec.target} failed: {error_line(exc)}") from exc
     else:
         path = Path(spec.target)
         if not path.exists():
@@ -344,7 +344,7 @@ def _load_factory(spec: Spec, structure_only: bool, kwargs: dict[str, Any]) -> n
                 loader_spec.loader.exec_module(module)
         except BaseException as exc:  # SystemExit from an argparse call at import, too
             sys.modules.pop(name, None)
-            raise LoadError(f"{path} failed to import: {_raised(exc)}") from exc
+            raise LoadError(f"{path} failed to import: {error_line(exc)}") from exc
     factory = getattr(module, spec.attr or "", None)
     if factory is None:
         raise SpecError(f"{spec.target} has no attribute {spec.attr!r}")
@@ -354,7 +354,7 @@ def _load_factory(spec: Spec, structure_only: bool, kwargs: dict[str, Any]) -> n
         with _user_argv(spec.target), torch.device("meta") if structure_only else contextlib.nullcontext():
             model = factory(**kwargs)
     except BaseException as exc:  # SystemExit/KeyboardInterrupt from user code included
-        raise LoadError(f"the factory {spec} raised {_raised(exc)}") from exc
+        raise LoadError(f"the factory {spec} raised {error_line(exc)}") from exc
     if not isinstance(model, nn.Module):
         raise LoadError(f"the factory {spec} returned {type(model).__name__}, not a torch.nn.Module")
     return model
@@ -427,7 +427,7 @@ def _torch_load(path: Path, trust_pickle: bool) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:
-        raise LoadError(f"{path} failed to unpickle: {type(exc).__name__}: {_first_line(exc)}") from exc
+        raise LoadError(f"{path} failed to unpickle: {error_line(exc)}") from exc
 
 
 def _state_dict_of(obj: Any) -> dict[str, torch.Tensor] | None:
@@ -506,16 +506,6 @@ def _not_pytorch(path: Path) -> str:
 def _looks_local(target: str) -> bool:
     """A path rather than a Hub id (``org/name``): starts like a path or has more than one slash."""
     return target.startswith((".", "/", "~", "\\")) or target.count("/") > 1 or ":" in target[1:3]
-
-
-def _raised(exc: BaseException) -> str:
-    """``SystemExit: 2`` / ``ValueError: bad size``: what user code raised, in one short line."""
-    if isinstance(exc, SystemExit):
-        return f"SystemExit({exc.code!r}): the code called sys.exit() (or argparse found bad arguments)"
-    if isinstance(exc, KeyboardInterrupt):
-        return "KeyboardInterrupt (interrupted)"
-    text = reason(exc)
-    return type(exc).__name__ if text == type(exc).__name__ else f"{type(exc).__name__}: {text}"
 
 
 def _first_line(exc: BaseException) -> str:

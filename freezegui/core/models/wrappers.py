@@ -62,6 +62,16 @@ class PeftNames:
     base_names: list[list[str]]  # bare names of base tensors ([] for adapter tensors)
     hosts: list[str | None]  # the adapted (or saved) module's path for adapter tensors, else None
     names: list[list[str]]  # the tensor's names in the injected model
+    base_child: dict[str, str] = field(default_factory=dict)  # wrapper path -> child with the original
+    adapter_children: dict[str, tuple[str, ...]] = field(default_factory=dict)  # wrapper -> adapter slots
+
+    def bare_path(self, path: str) -> str | None:
+        """A module or parameter path of the injected model as the bare model names it (None: a
+        path inside an adapter, which the bare model does not have)."""
+        if path.startswith("re:"):
+            return path
+        bare, host = _bare_name(path, self.base_child, self.adapter_children)
+        return None if host is not None else bare
 
 
 def peft_names(tree: ModuleTree) -> PeftNames:
@@ -81,7 +91,7 @@ def peft_names(tree: ModuleTree) -> PeftNames:
         elif "original_module" in m._modules and "modules_to_save" in m._modules:
             base_child[paths[i]] = "original_module"
             adapter_children[paths[i]] = ("modules_to_save",)
-    out = PeftNames([], [], [])
+    out = PeftNames([], [], [], base_child, adapter_children)
     for info in tree.params:
         bare: list[str] = []
         host: str | None = None

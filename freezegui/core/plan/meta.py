@@ -88,5 +88,6 @@ def _counted(func: Any, saved: SavedTensors, *args: Any, **kwargs: Any) -> Any:
 
 
 def _line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+    from freezegui.core.messages import error_line
+
+    return error_line(exc, 200)

@@ -27,7 +27,7 @@ from freezegui.core.plan.options import PlanCancelled, PlanError, PlanOptions, S
 from freezegui.core.plan.result import Cost, Plan
 from freezegui.core.plan.state import state_cost
 from freezegui.core.rules.apply import apply_norm_policy, as_ruleset, evaluate_rules
-from freezegui.core.rules.lora import adapter_sizes, bias_mask
+from freezegui.core.rules.lora import bias_mask, counts_with_adapters
 from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.structure.counting import Counts
 from freezegui.core.structure.tree import ModuleTree, build_tree
@@ -151,8 +151,7 @@ def _plan_one(
         adapted = np.zeros(len(tree.modules), dtype=bool)
     if rs.lora is not None and adapted.any():
         state = _plus(state, adapter_state(tree, adapted, rs.lora.settings, options))
-        lora = int(adapter_sizes(tree, rs.lora.settings)[adapted].sum())
-        counts = Counts(trainable=counts.trainable + lora, total=counts.total + lora, lora=lora)
+        counts = counts_with_adapters(tree, mask, adapted, rs.lora.settings)
     step: StepCost | None = None
     message = ""
     if grads.any() or adapted.any():

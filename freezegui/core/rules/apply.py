@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -13,13 +12,16 @@ from torch import nn
 
 from freezegui.core.errors import FingerprintWarning, FreezeguiWarning, RuleError
 from freezegui.core.models.wrappers import Unwrapped, evaluate_on_peft, peft_fingerprint, peft_names, unwrap
-from freezegui.core.rules.lora import LoraSpec, adapter_sizes, bias_mask
+from freezegui.core.rules.lora import counts_with_adapters
+from freezegui.core.rules.problems import Problem, of_kind
+from freezegui.core.rules.problems import ProblemKind as K
 from freezegui.core.rules.ruleset import RuleMatch, RuleSet
 from freezegui.core.structure.counting import Counts
 from freezegui.core.structure.norms import freeze_norm_stats, has_running_stats, release_norm_stats
 from freezegui.core.structure.tree import ModuleTree, build_tree
 
 if TYPE_CHECKING:
+    from freezegui.core.lr.evaluate import StageState
     from freezegui.core.lr.groups import NoDecay
 
 RulesLike = RuleSet | str | os.PathLike[str] | dict[str, Any]
@@ -76,22 +78,43 @@ class ApplyReport:
     def total(self) -> int:
         return self.counts.total
 
-    def problems(self) -> list[str]:
-        """Human-readable list of what is wrong (empty when clean)."""
-        out = [f"rule `{m.rule}`{_at(m.rule.line)} matches no parameter" for m in self.unmatched]
-        out += [f"lora target `{t}` matches no module LoRA can adapt" for t in self.lora_unmatched]
+    def issues(self) -> list[Problem]:
+        """What is wrong (empty when clean), each with a kind to branch on."""
+        out = [
+            Problem(
+                K.UNMATCHED_RULE,
+                f"rule `{m.rule}`{_at(m.rule.line)} matches no parameter",
+                (str(m.rule),),
+                m.rule.line,
+            )
+            for m in self.unmatched
+        ]
+        out += [
+            Problem(K.UNMATCHED_LORA_TARGET, f"lora target `{t}` matches no module LoRA can adapt", (t,))
+            for t in self.lora_unmatched
+        ]
         if self.lora_conflicts:
             shown = ", ".join(self.lora_conflicts[:3]) + (" ..." if len(self.lora_conflicts) > 3 else "")
-            out.append(
+            message = (
                 f"{len(self.lora_conflicts)} adapted module(s) also train fully ({shown}): a module is "
                 "trained or adapted, not both; freeze them in the rules"
             )
+            out.append(Problem(K.LORA_CONFLICT, message, tuple(self.lora_conflicts)))
         if not self.fingerprint_ok:
-            out.append(
+            message = (
                 f"the rule file was made for another architecture (fingerprint {self.fingerprint_expected}, "
                 f"this model {self.fingerprint_actual})"
             )
+            out.append(
+                Problem(
+                    K.FINGERPRINT, message, (str(self.fingerprint_expected), str(self.fingerprint_actual))
+                )
+            )
         return out
+
+    def problems(self) -> list[str]:
+        """The lines of :meth:`issues`, for people."""
+        return [p.message for p in self.issues()]
 
     def __str__(self) -> str:
         if not self.wrappers:
@@ -121,12 +144,24 @@ def evaluate_rules(
         model_or_tree = bare_model(model_or_tree)
     tree = model_or_tree if isinstance(model_or_tree, ModuleTree) else build_tree(model_or_tree)
     rs = as_ruleset(rules)
-    mask, matches = rs.evaluate(tree)
+    return tree, rs, apply_report(tree, rs)
+
+
+def apply_report(tree: ModuleTree, rs: RuleSet, state: StageState | None = None) -> ApplyReport:
+    """The report of ``rs`` on ``tree`` (stage 0): counts with adapters, per-rule matches, problems.
+
+    ``state``: stage 0 already evaluated (:func:`freezegui.core.lr.evaluate.evaluate_stage`), so the
+    rules are matched once."""
+    if state is None:
+        mask, matches = rs.evaluate(tree)
+        adapted = rs.lora.adapted(tree) if rs.lora is not None else None
+    else:
+        mask, adapted = state.trainable, state.adapted
+        matches = [RuleMatch(rule, *c) for rule, c in zip(rs.rules, state.matched)]
     counts = Counts(trainable=int(tree.numel[mask].sum()), total=tree.total_params)
-    adapted = None
-    if rs.lora is not None:
-        adapted, counts = lora_counts(tree, mask, rs.lora)
-    report = ApplyReport(
+    if rs.lora is not None and adapted is not None:
+        counts = counts_with_adapters(tree, mask, adapted, rs.lora.settings)
+    return ApplyReport(
         counts=counts,
         matches=matches,
         method=rs.method,
@@ -137,7 +172,6 @@ def evaluate_rules(
         lora_unmatched=rs.lora.unmatched(tree) if rs.lora is not None else [],
         lora_conflicts=_conflicts(tree, mask, adapted),
     )
-    return tree, rs, report
 
 
 def _conflicts(tree: ModuleTree, trainable: np.ndarray, adapted: np.ndarray | None) -> list[str]:
@@ -149,16 +183,16 @@ def _conflicts(tree: ModuleTree, trainable: np.ndarray, adapted: np.ndarray | No
     ]
 
 
-def lora_counts(tree: ModuleTree, trainable: np.ndarray, spec: LoraSpec) -> tuple[np.ndarray, Counts]:
-    """The adapted modules of a ``lora:`` section and the counts with their adapters (and the biases
-    PEFT's ``bias`` setting trains), as PEFT's ``get_nb_trainable_parameters`` reports them."""
-    adapted = spec.adapted(tree)
-    lora = int(adapter_sizes(tree, spec.settings)[adapted].sum())
-    effective = trainable | bias_mask(tree, adapted, spec.settings.bias)
-    counts = Counts(
-        trainable=int(tree.numel[effective].sum()) + lora, total=tree.total_params + lora, lora=lora
-    )
-    return adapted, counts
+def _refuse_or_warn(report: ApplyReport, source: str | None, *, strict: bool, stacklevel: int) -> None:
+    """Strict mode refuses unmatched rules before anything changes; a fingerprint only warns."""
+    unmatched = of_kind(report.issues(), K.UNMATCHED_RULE)
+    if unmatched:
+        message = "; ".join(p.message for p in unmatched)
+        if strict:
+            raise RuleError(message + ". Nothing was changed.", source=source)
+        warnings.warn(message, FreezeguiWarning, stacklevel=stacklevel + 1)
+    for p in of_kind(report.issues(), K.FINGERPRINT):
+        warnings.warn(p.message, FingerprintWarning, stacklevel=stacklevel + 1)
 
 
 def apply_rules(model: nn.Module, rules: RulesLike, *, strict: bool = True) -> ApplyReport:
@@ -180,14 +214,7 @@ def apply_rules(model: nn.Module, rules: RulesLike, *, strict: bool = True) -> A
         report.wrappers = inner.layers
         return report
     tree, rs, report = evaluate_rules(model, rules)
-    problems = [p for p in report.problems() if "matches no parameter" in p]
-    if problems:
-        message = "; ".join(problems)
-        if strict:
-            raise RuleError(message + ". Nothing was changed.", source=rs.source)
-        warnings.warn(message, FreezeguiWarning, stacklevel=2)
-    if not report.fingerprint_ok:
-        warnings.warn(report.problems()[-1], FingerprintWarning, stacklevel=2)
+    _refuse_or_warn(report, rs.source, strict=strict, stacklevel=2)
     mask = report.trainable_mask
     assert mask is not None
     for tensor, flag in zip(tree.tensors, mask.tolist()):
@@ -216,13 +243,7 @@ def _apply_peft(inner: Unwrapped, rules: RulesLike, *, strict: bool) -> ApplyRep
         wrappers=inner.layers,
         adapters_kept=sum(1 for j, h in enumerate(names.hosts) if h is not None and not decided[j]),
     )
-    problems = [p for p in report.problems() if "matches no parameter" in p]
-    if problems:
-        if strict:
-            raise RuleError("; ".join(problems) + ". Nothing was changed.", source=rs.source)
-        warnings.warn("; ".join(problems), FreezeguiWarning, stacklevel=3)
-    if not report.fingerprint_ok:
-        warnings.warn(report.problems()[-1], FingerprintWarning, stacklevel=3)
+    _refuse_or_warn(report, rs.source, strict=strict, stacklevel=3)
     for tensor, flag, host in zip(tree.tensors, flags.tolist(), names.hosts):
         want_grad = flag or (rs.method == "lr_zero" and host is None)
         if tensor.requires_grad != want_grad:
@@ -279,47 +300,3 @@ def param_groups(
         group_dict(tree, plan, 0, lr=lr, weight_decay=weight_decay, opt_kwargs=extra)
         for plan in plan_groups(tree, rs, no_decay=no_decay)
     ]
-
-
-def rules_from_model(
-    model: nn.Module,
-    *,
-    spec: str | None = None,
-    scales: Mapping[str, float] | None = None,
-    optimizer: Any = None,
-    **ruleset_fields: Any,
-) -> RuleSet:
-    """The shortest rule list that reproduces ``model``'s current ``requires_grad`` flags, with scales.
-
-    ``scales`` maps parameter names (any name of a tied tensor) to lr scales; ``optimizer`` reads them
-    from its groups' ``lr_scale`` keys instead (a group with scale 0 counts as frozen, as under
-    ``lr_zero``). Tensors with scale 1.0 need no ``lr_scale`` in the file.
-    """
-    from freezegui.core.rules.writer import rules_with_scales
-
-    tree = build_tree(model)
-    mask = np.fromiter((t.requires_grad for t in tree.tensors), dtype=bool, count=len(tree.tensors))
-    per_tensor = np.ones(len(tree.tensors))
-    if optimizer is not None:
-        where = {id(t): j for j, t in enumerate(tree.tensors)}
-        for group in optimizer.param_groups:
-            scale = float(group.get("lr_scale", 1.0))
-            for p in group["params"]:
-                j = where.get(id(p))
-                if j is not None:
-                    per_tensor[j] = scale
-                    mask[j] &= scale > 0
-    if scales:
-        by_name = {name: j for j in range(len(tree.params)) for name in tree.params[j].names}
-        unknown = [n for n in scales if n not in by_name]
-        if unknown:
-            raise RuleError(f"scales for unknown parameters: {', '.join(unknown[:5])}")
-        for name, scale in scales.items():
-            per_tensor[by_name[name]] = float(scale)
-    rs = rules_with_scales(tree, mask, per_tensor)
-    rs.model.spec = spec
-    rs.model.fingerprint = tree.fingerprint()
-    rs.model.parameters = tree.total_params
-    for key, value in ruleset_fields.items():
-        setattr(rs, key, value)
-    return rs

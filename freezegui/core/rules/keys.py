@@ -9,14 +9,14 @@ stages, each ``at: {step: N}`` or ``at: {epoch: N}`` plus ``rules:`` applied on 
 from __future__ import annotations
 
 import math
-import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 import yaml
 
 from freezegui.core.errors import RuleError
+from freezegui.core.rules.yaml_reader import read_scalar
 
 
 class _Pattern(Protocol):
@@ -83,10 +83,10 @@ def split_rule_item(item: yaml.MappingNode, source: str | None) -> tuple[yaml.No
     action_pair: tuple[yaml.Node, yaml.Node] | None = None
     scale: float | None = None
     for knode, vnode in item.value:
-        key = _value(knode, source)
+        key = read_scalar(knode, source)
         if key == "lr_scale":
             scale = check_scale(
-                _value(vnode, source), "lr_scale", source=source, line=_line(vnode), upper=None
+                read_scalar(vnode, source), "lr_scale", source=source, line=_line(vnode), upper=None
             )
         elif action_pair is None:
             action_pair = (knode, vnode)
@@ -98,7 +98,7 @@ def split_rule_item(item: yaml.MappingNode, source: str | None) -> tuple[yaml.No
             )
     if action_pair is None:
         raise RuleError("`lr_scale` needs a `train: PATTERN` beside it", source=source, line=_line(item))
-    if scale is not None and _value(action_pair[0], source) != "train":
+    if scale is not None and read_scalar(action_pair[0], source) != "train":
         raise RuleError(
             "`lr_scale` goes with `train:` rules only (a frozen tensor has no scale)",
             source=source,
@@ -108,7 +108,7 @@ def split_rule_item(item: yaml.MappingNode, source: str | None) -> tuple[yaml.No
 
 
 def parse_layer_decay(node: yaml.Node, source: str | None) -> float:
-    return check_scale(_value(node, source), "layer_decay", source=source, line=_line(node), upper=1.0)
+    return check_scale(read_scalar(node, source), "layer_decay", source=source, line=_line(node), upper=1.0)
 
 
 def parse_schedule(
@@ -123,19 +123,22 @@ def parse_schedule(
             source=source,
             line=_line(node),
         )
-    stages: list[Stage] = []
-    last: dict[str, int] = {}
-    for item in node.value:
-        stage = _parse_stage(item, source, parse_rules)
-        if stage.unit in last and stage.at <= last[stage.unit]:
-            raise RuleError(
-                f"stage at {stage.label} must come after {stage.unit} {last[stage.unit]}: list stages in order",
-                source=source,
-                line=stage.line,
-            )
-        last[stage.unit] = stage.at
-        stages.append(stage)
+    stages = [_parse_stage(item, source, parse_rules) for item in node.value]
+    for k, message in stage_order_problems(stages):
+        raise RuleError(message + ": list stages in order", source=source, line=stages[k - 1].line)
     return stages
+
+
+def stage_order_problems(stages: Sequence[Stage]) -> list[tuple[int, str]]:
+    """``(k, message)`` for each stage (1 for the first) that does not come after the stage of its
+    unit before it: the one check of the stages' order (the parser and the schedule editor)."""
+    out = []
+    last: dict[str, int] = {}
+    for k, stage in enumerate(stages, 1):
+        if stage.unit in last and stage.at <= last[stage.unit]:
+            out.append((k, f"stage {k} at {stage.label} must come after {stage.unit} {last[stage.unit]}"))
+        last[stage.unit] = stage.at
+    return out
 
 
 def _parse_stage(
@@ -144,7 +147,7 @@ def _parse_stage(
     line = _line(item)
     if not isinstance(item, yaml.MappingNode):
         raise RuleError("a stage is a mapping with `at:` and `rules:`", source=source, line=line)
-    keys = {str(_value(k, source)): (k, v) for k, v in item.value}
+    keys = {str(read_scalar(k, source)): (k, v) for k, v in item.value}
     for key, (knode, _) in keys.items():
         if key not in _STAGE_KEYS:
             raise RuleError(
@@ -155,8 +158,8 @@ def _parse_stage(
     at = keys["at"][1]
     if not isinstance(at, yaml.MappingNode) or len(at.value) != 1:
         raise RuleError("`at:` must be `{step: N}` or `{epoch: N}`", source=source, line=_line(at))
-    unit = _value(at.value[0][0], source)
-    value = _value(at.value[0][1], source)
+    unit = read_scalar(at.value[0][0], source)
+    value = read_scalar(at.value[0][1], source)
     if unit not in UNITS:
         raise RuleError(f"`at:` takes `step` or `epoch`, not {unit!r}", source=source, line=_line(at))
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -167,26 +170,6 @@ def _parse_stage(
     if not rules:
         raise RuleError("a stage needs at least one rule", source=source, line=line)
     return Stage(unit, value, rules, line)
-
-
-def _value(node: yaml.Node, source: str | None) -> Any:
-    if not isinstance(node, yaml.ScalarNode):
-        raise RuleError("expected a single value here", source=source, line=_line(node))
-    if node.tag == _STR:  # most scalars of a rule file: SafeConstructor returns the text as is
-        return node.value
-    constructor = getattr(_CONSTRUCTORS, "safe", None)
-    if constructor is None:  # one per thread, not one per scalar (a whole Loader each was most of a parse)
-        constructor = _CONSTRUCTORS.safe = yaml.constructor.SafeConstructor()
-    try:
-        return constructor.construct_document(node)  # resets its state afterwards
-    except BaseException:
-        constructor.constructed_objects, constructor.recursive_objects = {}, {}
-        constructor.state_generators = []
-        raise
-
-
-_CONSTRUCTORS = threading.local()
-_STR = "tag:yaml.org,2002:str"
 
 
 def _line(node: yaml.Node) -> int:

@@ -29,7 +29,9 @@ from torch import nn
 
 from freezegui.core.errors import FreezeguiError, RuleError
 from freezegui.core.rules.patterns import Pattern
+from freezegui.core.rules.yaml_reader import read_scalar
 from freezegui.core.strenum import StrEnum
+from freezegui.core.structure.counting import Counts
 from freezegui.core.structure.tree import ModuleTree
 
 LORA_KEYS = ("r", "lora_alpha", "dropout", "use_dora", "bias", "targets")
@@ -195,6 +197,19 @@ def bias_mask(tree: ModuleTree, adapted: np.ndarray, bias: LoraBias) -> np.ndarr
     return mask
 
 
+def counts_with_adapters(
+    tree: ModuleTree, trainable: np.ndarray, adapted: np.ndarray, settings: LoraSettings
+) -> Counts:
+    """The one LoRA count (``apply_rules``' report, ``summary``, the planner): the trained tensors,
+    the biases PEFT's ``bias`` setting trains besides and the adapters' own parameters, as PEFT's
+    ``get_nb_trainable_parameters`` reports them."""
+    lora = int(adapter_sizes(tree, settings)[adapted].sum())
+    effective = np.asarray(trainable, dtype=bool) | bias_mask(tree, adapted, settings.bias)
+    return Counts(
+        trainable=int(tree.numel[effective].sum()) + lora, total=tree.total_params + lora, lora=lora
+    )
+
+
 def subtree_module_sums(tree: ModuleTree, values: np.ndarray) -> np.ndarray:
     """Per module: the sum of a per-module quantity over its subtree (preorder ranges)."""
     cs = np.zeros(len(values) + 1, dtype=np.int64)
@@ -274,11 +289,12 @@ def parse_lora_section(node: yaml.Node, source: str | None) -> LoraSpec:
             source=source,
             line=line,
         )
-    loader = yaml.SafeLoader("")
-    try:
-        raw = loader.construct_mapping(node, deep=True)
-    finally:
-        loader.dispose()
+    raw: dict[Any, Any] = {
+        read_scalar(k, source): [read_scalar(v, source) for v in vnode.value]
+        if isinstance(vnode, yaml.SequenceNode)
+        else read_scalar(vnode, source)
+        for k, vnode in node.value
+    }
     unknown = [k for k in raw if k not in LORA_KEYS]
     if unknown:
         raise RuleError(

@@ -11,12 +11,17 @@ rule-by-rule walk of the tree needs (``benchmarks/bench_rules.py``).
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
 
 from freezegui.core.rules.patterns import Pattern, segment_regex
 from freezegui.core.structure.tree import ModuleTree
+
+# A tree's names as a trie, built once per tree: the stage view and the schedule editor match a few
+# patterns at a time, again and again, on trees of 10^5 modules.
+_TRIES: weakref.WeakKeyDictionary[ModuleTree, _Trie] = weakref.WeakKeyDictionary()
 
 
 def occurrence_hits(tree: ModuleTree, patterns: Sequence[Pattern]) -> dict[str, np.ndarray]:
@@ -38,7 +43,7 @@ def occurrence_hits(tree: ModuleTree, patterns: Sequence[Pattern]) -> dict[str, 
                 if j == -1:
                     break
                 start = j + 1
-    trie: _Trie | None = None
+    trie: _Trie | None = _TRIES.get(tree)
     for text, p in unique.items():
         if text in literal:
             continue
@@ -51,7 +56,7 @@ def occurrence_hits(tree: ModuleTree, patterns: Sequence[Pattern]) -> dict[str, 
             found[text] = [o for o, name in enumerate(names) if needle in name and matches(name)]
             continue
         if trie is None:
-            trie = _Trie(names)
+            trie = _TRIES[tree] = _Trie(names)
         found[text] = sorted(trie.glob(text.split(".")))
     return {text: np.asarray(hits, dtype=np.int64) for text, hits in found.items()}
 
@@ -110,29 +115,45 @@ class _Trie:
         return hits
 
 
-def evaluate_patterns(
-    tree: ModuleTree, patterns: Sequence[Pattern], trains: Sequence[bool], default: bool
+def deciding_patterns(
+    tree: ModuleTree, patterns: Sequence[Pattern], *, hits: dict[str, np.ndarray] | None = None
 ) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """The trainable mask (last matching pattern wins, by any name of a tied tensor) and, for each
-    pattern, how many unique parameters (tensors, elements) it matches.
+    """Per unique parameter, the index of the LAST pattern that matches it (by any name of a tied
+    tensor; -1: none), and for each pattern how many unique parameters (tensors, elements) it matches.
 
-    Work is proportional to the number of hits, in plain Python lists: per-pattern numpy calls
-    would cost more than the matching for the usual short literal rules."""
+    This is the one matcher: a rule list's mask, its lr scales and the counts per rule all come from
+    it. Work is proportional to the number of hits, in plain Python lists: per-pattern numpy calls
+    would cost more than the matching for the usual short literal rules. ``hits``: the
+    :func:`occurrence_hits` of a superset of these patterns, matched once for many calls (every
+    stage of a schedule)."""
     occ_param: list[int] = np.asarray(tree.occ_param, dtype=np.int64).tolist()
     numel: list[int] = tree.numel.tolist()
-    hits = occurrence_hits(tree, patterns)
     last_index: dict[str, int] = {p.text: i for i, p in enumerate(patterns)}
-    deciding = [-1] * len(numel)  # per unique parameter: the last pattern that matches it
+    if hits is None:
+        hits = occurrence_hits(tree, patterns)
+    deciding = [-1] * len(numel)
     counts: dict[str, tuple[int, int]] = {}
-    for text, occ in hits.items():
-        rule = last_index[text]
+    for text, rule in last_index.items():
+        occ = hits[text]
         params = {occ_param[o] for o in occ.tolist()}
         for p in params:
             if deciding[p] < rule:
                 deciding[p] = rule
         counts[text] = (len(params), sum(numel[p] for p in params))
-    flags = [bool(t) for t in trains]
-    trainable = np.fromiter(
-        (default if d < 0 else flags[d] for d in deciding), dtype=bool, count=len(deciding)
-    )
-    return trainable, [counts[p.text] for p in patterns]
+    return np.asarray(deciding, dtype=np.int64), [counts[p.text] for p in patterns]
+
+
+def evaluate_patterns(
+    tree: ModuleTree, patterns: Sequence[Pattern], trains: Sequence[bool], default: bool
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """The trainable mask (last matching pattern wins) and the per-pattern counts of
+    :func:`deciding_patterns`."""
+    deciding, counts = deciding_patterns(tree, patterns)
+    flags = np.asarray([bool(t) for t in trains], dtype=bool)
+    trainable = np.where(deciding < 0, default, flags[np.maximum(deciding, 0)] if flags.size else default)
+    return trainable.astype(bool), counts
+
+
+def match_params(tree: ModuleTree, pattern: Pattern) -> np.ndarray:
+    """Boolean mask over unique parameters matched by ``pattern`` under any of their names."""
+    return deciding_patterns(tree, [pattern])[0] >= 0

@@ -26,7 +26,7 @@ from freezegui.core.rules.keys import Stage, parse_layer_decay, parse_schedule, 
 from freezegui.core.rules.lora import LoraSpec, parse_lora_section
 from freezegui.core.rules.matching import evaluate_patterns
 from freezegui.core.rules.patterns import Pattern
-from freezegui.core.rules.yaml_reader import compose_steps, read_limited
+from freezegui.core.rules.yaml_reader import compose_steps, read_limited, read_scalar
 from freezegui.core.strenum import StrEnum
 from freezegui.core.structure.tree import ModuleNode, ModuleTree
 
@@ -53,7 +53,6 @@ NORM_POLICIES: tuple[str, ...] = tuple(NormPolicy)
 _TOP_KEYS = {"version", "model", "default", "method", "batchnorm", "rules", "lora", "layer_decay", "schedule"}
 _MODEL_KEYS = {"spec", "num_classes", "fingerprint", "parameters", "structure_only"}
 MAX_RULES = 100_000  # a selection written out path by path stays far below; more is a mistake or an attack
-_STR_TAG = "tag:yaml.org,2002:str"
 
 
 @dataclass(frozen=True)
@@ -106,12 +105,6 @@ class RuleMatch:
     rule: Rule
     params: int
     elements: int
-
-
-def read_rule_text(path: str | os.PathLike[str], what: str = "rule file") -> str:
-    """A rule (or interop) file's text; a missing, unreadable or oversized (4 MB) file is a
-    :class:`RuleError` naming it."""
-    return read_limited(path, what)
 
 
 @dataclass
@@ -180,7 +173,7 @@ class RuleSet:
     def load_steps(cls, path: str | os.PathLike[str]) -> Generator[float, None, RuleSet]:
         """:meth:`load` as a generator: yields the fraction done (0..1) now and then and returns the
         rules. Closing it stops the parse; a UI thread can run it in a worker with a Cancel button."""
-        text = read_rule_text(path)
+        text = read_limited(path, "rule file")
         yield 0.0
         return (yield from cls.loads_steps(text, source=str(path)))
 
@@ -226,36 +219,6 @@ class RuleSet:
         """Write atomically (a temporary file renamed over ``path``); ``force`` overwrites a
         read-only file."""
         atomic_write_text(path, self.dumps(), force=force)
-
-
-# ------------------------------------------------------------------------------------------ matching
-def match_params(tree: ModuleTree, pattern: Pattern) -> np.ndarray:
-    """Boolean mask over unique parameters matched by ``pattern`` under any of their names.
-
-    Walks module paths in preorder and skips a subtree whose module path matches, since a pattern
-    that names a module covers everything under it. Works on the tree's flat arrays (no nodes made).
-    """
-    if pattern.params_only:
-        test = pattern.matches
-        return np.fromiter((test(info.name) for info in tree.params), dtype=bool, count=len(tree.params))
-    occ_hit = np.zeros(len(tree.occ_param), dtype=bool)
-    paths, ends, starts, occ_name = tree.paths, tree.node_end, tree.occ_start, tree.occ_name
-    matches = pattern.matches
-    i, n = 0, len(paths)
-    while i < n:
-        path = paths[i]
-        if i and matches(path):
-            occ_hit[starts[i] : starts[ends[i]]] = True
-            i = int(ends[i])
-            continue
-        prefix = path + "." if path else ""
-        for o in range(int(starts[i]), int(starts[i + 1])):
-            if matches(prefix + occ_name[o]):
-                occ_hit[o] = True
-        i += 1
-    hit = np.zeros(len(tree.params), dtype=bool)
-    hit[tree.occ_param[occ_hit]] = True
-    return hit
 
 
 # ------------------------------------------------------------------------------------------ export
@@ -348,7 +311,7 @@ def _parse_document(node: yaml.Node, source: str | None) -> Generator[float, Non
         )
     rs = RuleSet(source=source)
     if "version" in items:
-        version = _scalar(items["version"][1], source)
+        version = read_scalar(items["version"][1], source)
         if version != FORMAT_VERSION:
             raise RuleError(
                 f"unsupported rule-file version {version!r}; this freezegui reads version {FORMAT_VERSION}",
@@ -386,7 +349,7 @@ def _parse_model(node: yaml.Node, source: str | None) -> ModelInfo:
                 source=source,
                 line=_line(knode),
             )
-        value = _scalar(vnode, source)
+        value = read_scalar(vnode, source)
         if key in ("num_classes", "parameters") and value is not None and not isinstance(value, int):
             raise RuleError(f"`model.{key}` must be an integer", source=source, line=_line(vnode))
         setattr(info, key, value)
@@ -424,7 +387,7 @@ def _parse_rules(node: yaml.Node, source: str | None) -> Generator[float, None, 
                 "each rule must be one `freeze: PATTERN` or `train: PATTERN`", source=source, line=line
             )
         knode, vnode, lr_scale = split_rule_item(item, source)
-        action = _scalar(knode, source)
+        action = read_scalar(knode, source)
         if action not in ("freeze", "train"):
             raise RuleError(
                 f"unknown rule action {action!r}; use `freeze` or `train`", source=source, line=line
@@ -438,7 +401,7 @@ def _parse_rules(node: yaml.Node, source: str | None) -> Generator[float, None, 
                 line=line,
             )
         for pnode in patterns:
-            text = _scalar(pnode, source)
+            text = read_scalar(pnode, source)
             if not isinstance(text, str):
                 text = str(text) if isinstance(text, int) else text
             try:
@@ -451,26 +414,15 @@ def _parse_rules(node: yaml.Node, source: str | None) -> Generator[float, None, 
 def _mapping(node: yaml.MappingNode, source: str | None) -> dict[str, tuple[yaml.Node, yaml.Node]]:
     out: dict[str, tuple[yaml.Node, yaml.Node]] = {}
     for knode, vnode in node.value:
-        key = _scalar(knode, source)
+        key = read_scalar(knode, source)
         if key in out:
             raise RuleError(f"duplicate key {key!r}", source=source, line=_line(knode))
         out[str(key)] = (knode, vnode)
     return out
 
 
-def _scalar(node: yaml.Node, source: str | None) -> Any:
-    if not isinstance(node, yaml.ScalarNode):
-        raise RuleError("expected a single value here", source=source, line=_line(node))
-    if node.tag == _STR_TAG:
-        return node.value
-    try:
-        return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
-    except (yaml.YAMLError, ValueError, OverflowError) as exc:
-        raise RuleError(f"bad value {node.value!r}: {exc}", source=source, line=_line(node)) from None
-
-
 def _choice(node: yaml.Node, options: tuple[str, ...], key: str, source: str | None) -> str:
-    value = _scalar(node, source)
+    value = read_scalar(node, source)
     if value not in options:
         raise RuleError(
             f"`{key}` must be one of {', '.join(options)}; got {value!r}", source=source, line=_line(node)

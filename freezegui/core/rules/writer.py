@@ -16,19 +16,35 @@ from freezegui.core.structure.tree import ModuleNode, ModuleTree
 
 
 def rules_with_scales(
-    tree: ModuleTree, trainable: np.ndarray, scales: np.ndarray | None = None, *, prefer: str = "freeze"
+    tree: ModuleTree,
+    trainable: np.ndarray,
+    scales: np.ndarray | None = None,
+    *,
+    prefer: str = "freeze",
+    base: np.ndarray | None = None,
 ) -> RuleSet:
-    """The shortest exact rule list for ``trainable`` and per-tensor ``scales`` (ignored where frozen)."""
+    """The shortest exact rule list for ``trainable`` and per-tensor ``scales`` (ignored where frozen).
+
+    ``base`` is the scale a ``train:`` rule without ``lr_scale`` gives (a file's ``layer_decay``
+    scales; 1.0 when None): a tensor at its base needs no ``lr_scale``, any other gets one."""
     trainable = np.asarray(trainable, dtype=bool)
     if scales is None:
         scales = np.ones(len(tree.params))
     scales = np.asarray(scales, dtype=np.float64)
-    if not np.all(scales[trainable] == 1.0):
-        return _shortest(tree, trainable, scales, prefer)
+    plain = 1.0 if base is None else _PLAIN
+    if base is not None:
+        scales = np.where(scales == np.asarray(base, dtype=np.float64), _PLAIN, scales)
+    if not np.all(scales[trainable] == plain):
+        return _shortest(tree, trainable, scales, prefer, plain)
     return rules_from_selection(tree, trainable, prefer="train" if prefer == "train" else "freeze")
 
 
-def _shortest(tree: ModuleTree, trainable: np.ndarray, scales: np.ndarray, prefer: str) -> RuleSet:
+_PLAIN = -1.0  # label of "trains at its base scale" when a base is given (never a valid lr_scale)
+
+
+def _shortest(
+    tree: ModuleTree, trainable: np.ndarray, scales: np.ndarray, prefer: str, plain: float
+) -> RuleSet:
     """K-label dynamic programme in a sparse form (K can be one label per block of a deep model).
 
     For a module i with parameters, base[i][t] (rules inside i when it starts at label t) is
@@ -36,7 +52,7 @@ def _shortest(tree: ModuleTree, trainable: np.ndarray, scales: np.ndarray, prefe
     cost[i][t] = min(base[i][t], 1 + min base[i]) is ``1 + m[i]`` except ``m[i]`` on the labels A[i]
     where base is minimal. So a parent needs from each child only ``1 + m`` and the set A.
     """
-    values = sorted(set(scales[trainable].tolist()) | {1.0})
+    values = sorted(set(scales[trainable].tolist()) | {plain})
     label_scale = [0.0, *values]  # label 0: frozen; label k > 0: trains at label_scale[k]
     lookup = {v: k + 1 for k, v in enumerate(values)}
     labels = np.zeros(len(tree.params), dtype=np.int64)
@@ -62,12 +78,13 @@ def _shortest(tree: ModuleTree, trainable: np.ndarray, scales: np.ndarray, prefe
             for t, v in g.items():
                 if v == top:
                     pg[t] = pg.get(t, 0) + 1
-    one = lookup[1.0]
+    one = lookup[plain]
     g0 = gain[0]
     pref, other = (0, one) if prefer != "train" else (one, 0)
     default = pref if g0.get(pref, 0) >= g0.get(other, 0) else other
     return RuleSet(
-        rules=_emit(tree, labels, label_scale, gain, best, default), default="train" if default else "freeze"
+        rules=_emit(tree, labels, label_scale, gain, best, default, plain),
+        default="train" if default else "freeze",
     )
 
 
@@ -78,6 +95,7 @@ def _emit(
     gain: list[dict[int, int]],
     best: list[int],
     default: int,
+    plain: float,
 ) -> list[Rule]:
     """The rules of the programme's choices, in preorder (a module's rule before those inside it)."""
     rules: list[Rule] = []
@@ -86,7 +104,7 @@ def _emit(
         if label == 0:
             return Rule.make("freeze", literal_pattern(path))
         scale = label_scale[label]
-        return Rule.make("train", literal_pattern(path), lr_scale=None if scale == 1.0 else scale)
+        return Rule.make("train", literal_pattern(path), lr_scale=None if scale == plain else scale)
 
     def emit(node: ModuleNode, inherited: int) -> None:
         i = node.index

@@ -208,6 +208,28 @@ def safe_load(text: str, *, source: str | None) -> Any:
         ) from None
 
 
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def read_scalar(node: yaml.Node, source: str | None) -> Any:
+    """The one reader of a single YAML value in a rule file: a string stays text, anything else is
+    built by YAML's safe constructor; a mapping or list where one value belongs, or a value YAML
+    cannot build (``2001-02-30``), is a :class:`RuleError` naming the line."""
+    if not isinstance(node, yaml.ScalarNode):
+        raise RuleError("expected a single value here", source=source, line=node_line(node))
+    if node.tag == _STR_TAG:
+        return node.value
+    try:
+        return yaml.constructor.SafeConstructor().construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, OverflowError, TypeError) as exc:
+        raise RuleError(f"bad value {node.value!r}: {exc}", source=source, line=node_line(node)) from None
+
+
+def node_line(node: yaml.Node) -> int:
+    """A node's 1-based line."""
+    return int(node.start_mark.line) + 1
+
+
 def _events(text: str, source: str | None) -> Iterator[Any]:
     loader = _Loader(text)
     try:

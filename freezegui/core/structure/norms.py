@@ -8,12 +8,23 @@ The hook is a module-level function, so hooked models still pickle.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 
 _HOOKS_ATTR = "_freezegui_norm_hook"
+_NORM_TYPES: tuple[type[nn.Module], ...] = (_NormBase, nn.LayerNorm, nn.GroupNorm, nn.LocalResponseNorm)
+if hasattr(nn, "RMSNorm"):
+    _NORM_TYPES += (nn.RMSNorm,)
+_NORM_NAME = re.compile(r".*(Norm|LayerNorm|RMSNorm|BatchNorm\w*)$")
+
+
+def is_norm(module: nn.Module) -> bool:
+    """The one "is a normalisation layer" (Freeze norms, ``no_decay``), library classes such as
+    ``LlamaRMSNorm`` included; :func:`has_running_stats` is the narrower "keeps statistics"."""
+    return isinstance(module, _NORM_TYPES) or bool(_NORM_NAME.match(type(module).__name__))
 
 
 def has_running_stats(module: nn.Module) -> bool:

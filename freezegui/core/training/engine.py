@@ -118,7 +118,9 @@ class TrainingRun:
         try:
             model.to(device)
         except (RuntimeError, torch.OutOfMemoryError) as exc:
-            raise TrainingError(f"cannot move the model to {device}: {str(exc).splitlines()[0]}") from None
+            from freezegui.core.messages import error_line
+
+            raise TrainingError(f"cannot move the model to {device}: {error_line(exc)}") from None
         try:
             self.data = make_data(model, cfg, device, model_dir=self.model_dir)
         except (RuntimeError, MemoryError) as exc:
@@ -410,9 +412,6 @@ def allocation_message(exc: BaseException, batch_size: int) -> str | None:
 def _step_error(i: int, exc: BaseException) -> str:
     if isinstance(exc, SystemExit):
         return f"step {i + 1}: the model's code called sys.exit({exc.code!r})"
-    return f"step {i + 1} raised {type(exc).__name__}: {_first_line(exc)}"
+    from freezegui.core.messages import error_line
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
+    return f"step {i + 1} raised {error_line(exc)}"

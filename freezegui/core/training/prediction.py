@@ -11,11 +11,13 @@ cannot run on meta gets the state part and a note, and a planner failure never s
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
+from freezegui.core.models.wrappers import unwrap
 from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.structure.counting import format_bytes
 
@@ -76,22 +78,26 @@ def predict(model: nn.Module, rules: RuleSet, config: TrainingConfig) -> tuple[P
     if image_size is None and config.data != "synthetic" and length_kind(model) == "pixels":
         image_size = 224  # an image folder's default size
     stages = len(rules.schedule)
-    if stages:  # the peak is in the last stage: stages only add what trains
-        rules = rules.at_stage(stages)
     try:
-        planned = plan(
+        k, planned = costliest_stage(
             model,
             rules,
-            batch_size=config.batch_size,
-            seq_len=config.seq_len,
-            image_size=image_size,
-            optimizer=optimizer,
+            lambda rs, full: plan(
+                model,
+                rs,
+                batch_size=config.batch_size,
+                seq_len=config.seq_len,
+                image_size=image_size,
+                optimizer=optimizer,
+                full_finetune=full,
+            ),
         )
     except BaseException as exc:  # user code's sys.exit / Ctrl+C in the plan's forward too:
         # the prediction is optional; a planner problem is a note in the report, never a failed run
-        text = str(exc).strip().splitlines()
-        reason = f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
-        return None, Prediction(plan_s=time.perf_counter() - t0, note=f"the planner failed ({reason})")
+        from freezegui.core.messages import error_line
+
+        note = f"the planner failed ({error_line(exc, 200)})"
+        return None, Prediction(plan_s=time.perf_counter() - t0, note=note)
     rank = planned.per_rank
     return planned, Prediction(
         peak_bytes=rank.peak_bytes,
@@ -101,6 +107,34 @@ def predict(model: nn.Module, rules: RuleSet, config: TrainingConfig) -> tuple[P
         peak_ratio=planned.ratio("peak_bytes"),
         plan_s=time.perf_counter() - t0,
         note="; ".join(
-            n for n in (planned.message, f"planned for the last of {stages} stage(s)" if stages else "") if n
+            n
+            for n in (planned.message, f"planned at stage {k} of {stages}, the costliest" if stages else "")
+            if n
         ),
     )
+
+
+def costliest_stage(
+    model: nn.Module, rules: RuleSet, plan_one: Callable[[RuleSet, Plan | None], Plan]
+) -> tuple[int, Plan]:
+    """The stage whose plan has the highest per-GPU peak, and that plan (stage 0 without a
+    schedule). Stage rules may freeze as well as train, so no stage is the costliest by position;
+    stages that train the same tensors are planned once, and the full fine-tune plan is shared."""
+    from freezegui.core.lr.evaluate import evaluate_stages
+    from freezegui.core.structure.tree import build_tree
+
+    seen: dict[bytes, int] = {}
+    best: tuple[int, Plan] | None = None
+    full: Plan | None = None
+    states = evaluate_stages(build_tree(unwrap(model).model), rules) if rules.schedule else []
+    for k in range(len(rules.schedule) + 1):
+        key = states[k].trainable.tobytes() if states else b""
+        if key in seen:
+            continue
+        seen[key] = k
+        planned = plan_one(rules.at_stage(k), full)
+        full = planned.full_finetune
+        if best is None or planned.per_rank.peak_bytes > best[1].per_rank.peak_bytes:
+            best = (k, planned)
+    assert best is not None
+    return best

@@ -1,0 +1,129 @@
+"""What stage k of a rule file trains: the one evaluator of a stage (mask, lr scales, adapters).
+
+Stage k's rules are the file's rules followed by the rules of stages 1..k; every tensor starts at
+``default`` and its layer-decay scale (1.0 without ``layer_decay``), and the last rule that matches it
+decides both whether it trains and, with ``lr_scale``, its scale (a ``train:`` rule without one gives
+the layer-decay scale back). Adapters come from the ``lora:`` section and are the same in every stage.
+The file writer, the schedule editor and stage view, ``param_groups``, ``Schedule``, ``freezegui
+check``, the Cost dock and the training prediction all read stages through this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from freezegui.core.rules.matching import deciding_patterns, occurrence_hits
+from freezegui.core.rules.ruleset import Rule, RuleSet
+from freezegui.core.structure.tree import ModuleTree
+
+
+@dataclass(frozen=True)
+class StageState:
+    """Per unique parameter: whether it trains and its lr scale (0.0 where frozen); per module:
+    whether it gets a LoRA adapter (None without a ``lora:`` section)."""
+
+    trainable: np.ndarray
+    scales: np.ndarray
+    adapted: np.ndarray | None = None
+    matched: list[tuple[int, int]] = field(default_factory=list)  # per rule in force: (tensors, elements)
+
+
+def base_scales(tree: ModuleTree, layer_decay: float | None) -> np.ndarray:
+    """The scale every tensor starts at: ``layer_decay`` by depth, else 1.0."""
+    if layer_decay is None:
+        return np.ones(len(tree.params))
+    from freezegui.core.lr.scales import decay_scales
+
+    return decay_scales(tree, layer_decay)
+
+
+def fold_rules(
+    tree: ModuleTree,
+    rules: Sequence[Rule],
+    trainable: np.ndarray,
+    scales: np.ndarray,
+    base: np.ndarray,
+    *,
+    matched: tuple[np.ndarray, list[tuple[int, int]]] | None = None,
+    hits: dict[str, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """``rules`` applied on top of a state (new arrays): the last matching rule decides a tensor's flag
+    and scale. Also returns, per rule, the (tensors, elements) it matches. ``matched``: what
+    :func:`~freezegui.core.rules.matching.deciding_patterns` gave for these rules' patterns before;
+    ``hits``: :func:`~freezegui.core.rules.matching.occurrence_hits` of (at least) their patterns."""
+    trainable, scales = np.array(trainable, dtype=bool), np.array(scales, dtype=np.float64)
+    if not rules:
+        return trainable, scales, []
+    deciding, counts = matched or deciding_patterns(tree, [r.pattern for r in rules], hits=hits)
+    hit = deciding >= 0
+    which = deciding[hit]
+    flags = np.asarray([r.trainable for r in rules], dtype=bool)
+    given = np.asarray([np.nan if r.lr_scale is None else r.lr_scale for r in rules], dtype=np.float64)
+    trainable[hit] = flags[which]
+    scales[hit] = np.where(np.isnan(given[which]), base[hit], given[which])
+    return trainable, scales, counts
+
+
+def evaluate_stage(tree: ModuleTree, rules: RuleSet, k: int = 0) -> StageState:
+    """Stage ``k`` (0: before any stage) of ``rules`` on ``tree``; RuleError when ``layer_decay``
+    needs a block list the model does not have."""
+    in_force = rules.at_stage(k)
+    base = base_scales(tree, rules.layer_decay)
+    start = np.full(len(tree.params), rules.default == "train", dtype=bool)
+    trainable, scales, matched = fold_rules(tree, in_force.rules, start, base, base)
+    scales[~trainable] = 0.0
+    adapted = rules.lora.adapted(tree) if rules.lora is not None else None
+    return StageState(trainable, scales, adapted, matched)
+
+
+def evaluate_scales(tree: ModuleTree, rules: RuleSet) -> tuple[np.ndarray, np.ndarray]:
+    """``(trainable, scales)`` of :func:`evaluate_stage` at stage 0 (the file's own rules)."""
+    state = evaluate_stage(tree, rules, 0)
+    return state.trainable, state.scales
+
+
+def evaluate_stages(tree: ModuleTree, rules: RuleSet) -> list[StageState]:
+    """Every stage: 0 before any stage, then after each one. Linear in the stages: every pattern is
+    matched once, and each stage folds its own rules onto the state the one before left (the same
+    result as :func:`evaluate_stage` for each k: the last matching rule decides)."""
+    base = base_scales(tree, rules.layer_decay)
+    hits = occurrence_hits(tree, [r.pattern for r in (*rules.rules, *all_stage_rules(rules))])
+    trainable = np.full(len(tree.params), rules.default == "train", dtype=bool)
+    scales, adapted = base, rules.lora.adapted(tree) if rules.lora is not None else None
+    out = []
+    for chunk in (rules.rules, *(stage.rules for stage in rules.schedule)):
+        trainable, scales, matched = fold_rules(tree, chunk, trainable, scales, base, hits=hits)
+        out.append(StageState(trainable, np.where(trainable, scales, 0.0), adapted, matched))
+    return out
+
+
+def all_stage_rules(rules: RuleSet) -> list[Rule]:
+    """The rules of every stage, in order."""
+    return [r for stage in rules.schedule for r in stage.rules]
+
+
+def stage_problems(tree: ModuleTree, rules: RuleSet) -> list[str]:
+    """What is wrong with the stages on this model: a stage rule that matches nothing (strict).
+    The stages' order is the parser's to check (:func:`freezegui.core.rules.keys.check_stage_order`)."""
+    out = []
+    hits = occurrence_hits(tree, [r.pattern for r in all_stage_rules(rules)])  # each pattern once
+    for k, stage in enumerate(rules.schedule, 1):
+        for rule in stage.rules:
+            if not hits[rule.pattern.text].size:
+                where = f" (line {rule.line})" if rule.line is not None else ""
+                out.append(f"stage {k} (at {stage.label}): rule `{rule}`{where} matches no parameter")
+    return out
+
+
+__all__ = [
+    "StageState",
+    "base_scales",
+    "evaluate_scales",
+    "evaluate_stage",
+    "evaluate_stages",
+    "fold_rules",
+    "stage_problems",
+]
