@@ -29,6 +29,7 @@ import yaml
 
 from freezegui.core.errors import FreezeguiError, FreezeguiWarning, RuleError
 from freezegui.core.interop.common import load_yaml_mapping
+from freezegui.core.rules.regex import BoundedRegex, PatternBudgetError, compile_bounded
 from freezegui.core.rules.ruleset import Rule, RuleSet, rules_from_selection
 from freezegui.core.structure.tree import ModuleTree
 
@@ -47,7 +48,7 @@ class AxolotlPattern:
     raw: str
     name_pattern: str  # the part before a row slice
     rows: tuple[int, int | None] | None  # the row slice, None when absent
-    regex: re.Pattern[str]  # what axolotl compiles (dots made literal)
+    regex: BoundedRegex  # what axolotl compiles (dots made literal), matched in bounded time
 
     @classmethod
     def parse(cls, raw: str) -> AxolotlPattern:
@@ -70,8 +71,8 @@ class AxolotlPattern:
                     )
         translated = _LITERAL_DOT.sub(r"\\.", name_pattern)
         try:
-            regex = re.compile(translated)
-        except re.error as exc:
+            regex = compile_bounded(translated, shown=raw)
+        except RuleError as exc:
             raise RuleError(
                 f"`{KEY}` pattern {raw!r} is not a valid regex in axolotl's dialect: {exc}"
             ) from None
@@ -83,7 +84,10 @@ class AxolotlPattern:
         return self.rows is None or self.rows == (0, None)
 
     def match(self, name: str) -> bool:
-        return self.regex.match(name) is not None
+        try:
+            return self.regex.match(name)
+        except PatternBudgetError:
+            raise PatternBudgetError(f"{KEY}: {self.raw}", name) from None
 
     def freezegui_pattern(self) -> str:
         """The same test as a freezegui rule pattern: ``param:re:(?:R).*``, a full match of the

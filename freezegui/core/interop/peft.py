@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ from freezegui.core.rules.lora import (
     targets_from_adapted,
 )
 from freezegui.core.rules.patterns import Pattern
+from freezegui.core.rules.regex import BoundedRegex, PatternBudgetError, compile_bounded
 from freezegui.core.rules.ruleset import RuleSet, read_rule_text, rules_from_selection
 from freezegui.core.structure.tree import ModuleTree
 
@@ -46,14 +47,29 @@ def layer_index(key: str, layers_pattern: str | list[str] | None = None) -> int 
     """The layer number PEFT reads from a module name for ``layers_to_transform``."""
     if not layers_pattern:
         match = _LAYER_ANY.match(key)
-    else:
-        patterns = [layers_pattern] if isinstance(layers_pattern, str) else layers_pattern
-        match = None
-        for pattern in patterns:
-            match = re.match(rf"(?:^|.*?\.){pattern}\.(?P<idx>\d+)\.", key)
-            if match is not None:
-                break
-    return int(match.group("idx")) if match else None
+        return int(match.group("idx")) if match else None
+    patterns = [layers_pattern] if isinstance(layers_pattern, str) else layers_pattern
+    for pattern in patterns:
+        regex = _peft_regex(rf"(?:^|.*?\.){pattern}\.(?P<idx>\d+)\.", "layers_pattern", pattern)
+        groups = _bounded(regex, "layers_pattern", pattern, key, regex.groups)
+        if groups is not None:
+            return int(groups["idx"] or 0)
+    return None
+
+
+def _peft_regex(regex: str, key: str, entry: str) -> BoundedRegex:
+    """A regex PEFT builds from a config entry, compiled to match in bounded time."""
+    try:
+        return compile_bounded(regex)
+    except RuleError as exc:
+        raise RuleError(f"PEFT `{key}` entry {entry!r} is not a valid regex: {exc}") from None
+
+
+def _bounded(regex: BoundedRegex, key: str, entry: str, name: str, test: Callable[[str], Any]) -> Any:
+    try:
+        return test(name)
+    except PatternBudgetError:
+        raise PatternBudgetError(f"{key}: {entry}", name) from None
 
 
 def target_matches(config: Mapping[str, Any], key: str) -> bool:
@@ -61,18 +77,22 @@ def target_matches(config: Mapping[str, Any], key: str) -> bool:
     exclude = config.get("exclude_modules")
     if exclude:
         if isinstance(exclude, str):
-            if re.fullmatch(exclude, key):
+            regex = _peft_regex(exclude, "exclude_modules", exclude)
+            if _bounded(regex, "exclude_modules", exclude, key, regex.fullmatch):
                 return False
         elif key in exclude or any(key.endswith(f".{e}") for e in exclude):
             return False
     saved = config.get("modules_to_save")
-    if saved and any(re.match(rf"(^|.*\.){m}($|\..*)", key) for m in saved):
-        return False
+    for m in saved or ():
+        regex = _peft_regex(rf"(^|.*\.){m}($|\..*)", "modules_to_save", m)
+        if _bounded(regex, "modules_to_save", m, key, regex.match):
+            return False
     targets = config.get("target_modules")
     if targets is None:
         return False
     if isinstance(targets, str):
-        return re.fullmatch(targets, key) is not None
+        regex = _peft_regex(targets, "target_modules", targets)
+        return bool(_bounded(regex, "target_modules", targets, key, regex.fullmatch))
     if key in targets:
         return True
     if not any(key.endswith(f".{t}") for t in targets):
