@@ -19,8 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from freezegui.core import standard_json
 from freezegui.core.errors import FreezeguiError, RuleError
 from freezegui.core.interop.peft_defaults import ALL_LINEAR, all_linear_names, resolve_config
+from freezegui.core.interop.peft_files import check_peft_config, read_safetensors_header
 from freezegui.core.rules.lora import (
     LoraBias,
     LoraSettings,
@@ -31,7 +33,7 @@ from freezegui.core.rules.lora import (
     targets_from_adapted,
 )
 from freezegui.core.rules.patterns import Pattern
-from freezegui.core.rules.regex import BoundedRegex, PatternBudgetError, compile_bounded
+from freezegui.core.rules.regex import BoundedRegex, PatternBudgetError, RegexSyntaxError, compile_bounded
 from freezegui.core.rules.ruleset import RuleSet, read_rule_text, rules_from_selection
 from freezegui.core.structure.tree import ModuleTree
 
@@ -61,8 +63,8 @@ def _peft_regex(regex: str, key: str, entry: str) -> BoundedRegex:
     """A regex PEFT builds from a config entry, compiled to match in bounded time."""
     try:
         return compile_bounded(regex)
-    except RuleError as exc:
-        raise RuleError(f"PEFT `{key}` entry {entry!r} is not a valid regex: {exc}") from None
+    except RegexSyntaxError as exc:
+        raise RuleError(f"`{key}` entry {entry!r} is not a valid regex: {exc.reason}") from None
 
 
 def _bounded(regex: BoundedRegex, key: str, entry: str, name: str, test: Callable[[str], Any]) -> Any:
@@ -121,7 +123,7 @@ class PeftExport:
     modules_to_save: list[str] = field(default_factory=list)
 
     def json(self) -> str:
-        return json.dumps(self.config, indent=2) + "\n"
+        return standard_json.dumps(self.config) + "\n"
 
     def python(self) -> str:
         """A ``lora.py`` snippet that builds the same ``LoraConfig``."""
@@ -346,6 +348,18 @@ def read_peft_config(text: str, source: str | None = None) -> dict[str, Any]:
             raise RuleError(f"`{key}` gives modules their own rank/alpha; a rule file has one", source=source)
     if data.get("target_parameters"):
         raise RuleError("`target_parameters` (LoRA on raw parameters) has no rule-file form", source=source)
+    check_peft_config(data, source)
+    try:  # every regex PEFT builds from the config, compiled now: a bad one names the file
+        for key in ("target_modules", "exclude_modules"):
+            if isinstance(data.get(key), str):
+                _peft_regex(data[key], key, data[key])
+        for m in data.get("modules_to_save") or ():
+            _peft_regex(rf"(^|.*\.){m}($|\..*)", "modules_to_save", m)
+        layers = data.get("layers_pattern")
+        for pattern in [layers] if isinstance(layers, str) else layers or ():
+            _peft_regex(rf"(?:^|.*?\.){pattern}\.(?P<idx>\d+)\.", "layers_pattern", pattern)
+    except RuleError as exc:
+        raise RuleError(str(exc), source=source) from None
     return data
 
 
@@ -373,13 +387,16 @@ def from_peft(config: Mapping[str, Any], tree: ModuleTree, *, source: str | None
     for i in saved:
         trainable[tree.param_indices(tree.nodes[i])] = True
     rs = rules_from_selection(tree, trainable, prefer="freeze")
-    settings = LoraSettings(
-        r=int(config.get("r", 8)),
-        lora_alpha=config.get("lora_alpha", 8),
-        dropout=float(config.get("lora_dropout", 0.0) or 0.0),
-        use_dora=bool(config.get("use_dora", False)),
-        bias=LoraBias(config.get("bias", "none")),
-    )
+    try:
+        settings = LoraSettings(
+            r=int(config.get("r", 8)),
+            lora_alpha=config.get("lora_alpha", 8),
+            dropout=float(config.get("lora_dropout", 0.0) or 0.0),
+            use_dora=bool(config.get("use_dora", False)),
+            bias=LoraBias(config.get("bias", "none")),
+        )
+    except (FreezeguiError, TypeError, ValueError) as exc:  # absurd values of the right type: r = 10**9
+        raise RuleError(str(exc), source=source) from None
     rs.lora = LoraSpec(settings, [Pattern.compile(t) for t in targets_from_adapted(tree, adapted)])
     rs.source = source
     return PeftImport(rs, problems, adapted, trainable, resolved.notes, saved)
@@ -418,27 +435,14 @@ def read_adapter_folder(folder: Path, tree: ModuleTree) -> tuple[PeftImport, lis
     imported = from_peft(config, tree, source=str(path))
     problems = list(imported.problems)
     weights = path.parent / "adapter_model.safetensors"
-    if weights.is_file():
+    if weights.is_file():  # checked whole (header, sizes, length) and against the config: an error
         expected = int(adapter_sizes(tree, imported.rules.lora.settings)[imported.adapted].sum())  # type: ignore[union-attr]
-        saved = _saved_lora_numel(weights)
-        if saved is not None and saved != expected:
-            problems.append(
-                f"{weights.name} holds {saved:,} LoRA parameters; the config on this model gives {expected:,} "
-                "(another base model or rank?)"
+        header = read_safetensors_header(weights)
+        saved = sum(entry.numel for key, entry in header.items() if "lora_" in key)
+        if saved != expected:
+            raise RuleError(
+                f"holds {saved:,} LoRA parameters; {path.name} on this model gives {expected:,} "
+                "(another base model or rank?)",
+                source=str(weights),
             )
     return imported, problems
-
-
-def _saved_lora_numel(path: Path) -> int | None:
-    """Elements of the LoRA tensors in a safetensors file, from its header (no tensor is read)."""
-    try:
-        with path.open("rb") as f:
-            size = int.from_bytes(f.read(8), "little")
-            header = json.loads(f.read(size))
-    except (OSError, ValueError):
-        return None
-    total = 0
-    for key, meta in header.items():
-        if key != "__metadata__" and "lora_" in key:
-            total += int(np.prod(meta.get("shape") or [1]))
-    return total

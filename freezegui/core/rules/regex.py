@@ -75,6 +75,17 @@ class PatternBudgetError(RuleError):
         return PatternBudgetError(self.pattern, self.subject, source=source, line=line)
 
 
+class RegexSyntaxError(RuleError):
+    """A pattern ``re`` rejects; ``reason`` is ``re``'s own words."""
+
+    kind = "regex_syntax"
+
+    def __init__(self, pattern: str, reason: str) -> None:
+        self.pattern = pattern
+        self.reason = reason
+        super().__init__(f"bad regular expression {pattern!r}: {reason}")
+
+
 class _Unsupported(Exception):
     """A construct RE2 lacks (or means differently): the pattern runs on the fallback engine."""
 
@@ -135,9 +146,7 @@ def compile_bounded(pattern: str, flags: int = 0, *, shown: str | None = None) -
     try:
         return _compile_cached(pattern, int(flags))
     except RuleError as exc:
-        raise RuleError(
-            f"bad regular expression {shown if shown is not None else pattern!r}: {exc}"
-        ) from None
+        raise RegexSyntaxError(shown if shown is not None else pattern, str(exc)) from None
 
 
 @lru_cache(maxsize=4096)

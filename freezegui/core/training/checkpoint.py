@@ -7,13 +7,13 @@ never a half-written file.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from freezegui.core import standard_json
 from freezegui.core.atomic import atomic_open, atomic_write_text
 from freezegui.core.errors import TrainingError
 from freezegui.core.rules.ruleset import RuleSet
@@ -69,7 +69,7 @@ def save_checkpoint(
             fh.write(data)
             rules.save(rules_path)
             if report is not None:
-                atomic_write_text(report_path, json.dumps(report.as_dict(), indent=2) + "\n")
+                atomic_write_text(report_path, standard_json.dumps(report.as_dict()) + "\n")
                 paths.append(report_path)
     except OSError as exc:
         raise TrainingError(f"cannot save to {folder}: {exc}") from None
