@@ -29,7 +29,7 @@ import yaml
 
 from freezegui.core.errors import FreezeguiError, FreezeguiWarning, RuleError
 from freezegui.core.interop.common import load_yaml_mapping
-from freezegui.core.rules.regex import BoundedRegex, PatternBudgetError, compile_bounded
+from freezegui.core.rules.regex import BoundedRegex, PatternBudgetError, budget_source, compile_bounded
 from freezegui.core.rules.ruleset import Rule, RuleSet, rules_from_selection
 from freezegui.core.structure.tree import ModuleTree
 
@@ -305,14 +305,16 @@ def import_axolotl(
         return AxolotlImport(RuleSet(rules=[], default="train", source=source))
     dropped: list[str] = []
     if tree is not None:
-        dropped = [p.raw for p in parsed if not any(p.match(i.name) for i in tree.params)]
+        with budget_source(source):  # a pattern over its time budget names the config file
+            dropped = [p.raw for p in parsed if not any(p.match(i.name) for i in tree.params)]
         parsed = [p for p in parsed if p.raw not in dropped]
     rs = RuleSet(
         rules=[Rule.make("train", p.freezegui_pattern()) for p in parsed], default="freeze", source=source
     )
     if tree is None:
         return AxolotlImport(rs)
-    want = axolotl_mask(tree, parsed) if parsed else np.zeros(len(tree.params), dtype=bool)
+    with budget_source(source):
+        want = axolotl_mask(tree, parsed) if parsed else np.zeros(len(tree.params), dtype=bool)
     got, _ = rs.evaluate(tree)
     if np.array_equal(got, want):
         return AxolotlImport(rs, dropped)

@@ -33,7 +33,13 @@ from freezegui.core.rules.lora import (
     targets_from_adapted,
 )
 from freezegui.core.rules.patterns import Pattern
-from freezegui.core.rules.regex import BoundedRegex, PatternBudgetError, RegexSyntaxError, compile_bounded
+from freezegui.core.rules.regex import (
+    BoundedRegex,
+    PatternBudgetError,
+    RegexSyntaxError,
+    budget_source,
+    compile_bounded,
+)
 from freezegui.core.rules.ruleset import RuleSet, read_rule_text, rules_from_selection
 from freezegui.core.structure.tree import ModuleTree
 
@@ -366,6 +372,11 @@ def read_peft_config(text: str, source: str | None = None) -> dict[str, Any]:
 def from_peft(config: Mapping[str, Any], tree: ModuleTree, *, source: str | None = None) -> PeftImport:
     """Rules (default freeze, modules_to_save trained, a ``lora:`` section) meaning what PEFT does,
     after PEFT's own preparation (:func:`resolve_config`: default targets, task heads, all-linear)."""
+    with budget_source(source):  # a pattern over its time budget names the config file
+        return _from_peft(config, tree, source)
+
+
+def _from_peft(config: Mapping[str, Any], tree: ModuleTree, source: str | None) -> PeftImport:
     paths = tree.paths
     resolved = resolve_config(config, tree)
     cfg = resolved.config

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -73,6 +74,17 @@ class PatternBudgetError(RuleError):
     def located(self, source: str | None, line: int | None) -> PatternBudgetError:
         """The same refusal naming the file and line the pattern came from."""
         return PatternBudgetError(self.pattern, self.subject, source=source, line=line)
+
+
+@contextmanager
+def budget_source(source: str | None, line: int | None = None) -> Iterator[None]:
+    """Inside: a :class:`PatternBudgetError` that names no file is re-raised naming ``source``."""
+    try:
+        yield
+    except PatternBudgetError as exc:
+        if exc.source is not None or source is None:
+            raise
+        raise exc.located(source, line) from None
 
 
 class RegexSyntaxError(RuleError):
