@@ -202,3 +202,14 @@ def test_random_patterns_match_as_re_or_are_refused(pattern: str, subjects: list
                 assert time.perf_counter() - start < 20 * MATCH_BUDGET_S + 1
                 continue
             assert got == (getattr(expected_re, method)(subject) is not None), (pattern, subject, method)
+
+
+def test_peft_pattern_over_budget_names_the_config(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    config = write(
+        tmp_path, "adapter_config.json", json.dumps({"r": 4, "target_modules": "(?:(.)|.)+(?(1)X|Y)"})
+    )
+    rc, _, line = run(
+        capsys, "import", config, "--from", "peft", "--model", LLAMA, "-o", str(tmp_path / "o.yaml")
+    )
+    assert rc == 2 and f"{config}:" in line and "target_modules" in line and "needs more than" in line, line
+    assert not (tmp_path / "o.yaml").exists()

@@ -103,38 +103,41 @@ class _Unsupported(Exception):
 
 
 class BoundedRegex:
-    """A compiled user pattern: :meth:`fullmatch`, :meth:`match` (``re.match``) and :meth:`search`
-    answer whether it matches, as ``re`` would, in bounded time."""
+    """A compiled user pattern: ``fullmatch``, ``match`` (``re.match``) and ``search`` answer whether
+    it matches, as ``re`` would, in bounded time."""
 
-    __slots__ = ("_fallback", "_flags", "_re2", "engine", "pattern")
+    __slots__ = ("_fallback", "_flags", "engine", "fullmatch", "match", "pattern", "search")
 
     def __init__(self, pattern: str, flags: int, re2_program: Any) -> None:
         self.pattern = pattern
         self._flags = flags
-        self._re2 = re2_program
         self._fallback: Any = None
         self.engine = "re2" if re2_program is not None else "regex"
+        # Closures, not methods: a search calls them 10^5 times, and RE2's own call is most of the cost.
+        self.fullmatch: Callable[[str], bool] = self._tester(re2_program, "full")
+        self.match: Callable[[str], bool] = self._tester(re2_program, "start")
+        self.search: Callable[[str], bool] = self._tester(re2_program, "search")
 
-    def fullmatch(self, subject: str) -> bool:
-        return self._test(subject, "full")
+    def _tester(self, program: Any, anchor: Anchor) -> Callable[[str], bool]:
+        def slow(subject: str) -> bool:
+            return self._fallback_call(subject, anchor) is not None
 
-    def match(self, subject: str) -> bool:
-        return self._test(subject, "start")
+        if program is None:
+            return slow
+        run, how = program.Match, _RE2_ANCHOR[anchor]
 
-    def search(self, subject: str) -> bool:
-        return self._test(subject, "search")
+        def test(subject: str) -> bool:
+            if subject.isascii() and "\n" not in subject:
+                data = subject.encode()
+                return bool(run(how, data, 0, len(data))[0][0] >= 0)
+            return slow(subject)
+
+        return test
 
     def groups(self, subject: str, anchor: Anchor = "start") -> dict[str, str | None] | None:
         """The named groups of a match (fallback engine, within the budget), None when none."""
         m = self._fallback_call(subject, anchor)
         return None if m is None else m.groupdict()
-
-    def _test(self, subject: str, anchor: Anchor) -> bool:
-        program = self._re2
-        if program is not None and subject.isascii() and "\n" not in subject:
-            data = subject.encode("ascii")
-            return bool(program.Match(_RE2_ANCHOR[anchor], data, 0, len(data))[0][0] >= 0)
-        return self._fallback_call(subject, anchor) is not None
 
     def _fallback_call(self, subject: str, anchor: Anchor) -> Any:
         if self._fallback is None:
