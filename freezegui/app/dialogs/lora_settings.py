@@ -40,7 +40,9 @@ class LoraSettingsDialog(QDialog):
         self.setObjectName("loraSettingsDialog")
         self.setWindowTitle("LoRA settings")
         form = QFormLayout(self)
-        self.rank = _spin(QSpinBox(), "loraRank", 1, 4096)
+        # The ranges are the core's (LoraSettings: r <= 65,536, 0 <= alpha <= 1e6, 0 <= dropout < 1):
+        # the form cannot produce a value the core refuses, nor clip one a rule file holds.
+        self.rank = _spin(QSpinBox(), "loraRank", 1, 65_536)
         self.rank.setValue(settings.r)
         self.alpha = _spin(QDoubleSpinBox(), "loraAlpha", 0.0, 1e6)
         self.alpha.setDecimals(2)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from freezegui.cli.common import add_model_args, load_from_args
+from freezegui.core import standard_json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         shard=args.shard,
     )
     if args.json:
-        json.dump(result.as_dict(), sys.stdout, indent=2)
+        standard_json.dump(result.as_dict(), sys.stdout)
         print()
     else:
         print(result)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from freezegui.cli.common import add_model_args, int_at_least, load_from_args
+from freezegui.core import standard_json
 from freezegui.core.editing.document import Document
 from freezegui.core.editing.selection import Selection
 from freezegui.core.errors import RuleError
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         if args.rules:
             out["unmatched_rules"] = unmatched
             out["fingerprint"] = fingerprint
-        json.dump(out, sys.stdout, indent=2)
+        standard_json.dump(out, sys.stdout)
         print()
         return 0
     _table(sel, rows, lora)

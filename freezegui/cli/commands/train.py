@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from freezegui.cli.common import (
     load_from_args,
     refuse_overwriting_inputs,
 )
+from freezegui.core import standard_json
 from freezegui.core.errors import TrainingError
 from freezegui.core.rules.apply import as_ruleset
 from freezegui.core.rules.ruleset import RuleSet
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         with _Progress(progress_stream, args.steps, args.log_every) as bar:
             results = compare_methods(model, config, rules=rules, spec=args.spec, on_step=bar.update)
         if args.json:
-            json.dump([r.as_dict() for r in results], out, indent=2)
+            standard_json.dump([r.as_dict() for r in results], out)
             print(file=out)
         else:
             print(format_comparison(results), file=out)
@@ -140,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
     elif args.save:
         print(f"freezegui: not saving: the run did not complete cleanly ({report.status})", file=sys.stderr)
     if args.json:
-        json.dump(report.as_dict(), out, indent=2)
+        standard_json.dump(report.as_dict(), out)
         print(file=out)
     else:
         print("\n".join(report.lines()), file=out)

@@ -30,6 +30,7 @@ import yaml
 from freezegui.core.errors import FreezeguiError, FreezeguiWarning, RuleError
 from freezegui.core.interop.common import load_yaml_mapping
 from freezegui.core.interop.quoting import yaml_scalar
+from freezegui.core.rules.regex import BoundedRegex, PatternBudgetError, budget_source, compile_bounded
 from freezegui.core.rules.ruleset import Rule, RuleSet, rules_from_selection
 from freezegui.core.structure.tree import ModuleTree
 
@@ -48,7 +49,7 @@ class AxolotlPattern:
     raw: str
     name_pattern: str  # the part before a row slice
     rows: tuple[int, int | None] | None  # the row slice, None when absent
-    regex: re.Pattern[str]  # what axolotl compiles (dots made literal)
+    regex: BoundedRegex  # what axolotl compiles (dots made literal), matched in bounded time
 
     @classmethod
     def parse(cls, raw: str) -> AxolotlPattern:
@@ -71,8 +72,8 @@ class AxolotlPattern:
                     )
         translated = _LITERAL_DOT.sub(r"\\.", name_pattern)
         try:
-            regex = re.compile(translated)
-        except re.error as exc:
+            regex = compile_bounded(translated, shown=raw)
+        except RuleError as exc:
             raise RuleError(
                 f"`{KEY}` pattern {raw!r} is not a valid regex in axolotl's dialect: {exc}"
             ) from None
@@ -84,7 +85,10 @@ class AxolotlPattern:
         return self.rows is None or self.rows == (0, None)
 
     def match(self, name: str) -> bool:
-        return self.regex.match(name) is not None
+        try:
+            return self.regex.match(name)
+        except PatternBudgetError:
+            raise PatternBudgetError(f"{KEY}: {self.raw}", name) from None
 
     def freezegui_pattern(self) -> str:
         """The same test as a freezegui rule pattern: ``param:re:(?:R).*``, a full match of the
@@ -304,14 +308,16 @@ def import_axolotl(
         return AxolotlImport(RuleSet(rules=[], default="train", source=source))
     dropped: list[str] = []
     if tree is not None:
-        dropped = [p.raw for p in parsed if not any(p.match(i.name) for i in tree.params)]
+        with budget_source(source):  # a pattern over its time budget names the config file
+            dropped = [p.raw for p in parsed if not any(p.match(i.name) for i in tree.params)]
         parsed = [p for p in parsed if p.raw not in dropped]
     rs = RuleSet(
         rules=[Rule.make("train", p.freezegui_pattern()) for p in parsed], default="freeze", source=source
     )
     if tree is None:
         return AxolotlImport(rs)
-    want = axolotl_mask(tree, parsed) if parsed else np.zeros(len(tree.params), dtype=bool)
+    with budget_source(source):
+        want = axolotl_mask(tree, parsed) if parsed else np.zeros(len(tree.params), dtype=bool)
     got, _ = rs.evaluate(tree)
     if np.array_equal(got, want):
         return AxolotlImport(rs, dropped)

@@ -12,15 +12,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from freezegui.core import standard_json
 from freezegui.core.errors import FreezeguiError, RuleError
 from freezegui.core.interop.peft_defaults import ALL_LINEAR, all_linear_names, resolve_config
+from freezegui.core.interop.peft_files import check_peft_config, read_safetensors_header
 from freezegui.core.interop.quoting import SPEC_NAME, python_spec_statement
 from freezegui.core.rules.lora import (
     LoraBias,
@@ -32,6 +34,13 @@ from freezegui.core.rules.lora import (
     targets_from_adapted,
 )
 from freezegui.core.rules.patterns import Pattern
+from freezegui.core.rules.regex import (
+    BoundedRegex,
+    PatternBudgetError,
+    RegexSyntaxError,
+    budget_source,
+    compile_bounded,
+)
 from freezegui.core.rules.ruleset import RuleSet, rules_from_selection
 from freezegui.core.rules.yaml_reader import read_limited
 from freezegui.core.structure.tree import ModuleTree
@@ -48,14 +57,29 @@ def layer_index(key: str, layers_pattern: str | list[str] | None = None) -> int 
     """The layer number PEFT reads from a module name for ``layers_to_transform``."""
     if not layers_pattern:
         match = _LAYER_ANY.match(key)
-    else:
-        patterns = [layers_pattern] if isinstance(layers_pattern, str) else layers_pattern
-        match = None
-        for pattern in patterns:
-            match = re.match(rf"(?:^|.*?\.){pattern}\.(?P<idx>\d+)\.", key)
-            if match is not None:
-                break
-    return int(match.group("idx")) if match else None
+        return int(match.group("idx")) if match else None
+    patterns = [layers_pattern] if isinstance(layers_pattern, str) else layers_pattern
+    for pattern in patterns:
+        regex = _peft_regex(rf"(?:^|.*?\.){pattern}\.(?P<idx>\d+)\.", "layers_pattern", pattern)
+        groups = _bounded(regex, "layers_pattern", pattern, key, regex.groups)
+        if groups is not None:
+            return int(groups["idx"] or 0)
+    return None
+
+
+def _peft_regex(regex: str, key: str, entry: str) -> BoundedRegex:
+    """A regex PEFT builds from a config entry, compiled to match in bounded time."""
+    try:
+        return compile_bounded(regex)
+    except RegexSyntaxError as exc:
+        raise RuleError(f"`{key}` entry {entry!r} is not a valid regex: {exc.reason}") from None
+
+
+def _bounded(regex: BoundedRegex, key: str, entry: str, name: str, test: Callable[[str], Any]) -> Any:
+    try:
+        return test(name)
+    except PatternBudgetError:
+        raise PatternBudgetError(f"{key}: {entry}", name) from None
 
 
 def target_matches(config: Mapping[str, Any], key: str) -> bool:
@@ -63,18 +87,22 @@ def target_matches(config: Mapping[str, Any], key: str) -> bool:
     exclude = config.get("exclude_modules")
     if exclude:
         if isinstance(exclude, str):
-            if re.fullmatch(exclude, key):
+            regex = _peft_regex(exclude, "exclude_modules", exclude)
+            if _bounded(regex, "exclude_modules", exclude, key, regex.fullmatch):
                 return False
         elif key in exclude or any(key.endswith(f".{e}") for e in exclude):
             return False
     saved = config.get("modules_to_save")
-    if saved and any(re.match(rf"(^|.*\.){m}($|\..*)", key) for m in saved):
-        return False
+    for m in saved or ():
+        regex = _peft_regex(rf"(^|.*\.){m}($|\..*)", "modules_to_save", m)
+        if _bounded(regex, "modules_to_save", m, key, regex.match):
+            return False
     targets = config.get("target_modules")
     if targets is None:
         return False
     if isinstance(targets, str):
-        return re.fullmatch(targets, key) is not None
+        regex = _peft_regex(targets, "target_modules", targets)
+        return bool(_bounded(regex, "target_modules", targets, key, regex.fullmatch))
     if key in targets:
         return True
     if not any(key.endswith(f".{t}") for t in targets):
@@ -103,7 +131,7 @@ class PeftExport:
     modules_to_save: list[str] = field(default_factory=list)
 
     def json(self) -> str:
-        return json.dumps(self.config, indent=2) + "\n"
+        return standard_json.dumps(self.config) + "\n"
 
     def python(self) -> str:
         """A ``lora.py`` snippet that builds the same ``LoraConfig``."""
@@ -331,12 +359,29 @@ def read_peft_config(text: str, source: str | None = None) -> dict[str, Any]:
             raise RuleError(f"`{key}` gives modules their own rank/alpha; a rule file has one", source=source)
     if data.get("target_parameters"):
         raise RuleError("`target_parameters` (LoRA on raw parameters) has no rule-file form", source=source)
+    check_peft_config(data, source)
+    try:  # every regex PEFT builds from the config, compiled now: a bad one names the file
+        for key in ("target_modules", "exclude_modules"):
+            if isinstance(data.get(key), str):
+                _peft_regex(data[key], key, data[key])
+        for m in data.get("modules_to_save") or ():
+            _peft_regex(rf"(^|.*\.){m}($|\..*)", "modules_to_save", m)
+        layers = data.get("layers_pattern")
+        for pattern in [layers] if isinstance(layers, str) else layers or ():
+            _peft_regex(rf"(?:^|.*?\.){pattern}\.(?P<idx>\d+)\.", "layers_pattern", pattern)
+    except RuleError as exc:
+        raise RuleError(str(exc), source=source) from None
     return data
 
 
 def from_peft(config: Mapping[str, Any], tree: ModuleTree, *, source: str | None = None) -> PeftImport:
     """Rules (default freeze, modules_to_save trained, a ``lora:`` section) meaning what PEFT does,
     after PEFT's own preparation (:func:`resolve_config`: default targets, task heads, all-linear)."""
+    with budget_source(source):  # a pattern over its time budget names the config file
+        return _from_peft(config, tree, source)
+
+
+def _from_peft(config: Mapping[str, Any], tree: ModuleTree, source: str | None) -> PeftImport:
     paths = tree.paths
     resolved = resolve_config(config, tree)
     cfg = resolved.config
@@ -358,13 +403,16 @@ def from_peft(config: Mapping[str, Any], tree: ModuleTree, *, source: str | None
     for i in saved:
         trainable[tree.param_indices(tree.nodes[i])] = True
     rs = rules_from_selection(tree, trainable, prefer="freeze")
-    settings = LoraSettings(
-        r=int(config.get("r", 8)),
-        lora_alpha=config.get("lora_alpha", 8),
-        dropout=float(config.get("lora_dropout", 0.0) or 0.0),
-        use_dora=bool(config.get("use_dora", False)),
-        bias=LoraBias(config.get("bias", "none")),
-    )
+    try:
+        settings = LoraSettings(
+            r=int(config.get("r", 8)),
+            lora_alpha=config.get("lora_alpha", 8),
+            dropout=float(config.get("lora_dropout", 0.0) or 0.0),
+            use_dora=bool(config.get("use_dora", False)),
+            bias=LoraBias(config.get("bias", "none")),
+        )
+    except (FreezeguiError, TypeError, ValueError) as exc:  # absurd values of the right type: r = 10**9
+        raise RuleError(str(exc), source=source) from None
     rs.lora = LoraSpec(settings, [Pattern.compile(t) for t in targets_from_adapted(tree, adapted)])
     rs.source = source
     return PeftImport(rs, problems, adapted, trainable, resolved.notes, saved)
@@ -403,27 +451,14 @@ def read_adapter_folder(folder: Path, tree: ModuleTree) -> tuple[PeftImport, lis
     imported = from_peft(config, tree, source=str(path))
     problems = list(imported.problems)
     weights = path.parent / "adapter_model.safetensors"
-    if weights.is_file():
+    if weights.is_file():  # checked whole (header, sizes, length) and against the config: an error
         expected = int(adapter_sizes(tree, imported.rules.lora.settings)[imported.adapted].sum())  # type: ignore[union-attr]
-        saved = _saved_lora_numel(weights)
-        if saved is not None and saved != expected:
-            problems.append(
-                f"{weights.name} holds {saved:,} LoRA parameters; the config on this model gives {expected:,} "
-                "(another base model or rank?)"
+        header = read_safetensors_header(weights)
+        saved = sum(entry.numel for key, entry in header.items() if "lora_" in key)
+        if saved != expected:
+            raise RuleError(
+                f"holds {saved:,} LoRA parameters; {path.name} on this model gives {expected:,} "
+                "(another base model or rank?)",
+                source=str(weights),
             )
     return imported, problems
-
-
-def _saved_lora_numel(path: Path) -> int | None:
-    """Elements of the LoRA tensors in a safetensors file, from its header (no tensor is read)."""
-    try:
-        with path.open("rb") as f:
-            size = int.from_bytes(f.read(8), "little")
-            header = json.loads(f.read(size))
-    except (OSError, ValueError):
-        return None
-    total = 0
-    for key, meta in header.items():
-        if key != "__metadata__" and "lora_" in key:
-            total += int(np.prod(meta.get("shape") or [1]))
-    return total

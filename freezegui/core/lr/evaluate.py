@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from freezegui.core.rules.matching import deciding_patterns, occurrence_hits
+from freezegui.core.rules.regex import PatternBudgetError
 from freezegui.core.rules.ruleset import Rule, RuleSet
 from freezegui.core.structure.tree import ModuleTree
 
@@ -57,7 +58,11 @@ def fold_rules(
     trainable, scales = np.array(trainable, dtype=bool), np.array(scales, dtype=np.float64)
     if not rules:
         return trainable, scales, []
-    deciding, counts = matched or deciding_patterns(tree, [r.pattern for r in rules], hits=hits)
+    try:
+        deciding, counts = matched or deciding_patterns(tree, [r.pattern for r in rules], hits=hits)
+    except PatternBudgetError as exc:  # refused, naming the rule's line
+        line = next((r.line for r in rules if r.pattern.text == exc.pattern), None)
+        raise exc.located(exc.source, line if exc.line is None else exc.line) from None
     hit = deciding >= 0
     which = deciding[hit]
     flags = np.asarray([r.trainable for r in rules], dtype=bool)

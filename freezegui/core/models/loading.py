@@ -115,6 +115,10 @@ def parse_spec(spec: str) -> Spec:
     raise SpecError(f"cannot understand model spec {spec!r}; {SPEC_HELP}")
 
 
+# Specs whose size a meta-device build tells before the real one (pure architecture code, no side effects).
+_SIZED_KINDS = (SpecKind.TORCHVISION, SpecKind.TIMM, SpecKind.HF, SpecKind.HF_CONFIG)
+
+
 def load_model(
     spec: str,
     *,
@@ -139,6 +143,12 @@ def load_model(
     if num_classes is not None and num_classes < 1:
         raise SpecError(f"num_classes must be at least 1, got {num_classes}")
     _refuse_special_inputs(parsed, weights)
+    if not structure_only and parsed.kind in _SIZED_KINDS:  # user factories are not run twice
+        from freezegui.core.models.size_check import ensure_fits
+
+        ensure_fits(
+            spec, lambda: load_model(spec, structure_only=True, num_classes=num_classes, **dict(kwargs))
+        )
     try:
         if parsed.kind == SpecKind.TORCHVISION:
             model = _load_torchvision(

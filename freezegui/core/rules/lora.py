@@ -18,6 +18,7 @@ Nothing here imports PEFT: the sizes follow PEFT's layer shapes (tested against 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,8 @@ from freezegui.core.structure.counting import Counts
 from freezegui.core.structure.tree import ModuleTree
 
 LORA_KEYS = ("r", "lora_alpha", "dropout", "use_dora", "bias", "targets")
+MAX_LORA_RANK = 65_536  # past any layer's width: 1e9 is a typo that would claim 10^11 parameters
+MAX_LORA_ALPHA = 1e6
 
 
 class LoraBias(StrEnum):
@@ -71,10 +74,21 @@ class LoraSettings:
     bias: LoraBias = LoraBias.NONE
 
     def __post_init__(self) -> None:
-        if not isinstance(self.r, int) or isinstance(self.r, bool) or self.r < 1:
-            raise FreezeguiError(f"LoRA rank r must be a positive integer, got {self.r!r}")
-        if not 0 <= float(self.dropout) < 1:
-            raise FreezeguiError(f"LoRA dropout must be in [0, 1), got {self.dropout!r}")
+        # Refused where they are read (CLI, rule file, PEFT config, dialog): all of them build this.
+        if not isinstance(self.r, int) or isinstance(self.r, bool) or not 1 <= self.r <= MAX_LORA_RANK:
+            raise FreezeguiError(
+                f"LoRA rank r must be a positive integer up to {MAX_LORA_RANK:,}, got {self.r!r}"
+            )
+        if not _real(self.lora_alpha) or not 0 <= self.lora_alpha <= MAX_LORA_ALPHA:
+            raise FreezeguiError(
+                f"lora_alpha must be a number from 0 to {MAX_LORA_ALPHA:g}, got {self.lora_alpha!r}"
+            )
+        if not _real(self.dropout) or not 0 <= self.dropout < 1:
+            raise FreezeguiError(f"LoRA dropout must be a number in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.use_dora, bool):
+            raise FreezeguiError(f"use_dora must be true or false, got {self.use_dora!r}")
+        if self.bias not in {b.value for b in LoraBias}:
+            raise FreezeguiError(f"LoRA bias must be one of none, all, lora_only; got {self.bias!r}")
         self.bias = LoraBias(self.bias)
 
     def as_dict(self) -> dict[str, Any]:
@@ -105,6 +119,11 @@ class LoraSpec:
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.settings.as_dict(), "targets": [p.text for p in self.targets]}
+
+
+def _real(x: object) -> bool:
+    """A finite int or float (not a bool, a string or NaN)."""
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
 # ------------------------------------------------------------------------------------- module types

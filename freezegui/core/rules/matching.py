@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from freezegui.core.rules.patterns import Pattern, segment_regex
+from freezegui.core.rules.patterns import Pattern, compile_regex, segment_regex
 from freezegui.core.structure.tree import ModuleTree
 
 # A tree's names as a trie, built once per tree: the stage view and the schedule editor match a few
@@ -94,7 +94,7 @@ class _Trie:
     def glob(self, segments: list[str]) -> set[int]:
         hits: set[int] = set()
         seen: set[tuple[int, int]] = set()
-        regexes = [None if seg == "**" else re.compile(segment_regex(seg), re.DOTALL) for seg in segments]
+        regexes = [None if seg == "**" else compile_regex(segment_regex(seg), re.DOTALL) for seg in segments]
         stack = [(0, 0)]
         while stack:
             node, i = stack.pop()

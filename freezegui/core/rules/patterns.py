@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from freezegui.core.errors import RuleError
+from freezegui.core.rules.regex import BoundedRegex, PatternBudgetError, compile_bounded
 
 PARAM_PREFIX = "param:"
 _CACHE_SIZE = 65_536
@@ -62,12 +63,18 @@ def _literal(segment: str) -> str:
     return max([*runs, run], key=len)
 
 
+def compile_regex(pattern: str, flags: int = 0, *, shown: str | None = None) -> BoundedRegex:
+    """Every regex a pattern builds, compiled to match in bounded time with ``re``'s meaning (see
+    :mod:`freezegui.core.rules.regex`): a user's pattern must not be able to hang a search."""
+    return compile_bounded(pattern, flags, shown=shown)
+
+
 @dataclass(frozen=True)
 class Pattern:
     """A compiled rule pattern; :meth:`matches` says whether it covers a dotted path."""
 
     text: str
-    _regex: re.Pattern[str] | None = field(repr=False, compare=False)  # None: a plain path
+    _regex: BoundedRegex | None = field(repr=False, compare=False)  # None: a plain path
     _dotted: bool = field(repr=False, compare=False)  # glob regexes run on ``path + "."``
     # Text that every path the pattern matches contains ("" when none is known): a cheap test that
     # rules out most paths before the regex runs, when a search tests 10^5 of them.
@@ -100,11 +107,8 @@ class Pattern:
             return cls._compile_param(text)
         if text.startswith("re:"):
             body = text[3:]
-            try:
-                regex = re.compile(rf"(?:{body})(?:\..*)?", re.DOTALL)
-            except re.error as exc:
-                raise RuleError(f"bad regular expression {body!r}: {exc}") from None
-            return cls(text, regex, False)
+            compile_regex(body, shown=body)  # its own errors, before the suffix is added
+            return cls(text, compile_regex(rf"(?:{body})(?:\..*)?", re.DOTALL, shown=body), False)
         segments = text.split(".")
         if any(s == "" for s in segments):
             raise RuleError(f"pattern {text!r} has an empty segment (two dots, or a dot at an end)")
@@ -119,8 +123,8 @@ class Pattern:
                     raise ValueError(f"'**' must be a whole segment, not part of {seg!r}")
                 else:
                     parts.append(segment_regex(seg) + r"\.")
-            regex = re.compile("".join(parts) + ".*", re.DOTALL)
-        except (ValueError, re.error) as exc:
+            regex = compile_regex("".join(parts) + ".*", re.DOTALL, shown=text)
+        except (ValueError, RuleError) as exc:
             raise RuleError(f"bad pattern {text!r}: {exc}") from None
         return cls(text, regex, True, max((_literal(seg) for seg in segments), key=len))
 
@@ -130,18 +134,18 @@ class Pattern:
         if not inner.startswith("re:"):
             glob = cls.compile(inner)
             return cls(text, glob._regex, glob._dotted, glob.needle, params_only=True)
-        try:  # the regex must match the whole parameter name: no module-path suffix is added
-            regex = re.compile(inner[3:])
-        except re.error as exc:
-            raise RuleError(f"bad regular expression {inner[3:]!r}: {exc}") from None
-        return cls(text, regex, False, params_only=True)
+        # the regex must match the whole parameter name: no module-path suffix is added
+        return cls(text, compile_regex(inner[3:], shown=inner[3:]), False, params_only=True)
 
     def matches(self, path: str) -> bool:
         """True when the pattern names ``path`` itself or a module that contains it."""
         if self._regex is None:
             return path == self.text or path.startswith(self.text + ".")
         subject = path + "." if self._dotted else path
-        return self._regex.fullmatch(subject) is not None
+        try:
+            return self._regex.fullmatch(subject)
+        except PatternBudgetError:  # named as the user wrote it, not as the regex it became
+            raise PatternBudgetError(self.text, path) from None
 
     @property
     def is_literal(self) -> bool:

@@ -26,6 +26,7 @@ from freezegui.core.rules.keys import Stage, parse_layer_decay, parse_schedule, 
 from freezegui.core.rules.lora import LoraSpec, parse_lora_section
 from freezegui.core.rules.matching import evaluate_patterns
 from freezegui.core.rules.patterns import Pattern
+from freezegui.core.rules.regex import PatternBudgetError
 from freezegui.core.rules.yaml_reader import compose_steps, read_limited, read_scalar
 from freezegui.core.strenum import StrEnum
 from freezegui.core.structure.tree import ModuleNode, ModuleTree
@@ -145,9 +146,16 @@ class RuleSet:
 
         All rules are matched in one pass over the names (see :mod:`freezegui.core.rules.matching`).
         """
-        trainable, counts = evaluate_patterns(
-            tree, [r.pattern for r in self.rules], [r.trainable for r in self.rules], self.default == "train"
-        )
+        try:
+            trainable, counts = evaluate_patterns(
+                tree,
+                [r.pattern for r in self.rules],
+                [r.trainable for r in self.rules],
+                self.default == "train",
+            )
+        except PatternBudgetError as exc:  # refused, naming the rule's line
+            line = next((r.line for r in self.rules if r.pattern.text == exc.pattern), None)
+            raise exc.located(self.source, line) from None
         return trainable, [RuleMatch(rule, *c) for rule, c in zip(self.rules, counts)]
 
     def resolve(self, path: str) -> bool:

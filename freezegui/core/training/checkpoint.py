@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
-import json
 import os
 import shutil
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from freezegui.core import standard_json
 from freezegui.core.errors import TrainingError
 from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.training.report import TrainingReport
@@ -81,7 +81,9 @@ def save_checkpoint(
         _write_file(new / RULES_NAME, rules.dumps().encode("utf-8"))
         names.append(RULES_NAME)
         if report is not None:
-            _write_file(new / REPORT_NAME, (json.dumps(report.as_dict(), indent=2) + "\n").encode("utf-8"))
+            _write_file(
+                new / REPORT_NAME, (standard_json.dumps(report.as_dict(), indent=2) + "\n").encode("utf-8")
+            )
             names.append(REPORT_NAME)
         return names
 
