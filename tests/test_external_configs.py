@@ -179,8 +179,8 @@ def test_cli_lora_settings_refused(args: list[str], message: str, tmp_path: Path
 LORA_SECTIONS = {
     "lora_alpha: .inf": ("lora_alpha: .inf", "lora_alpha must be a number"),
     "r: 1e9": ("r: 1000000000", "positive integer up to 65,536"),
-    "a tag on r": ("r: !!python/name:os.system", "bad `lora:` section"),
-    "an unhashable key": ("? [a, b]\n  : 1", "bad `lora:` section"),
+    "a tag on r": ("r: !!python/name:os.system", "could not determine a constructor"),
+    "an unhashable key": ("? [a, b]\n  : 1", "expected a single value here"),
     "r: !!float 8": ("r: !!float 8", "LoRA rank r must be a positive integer"),
 }
 
