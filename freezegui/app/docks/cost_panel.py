@@ -41,6 +41,7 @@ from freezegui.core.structure.counting import format_bytes
 GIB = 1024**3
 GPU_PRESETS = ("24", "40", "80", "141")
 DEBOUNCE_MS = 300
+MAX_BATCH = 65_536  # examples per GPU; a larger number is a typo, not a plan (it would still plan on meta)
 SEGMENTS = (  # (attribute of Cost, legend, colour)
     ("weights_bytes", "weights", "#5b7fbf"),
     ("gradients_bytes", "gradients", "#d08a3c"),
@@ -149,7 +150,8 @@ class CostPanel(QDockWidget):
     def _build(self) -> None:
         body = QWidget(self)
         form = QFormLayout()
-        self.batch = spin("costBatch", 1, 1_000_000, 8)
+        self.batch = spin("costBatch", 1, MAX_BATCH, 8)
+        self.batch.setToolTip(f"Examples per GPU (1 to {MAX_BATCH:,})")
         self.length = spin("costLength", 0, 1_000_000, 0, "default")
         self.length_label = QLabel("Length")
         self.dtype = combo(

@@ -184,8 +184,7 @@ def _meta_step(
     adapted: np.ndarray,
     cancel: Callable[[], bool] | None = None,
 ) -> StepCost:
-    from freezegui.core.training.config import TrainingConfig
-    from freezegui.core.training.data import synthetic_data
+    from freezegui.core.data.synthetic import describe
 
     copy = meta_copy(model, _compute_dtype(options), cancel)
     copy_tree = build_tree(copy)
@@ -197,16 +196,17 @@ def _meta_step(
     saved = SavedTensors(copy)
     if options.gradient_checkpointing:
         enable_checkpointing(copy, saved)
-    config = TrainingConfig(
+    spec = describe(
+        copy,
         batch_size=options.batch_size,
         seq_len=options.seq_len or DEFAULT_SEQ_LEN,
         image_size=options.image_size,
+        device=torch.device("meta"),
     )
-    data = synthetic_data(copy, config, torch.device("meta"))
-    batch = data.batch(0)
+    batch = spec.meta()  # the batch's own meta tensors: no pool, nothing allocated
     copy.train()
     try:
-        return measure_step(copy, lambda: data.loss(copy, batch), saved, cancel=cancel)
+        return measure_step(copy, lambda: spec.loss(copy, batch), saved, cancel=cancel)
     except (FreezeguiError, PlanCancelled):
         raise
     except Exception as exc:
@@ -255,15 +255,3 @@ def _layout(state: Cost, step: StepCost | None, options: PlanOptions) -> tuple[C
         backward_flops=step.backward_flops * n,
     )
     return total, rank
-
-
-def length_kind(model: nn.Module) -> str:
-    """What the plan's length means for this model: ``"tokens"``, ``"pixels"`` or ``""`` (neither)."""
-    from freezegui.core.training.data import _first_leaf, _hf_task, is_transformers_model
-
-    if is_transformers_model(model):
-        return "pixels" if _hf_task(model) == "image_classification" else "tokens"
-    first = _first_leaf(model)
-    if isinstance(first, nn.Embedding):
-        return "tokens"
-    return "pixels" if isinstance(first, (nn.Conv2d, nn.Conv3d)) else ""
