@@ -102,6 +102,8 @@ class CostPanel(QDockWidget):
     """The "Cost" dock (see the module docstring for how it stays responsive)."""
 
     planShown = Signal(object)  # the Plan now on screen (current, never stale)
+    planStale = Signal()  # an edit: the plan on screen no longer matches
+    per_module = False  # also every module's numbers (the tree's cost columns ask for them)
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__("Cost", window)
@@ -250,6 +252,7 @@ class CostPanel(QDockWidget):
         A plan still running is stale too: it sleeps at its next op (leaving the interpreter to the
         UI while the user edits) and is stopped when the next plan starts."""
         self._generation += 1
+        self.planStale.emit()
         if self._stale is not None:
             self._stale.set()
         if not self._shown:
@@ -314,6 +317,7 @@ class CostPanel(QDockWidget):
             full_finetune=full,
             adapted=adapted,
             cancel=stop_check(stale, cancel),
+            per_module=self.per_module,
             _connect={
                 "returned": functools.partial(self._done, gen, doc),
                 "errored": functools.partial(self._failed, gen),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from freezegui.app.tree import plan_columns as pc
 from freezegui.core.editing.document import Document
 from freezegui.core.editing.selection import CheckState
 from freezegui.core.structure.counting import format_count
@@ -121,8 +122,10 @@ class Column:
     tooltip: Callable[[Document, Item], str | None] | None = None
     header_tooltip: str | None = None
     check: Callable[[Document, Item], CheckState | None] | None = None
+    dim_when_stale: bool = False  # grey text while the Cost dock's plan is stale (the cost columns)
 
 
+_COST_COLUMN = {"right_aligned": True, "dim_when_frozen": False, "dim_when_stale": True}
 COLUMNS: tuple[Column, ...] = (
     Column(
         "Module  (✓ = Train)",
@@ -130,6 +133,7 @@ COLUMNS: tuple[Column, ...] = (
         dim_when_frozen=False,
         header_tooltip="Ticked rows train; unticked rows are frozen. A partly ticked box: some of it trains.",
         check=_train_check,
+        tooltip=pc.train_tooltip,
     ),
     Column("Type", _type_text, tied_color=True),
     Column("Parameters", _total_text, right_aligned=True, tooltip=_counts_tooltip),
@@ -151,6 +155,28 @@ COLUMNS: tuple[Column, ...] = (
         '"mixed": its tensors train at different scales).',
     ),
     Column("Shape · dtype", _shape_text),
+    # The cost columns (View → Cost columns, hidden by default), from the Cost dock's per-module plan.
+    Column(
+        "Output shape",
+        pc.output_shape_text,
+        dim_when_frozen=False,
+        dim_when_stale=True,
+        header_tooltip="What the module returns in the planned step (batch first), as torchinfo shows it",
+    ),
+    Column(
+        "FLOPs (fwd + bwd)",
+        pc.flops_text,
+        header_tooltip="Forward + backward FLOPs of the planned step inside this module (children included)",
+        **_COST_COLUMN,
+    ),
+    Column(
+        "Activations",
+        pc.activations_text,
+        header_tooltip="Bytes saved for backward inside this module (children included); nothing below "
+        "the first trained layer",
+        **_COST_COLUMN,
+    ),
 )
 COL_NAME, COL_TYPE, COL_TOTAL, COL_TRAINABLE, COL_LORA, COL_LR, COL_SHAPE = range(7)
+COST_COLUMNS = (7, 8, 9)  # output shape, FLOPs, activations
 HEADERS = tuple(c.header for c in COLUMNS)
