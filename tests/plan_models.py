@@ -101,10 +101,11 @@ def loader_batch(
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
+    from freezegui.core.data.examples import make_batch
     from freezegui.core.data.synthetic import describe
 
     spec = describe(model, batch_size=batch_size, seq_len=seq_len, image_size=image_size)
-    inputs, labels = spec.make(2 * batch_size, torch.device("cpu"))
+    inputs, labels = make_batch(spec, 2 * batch_size, torch.device("cpu"))
     x = inputs[spec.key] if spec.key else inputs
     if spec.labels == "inputs":  # next-token data: the labels are the ids themselves
         (xb,) = next(iter(DataLoader(TensorDataset(x), batch_size=batch_size)))

@@ -15,6 +15,7 @@ from torch import nn
 
 import freezegui
 from freezegui.cli.main import main
+from freezegui.core.data import examples
 from freezegui.core.data.synthetic import BatchTooLargeError, SyntheticBatch, describe
 from freezegui.core.plan import plan
 from tests.test_plan import real_step
@@ -69,11 +70,11 @@ def test_resnet18_batch_300_at_224_plans_without_making_a_batch(monkeypatch) -> 
         seen.append(batch)
         return batch
 
-    def refuse(self: SyntheticBatch, n: int, device: torch.device):
+    def refuse(*args: object) -> None:
         raise AssertionError("the planner made real examples")
 
     monkeypatch.setattr(SyntheticBatch, "meta", spy)
-    monkeypatch.setattr(SyntheticBatch, "make", refuse)
+    monkeypatch.setattr(examples, "make_examples", refuse)
     from torchvision.models import resnet18
 
     p = plan(resnet18(), batch_size=300, image_size=224)
@@ -107,7 +108,7 @@ def test_too_large_a_batch_is_a_clear_error_before_anything_is_made(convnet: nn.
         describe(convnet, batch_size=8, image_size=10**9)
     spec = describe(convnet, batch_size=10**15, image_size=16)
     with pytest.raises(BatchTooLargeError):
-        spec.make(10**15, torch.device("cpu"))
+        examples.make_batch(spec, 10**15, torch.device("cpu"))
 
 
 def test_training_data_still_a_pool_of_its_own_examples(convnet: nn.Module) -> None:

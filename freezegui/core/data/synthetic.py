@@ -3,7 +3,7 @@
 :func:`describe` finds what one batch is (input shape and dtype, labels, task, loss) with a dry
 forward of two examples; nothing of the batch's size exists yet. :meth:`SyntheticBatch.meta` is the
 planner's batch: meta tensors of exactly the batch's size, never allocated and never a view of a
-larger pool (autograd would count the pool's whole storage as saved). :meth:`SyntheticBatch.make`
+larger pool (autograd would count the pool's whole storage as saved). :func:`~freezegui.core.data.examples.make_batch`
 gives the training engine ``n`` real, learnable examples with the same layout.
 """
 
@@ -79,26 +79,6 @@ class SyntheticBatch:
         else:
             y = torch.empty((n,), dtype=torch.long, device=device)
         return ({self.key: x} if self.key else x), y
-
-    def make(self, n: int, device: torch.device) -> Batch:
-        """``n`` real examples, learnable and reproducible from ``seed`` (the training engine's pool)."""
-        check_addressable(self, n)
-        from freezegui.core.data.examples import make_examples
-
-        try:
-            x, y = make_examples(self, n, torch.Generator().manual_seed(self.seed))
-            x, y = x.to(device=device), y.to(device)
-        except (RuntimeError, MemoryError):  # the allocator refused: the only thing that runs here
-            raise BatchTooLargeError(
-                f"the synthetic data ({n:,} {self.kind}) needs {format_bytes(n * example_bytes(self))}, "
-                "more memory than there is; lower the batch size or the input size"
-            ) from None
-        return ({self.key: x} if self.key else x), y
-
-    def description(self, n: int) -> str:
-        from freezegui.core.data.examples import describe_examples
-
-        return describe_examples(self, n)
 
 
 def example_bytes(spec: SyntheticBatch) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from freezegui.core.data.examples import describe_examples, make_batch
 from freezegui.core.data.examples import mask_tokens as _mask_tokens
 from freezegui.core.data.synthetic import describe
 from freezegui.core.data.tasks import Batch, is_transformers_model
@@ -124,10 +125,10 @@ def synthetic_data(model: nn.Module, config: TrainingConfig, device: torch.devic
         device=device,
     )
     n = config.batch_size * _POOL_BATCHES
-    inputs, labels = spec.make(n, device)
+    inputs, labels = make_batch(spec, n, device)
     return TrainingData(
         spec.task,
-        spec.description(n),
+        describe_examples(spec, n),
         _Pool(inputs, labels, config.batch_size),
         spec.loss_fn,
         num_classes=spec.classes,
