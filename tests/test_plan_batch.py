@@ -108,7 +108,7 @@ def test_too_large_a_batch_is_a_clear_error_before_anything_is_made(convnet: nn.
         describe(convnet, batch_size=8, image_size=10**9)
     spec = describe(convnet, batch_size=10**15, image_size=16)
     with pytest.raises(BatchTooLargeError):
-        examples.make_batch(spec, 10**15, torch.device("cpu"))
+        examples.make_batch(spec, 10**16, torch.device("cpu"))  # 3e19 bytes
 
 
 def test_training_data_still_a_pool_of_its_own_examples(convnet: nn.Module) -> None:

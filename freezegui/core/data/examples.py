@@ -9,29 +9,16 @@ from __future__ import annotations
 
 import torch
 
-from freezegui.core.data.synthetic import (
-    MASK_PROB,
-    BatchTooLargeError,
-    SyntheticBatch,
-    check_addressable,
-    example_bytes,
-)
+from freezegui.core.data.synthetic import MASK_PROB, SyntheticBatch, check_addressable
 from freezegui.core.data.tasks import Batch
-from freezegui.core.structure.counting import format_bytes
 
 
 def make_batch(spec: SyntheticBatch, n: int, device: torch.device) -> Batch:
     """``n`` real examples on ``device``, learnable and reproducible from ``spec.seed`` (the training
-    engine's pool). Raises :class:`BatchTooLargeError` when they cannot be held."""
+    engine's pool). Raises :class:`BatchTooLargeError` when no tensor could address them."""
     check_addressable(spec, n)
-    try:
-        x, y = make_examples(spec, n, torch.Generator().manual_seed(spec.seed))
-        x, y = x.to(device=device), y.to(device)
-    except (RuntimeError, MemoryError):  # the allocator refused: the only thing that runs here
-        raise BatchTooLargeError(
-            f"the synthetic data ({n:,} {spec.kind}) needs {format_bytes(n * example_bytes(spec))}, "
-            "more memory than there is; lower the batch size or the input size"
-        ) from None
+    x, y = make_examples(spec, n, torch.Generator().manual_seed(spec.seed))  # the engine reports an
+    x, y = x.to(device=device), y.to(device)  # allocator's refusal with the batch size to lower
     return ({spec.key: x} if spec.key else x), y
 
 
