@@ -125,7 +125,6 @@ class Column:
     dim_when_stale: bool = False  # grey text while the Cost dock's plan is stale (the cost columns)
 
 
-_COST_COLUMN = {"right_aligned": True, "dim_when_frozen": False, "dim_when_stale": True}
 COLUMNS: tuple[Column, ...] = (
     Column(
         "Module  (✓ = Train)",
@@ -167,14 +166,18 @@ COLUMNS: tuple[Column, ...] = (
         "FLOPs (fwd + bwd)",
         pc.flops_text,
         header_tooltip="Forward + backward FLOPs of the planned step inside this module (children included)",
-        **_COST_COLUMN,
+        right_aligned=True,
+        dim_when_frozen=False,
+        dim_when_stale=True,
     ),
     Column(
         "Activations",
         pc.activations_text,
         header_tooltip="Bytes saved for backward inside this module (children included); nothing below "
         "the first trained layer",
-        **_COST_COLUMN,
+        right_aligned=True,
+        dim_when_frozen=False,
+        dim_when_stale=True,
     ),
 )
 COL_NAME, COL_TYPE, COL_TOTAL, COL_TRAINABLE, COL_LORA, COL_LR, COL_SHAPE = range(7)
