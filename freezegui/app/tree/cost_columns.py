@@ -3,17 +3,21 @@ dock for per-module plans while they show (its background plan fills them; see :
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QAction
 
 from freezegui.app.tree.columns import COST_COLUMNS
 from freezegui.app.tree.plan_columns import NUMBERS
 
+if TYPE_CHECKING:
+    from freezegui.app.main_window import MainWindow
 
-def install(window: Any) -> QAction:
+
+def install(window: MainWindow) -> QAction:
     """Hide the cost columns, add the View menu's toggle, and follow the Cost dock's plans."""
     panel, header = window.cost_panel, window.tree_view.header()
+    assert panel is not None  # installed right after the Cost dock is made
     for col in COST_COLUMNS:
         header.hideSection(col)
     action = QAction("Cost columns (shape, FLOPs, activations)", window)
