@@ -9,6 +9,10 @@
    the measured time-per-step ratio on this CPU (goal: within 25 %), steps alternated, medians.
 3. The planned peak next to torch.profiler's memory timeline of a steady CPU step.
 4. A layer toggle on the 70B tree in the window, Cost dock hidden vs planning in the background.
+5. The per-module plan (``per_module=True``: every module's shape, FLOPs, saved bytes) against the
+   plain plan of the same model and options (goal: <= 1.2x), rounds alternated, medians.
+
+    python benchmarks/bench_plan.py --modules   (only part 5)
 """
 
 from __future__ import annotations
@@ -181,8 +185,39 @@ def bench_ui_toggle(count: int) -> None:
     window.close()
 
 
+def bench_per_module(rounds: int) -> None:
+    """Part 5: the per-module plan's time over the plain plan's, same model and options."""
+    from torchvision.models import resnet18
+
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "config.json").write_text(json.dumps(LLAMA_70B_CONFIG))
+        llama = freezegui.load_model(f"hf-config:{tmp}", structure_only=True)
+    cases = [
+        ("Llama-3-70B full, 1 x 2,048", llama, None, {"batch_size": 1, "seq_len": 2048, "dtype": "bf16"}),
+        ("ResNet-18 full, 8 x 224 px", resnet18(), None, {"batch_size": 8, "image_size": 224}),
+    ]
+    print(f"5. per-module plan vs plain plan (medians of {rounds}, alternated)")
+    for name, model, rules, kwargs in cases:
+        plain, per = [], []
+        for _ in range(rounds):
+            t = time.perf_counter()
+            freezegui.plan(model, rules, **kwargs)
+            plain.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            p = freezegui.plan(model, rules, per_module=True, **kwargs)
+            per.append(time.perf_counter() - t)
+        a, b = statistics.median(plain), statistics.median(per)
+        print(
+            f"   {name:<28} plain {a:6.2f} s   per-module {b:6.2f} s   = {b / a:.2f}x (goal <= 1.2x), "
+            f"{len(p.modules or {})} modules"
+        )
+
+
 def main() -> None:
     quick = "--quick" in sys.argv
+    if "--modules" in sys.argv:
+        bench_per_module(1 if quick else 3)
+        return
     if "--ui" in sys.argv:
         bench_ui_toggle(10 if quick else 20)
         return
@@ -210,6 +245,7 @@ def main() -> None:
         steps,
     )
     bench_peak()
+    bench_per_module(1 if quick else 3)
     bench_ui_toggle(10 if quick else 20)
 
 

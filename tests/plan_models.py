@@ -91,3 +91,25 @@ ARCHS = [
     Arch("llama", _llama, ["lm_head"], ["model.layers.1", "model.layers.2"], {"seq_len": 16}),
     Arch("gpt2", _gpt2, ["lm_head"], ["transformer.h.1", "transformer.h.2"], {"seq_len": 16}),
 ]
+
+
+def loader_batch(
+    model: nn.Module, batch_size: int, *, seq_len: int = 32, image_size: int | None = None
+) -> tuple[Any, Any]:
+    """The synthetic data's first batch as a ``DataLoader`` yields it: tensors of their own, not a view
+    of a larger pool (whose whole storage autograd would count as saved). Returns (spec, batch)."""
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from freezegui.core.data.examples import make_batch
+    from freezegui.core.data.synthetic import describe
+
+    spec = describe(model, batch_size=batch_size, seq_len=seq_len, image_size=image_size)
+    inputs, labels = make_batch(spec, 2 * batch_size, torch.device("cpu"))
+    x = inputs[spec.key] if spec.key else inputs
+    if spec.labels == "inputs":  # next-token data: the labels are the ids themselves
+        (xb,) = next(iter(DataLoader(TensorDataset(x), batch_size=batch_size)))
+        yb = xb
+    else:
+        xb, yb = next(iter(DataLoader(TensorDataset(x, labels), batch_size=batch_size)))
+    return spec, ({spec.key: xb} if spec.key else xb, yb)

@@ -13,20 +13,18 @@ import freezegui
 from freezegui.core.plan import KEYS, PlanError, plan
 from freezegui.core.plan.measure import StepCost, measure_step
 from freezegui.core.training.config import TrainingConfig
-from freezegui.core.training.data import synthetic_data
-from tests.plan_models import ARCHS, Arch
+from tests.plan_models import ARCHS, Arch, loader_batch
 
 BATCH = 2
 
 
-def real_step(model: nn.Module, rules: dict, **size: int) -> StepCost:
-    """The same hooks and FLOP counter on the real CPU model, frozen by the same rules."""
+def real_step(model: nn.Module, rules: dict, batch_size: int = BATCH, **size: int) -> StepCost:
+    """The same hooks and FLOP counter on the real CPU model, frozen by the same rules, fed a batch
+    as a ``DataLoader`` gives it."""
     freezegui.apply_rules(model, rules)
-    cfg = TrainingConfig(batch_size=BATCH, seq_len=size.get("seq_len", 32), image_size=size.get("image_size"))
-    data = synthetic_data(model, cfg, torch.device("cpu"))
-    batch = data.batch(0)
+    spec, batch = loader_batch(model, batch_size, **size)
     model.train()
-    return measure_step(model, lambda: data.loss(model, batch))
+    return measure_step(model, lambda: spec.loss(model, batch))
 
 
 @pytest.mark.parametrize("selection", ["full", "head", "last_two"])

@@ -68,3 +68,24 @@ def test_llama_70b_structure_only_plan(tmp_path: Path, capsys: pytest.CaptureFix
     assert out["weights_bytes"] == 2 * 70_553_706_496
     assert out["optimizer_bytes"] == 2 * out["gradients_bytes"] == 4 * 70_553_706_496
     assert out["activations_bytes"] > 0 and out["step_flops"] > 6 * 70e9 * 2048 * 0.9
+
+
+def test_per_module_json_and_table(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["plan", "torchvision:resnet18", "--num-classes", "10", "--image-size", "32", "--batch-size", "2"]
+    out = _json(capsys, [*base, "--per-module", "--json"])
+    modules = out["modules"]
+    assert set(modules[0]) == {
+        "name", "type", "output_shape", "forward_flops", "backward_flops", "activations_bytes"
+    }  # fmt: skip
+    assert modules[0]["name"] == "" and modules[0]["type"] == "ResNet"
+    assert modules[0]["activations_bytes"] == out["activations_bytes"]
+    assert modules[0]["forward_flops"] + modules[0]["backward_flops"] == out["step_flops"]
+    names = [m["name"] for m in modules]
+    assert names[:3] == ["", "conv1", "bn1"] and "layer1.0.conv1" in names  # tree order, every module
+    assert next(m for m in modules if m["name"] == "fc")["output_shape"] == [2, 10]
+    assert "modules" not in _json(capsys, [*base, "--json"])
+    assert main([*base, "--per-module", "--depth", "1", "--sort", "flops"]) == 0
+    text = capsys.readouterr().out
+    assert "Output shape" in text and "layer1 (Sequential)" in text and "layer1.0" not in text
+    rows = text.split("Layer (type)")[1].splitlines()[2:7]
+    assert rows[0].startswith("ResNet")  # the most FLOPs first: the root holds everything

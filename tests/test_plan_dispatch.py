@@ -5,16 +5,13 @@ same plan as running every meta kernel."""
 from __future__ import annotations
 
 import pytest
-import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import freezegui
 from freezegui.core.plan import KEYS, measure, plan
 from freezegui.core.plan.attention import ATTENTION_FLOPS
 from freezegui.core.plan.meta_cache import MetaResults
-from freezegui.core.training.config import TrainingConfig
-from freezegui.core.training.data import synthetic_data
-from tests.plan_models import ARCHS, Arch
+from tests.plan_models import ARCHS, Arch, loader_batch
 
 SMALL = [
     a for a in ARCHS if a.name not in ("bert", "resnet18")
@@ -24,15 +21,11 @@ SMALL = [
 @pytest.mark.parametrize("arch", SMALL, ids=lambda a: a.name)
 def test_step_counter_equals_pytorchs_flop_counter(arch: Arch) -> None:
     model = arch.make()
-    cfg = TrainingConfig(
-        batch_size=2, seq_len=arch.size.get("seq_len", 32), image_size=arch.size.get("image_size")
-    )
-    data = synthetic_data(model, cfg, torch.device("cpu"))
-    batch = data.batch(0)
-    ours = measure.measure_step(model, lambda: data.loss(model, batch))
+    spec, batch = loader_batch(model, 2, **arch.size)
+    ours = measure.measure_step(model, lambda: spec.loss(model, batch))
     model.zero_grad(set_to_none=True)
     with FlopCounterMode(display=False, custom_mapping=dict(ATTENTION_FLOPS)) as theirs:
-        data.loss(model, batch).backward()
+        spec.loss(model, batch).backward()
     assert ours.step_flops == theirs.get_total_flops() > 0
 
 

@@ -11,9 +11,8 @@ from torch import nn
 from freezegui.core.plan import plan
 from freezegui.core.plan.measure import measure_step
 from freezegui.core.rules.ruleset import RuleSet
-from freezegui.core.training.config import TrainingConfig
-from freezegui.core.training.data import synthetic_data
 from tests.models import tiny_gpt2, tiny_llama
+from tests.plan_models import loader_batch
 
 peft = pytest.importorskip("peft")
 
@@ -64,11 +63,9 @@ def test_lora_plan_equals_the_peft_model(case: str) -> None:
     assert p.weights_bytes == _bytes(unique)
     assert p.gradients_bytes == _bytes(trained)  # adapters (and PEFT's biases); target weights frozen
     optimizer = torch.optim.AdamW(trained)
-    cfg = TrainingConfig(batch_size=BATCH, seq_len=SEQ)
-    data = synthetic_data(ref, cfg, torch.device("cpu"))
-    batch = data.batch(0)
+    spec, batch = loader_batch(ref, BATCH, seq_len=SEQ)  # a batch of its own, as a DataLoader gives it
     ref.train()
-    real = measure_step(ref, lambda: data.loss(ref, batch))  # the same hooks on PEFT's CPU model
+    real = measure_step(ref, lambda: spec.loss(ref, batch))  # the same hooks on PEFT's CPU model
     optimizer.step()
     state = [v for s in optimizer.state.values() for v in s.values() if v.dim() > 0]
     assert p.optimizer_bytes == _bytes(state)

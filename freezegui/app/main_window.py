@@ -140,6 +140,9 @@ class MainWindow(QMainWindow):
 
         self.cost_panel = CostPanel(self)
         self.add_dock(self.cost_panel, "Cost", "costPanel")
+        from freezegui.app.tree.cost_columns import install  # View → Cost columns (issue 23)
+
+        self.cost_columns_action = install(self)
 
     @property
     def training_panel(self) -> TrainingPanel | None:

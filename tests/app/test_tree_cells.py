@@ -61,7 +61,7 @@ def _painted_calls(qtbot, view: QTreeView) -> tuple[int, dict[str, int]]:
     qtbot.addWidget(view)
     view.setUniformRowHeights(True)
     view.setModel(m)
-    view.resize(900, 700)
+    view.resize(1800, 700)  # every column on screen (the cost columns too)
     with qtbot.waitExposed(view):
         view.show()
     view.expandAll()

@@ -42,6 +42,7 @@ from freezegui.core.structure.counting import format_bytes
 GIB = 1024**3
 GPU_PRESETS = ("24", "40", "80", "141")
 DEBOUNCE_MS = 300
+MAX_BATCH = 65_536  # examples per GPU; a larger number is a typo, not a plan (it would still plan on meta)
 SEGMENTS = (  # (attribute of Cost, legend, colour)
     ("weights_bytes", "weights", "#5b7fbf"),
     ("gradients_bytes", "gradients", "#d08a3c"),
@@ -102,6 +103,8 @@ class CostPanel(QDockWidget):
     """The "Cost" dock (see the module docstring for how it stays responsive)."""
 
     planShown = Signal(object)  # the Plan now on screen (current, never stale)
+    planStale = Signal()  # an edit: the plan on screen no longer matches
+    per_module = False  # also every module's numbers (the tree's cost columns ask for them)
 
     def __init__(self, window: MainWindow) -> None:
         super().__init__("Cost", window)
@@ -150,7 +153,8 @@ class CostPanel(QDockWidget):
     def _build(self) -> None:
         body = QWidget(self)
         form = QFormLayout()
-        self.batch = spin("costBatch", 1, 1_000_000, 8)
+        self.batch = spin("costBatch", 1, MAX_BATCH, 8)
+        self.batch.setToolTip(f"Examples per GPU (1 to {MAX_BATCH:,})")
         self.length = spin("costLength", 0, 1_000_000, 0, "default")
         self.length_label = QLabel("Length")
         self.dtype = combo(
@@ -253,6 +257,7 @@ class CostPanel(QDockWidget):
         A plan still running is stale too: it sleeps at its next op (leaving the interpreter to the
         UI while the user edits) and is stopped when the next plan starts."""
         self._generation += 1
+        self.planStale.emit()
         if self._stale is not None:
             self._stale.set()
         if not self._shown:
@@ -309,6 +314,7 @@ class CostPanel(QDockWidget):
             options,
             full_finetune=full,
             cancel=stop_check(stale, cancel),
+            per_module=self.per_module,
             _connect={
                 "returned": functools.partial(self._done, gen, doc),
                 "errored": functools.partial(self._failed, gen),

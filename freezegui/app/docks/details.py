@@ -168,9 +168,13 @@ class DetailsPane(QWidget):
             return
         counts = doc.selection.counts(item)  # adapters included, as in the tree and the totals
         lora = f" (LoRA adapters: {counts.lora:,})" if counts.lora else ""
+        from freezegui.app.tree.plan_columns import describe
+
+        cost = describe(doc, item)  # the Cost dock's per-module plan, when the cost columns show
         self.title.setText(
             f"<b>{item.path or doc.display_name}</b> — {item.type_name}<br>"
             f"{counts.trainable:,} trainable of {counts.total:,} parameters{lora}"
+            + (f"<br>{cost}" if cost else "")
         )
 
     def _entries_under(self, node: ModuleNode) -> list[ParamEntry]:

@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from freezegui.app.tree import plan_columns as pc
 from freezegui.app.tree.probe_values import probe_values
 from freezegui.core.editing.document import Document
 from freezegui.core.editing.selection import CheckState
@@ -137,6 +138,7 @@ class Column:
     header_tooltip: str | None = None
     check: Callable[[Document, Item], CheckState | None] | None = None
     tint: Callable[[Document, Item], float | None] | None = None  # a heat tint, 0..1 (None: none)
+    dim_when_stale: bool = False  # grey text while the Cost dock's plan is stale (the cost columns)
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -146,6 +148,7 @@ COLUMNS: tuple[Column, ...] = (
         dim_when_frozen=False,
         header_tooltip="Ticked rows train; unticked rows are frozen. A partly ticked box: some of it trains.",
         check=_train_check,
+        tooltip=pc.train_tooltip,
     ),
     Column("Type", _type_text, tied_color=True),
     Column("Parameters", _total_text, right_aligned=True, tooltip=_counts_tooltip),
@@ -176,6 +179,32 @@ COLUMNS: tuple[Column, ...] = (
         "data pulls on this module; the warmer, the more. Blank until a probe has run.",
         tint=_rgn_tint,
     ),
+    # The cost columns (View → Cost columns, hidden by default), from the Cost dock's per-module plan.
+    Column(
+        "Output shape",
+        pc.output_shape_text,
+        dim_when_frozen=False,
+        dim_when_stale=True,
+        header_tooltip="What the module returns in the planned step (batch first), as torchinfo shows it",
+    ),
+    Column(
+        "FLOPs (fwd + bwd)",
+        pc.flops_text,
+        header_tooltip="Forward + backward FLOPs of the planned step inside this module (children included)",
+        right_aligned=True,
+        dim_when_frozen=False,
+        dim_when_stale=True,
+    ),
+    Column(
+        "Activations",
+        pc.activations_text,
+        header_tooltip="Bytes saved for backward inside this module (children included); nothing below "
+        "the first trained layer",
+        right_aligned=True,
+        dim_when_frozen=False,
+        dim_when_stale=True,
+    ),
 )
 COL_NAME, COL_TYPE, COL_TOTAL, COL_TRAINABLE, COL_LORA, COL_LR, COL_SHAPE, COL_RGN = range(8)
+COST_COLUMNS = (8, 9, 10)  # output shape, FLOPs, activations
 HEADERS = tuple(c.header for c in COLUMNS)

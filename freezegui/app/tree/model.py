@@ -36,6 +36,7 @@ from freezegui.app.tree.columns import (
     Item,
     row_tooltip,
 )
+from freezegui.app.tree.plan_columns import NUMBERS
 from freezegui.app.tree.search_filter import SearchFilterModel
 from freezegui.core.editing.document import Document
 from freezegui.core.editing.selection import Change, CheckState
@@ -266,6 +267,8 @@ class ModuleTreeModel(QAbstractItemModel):
         cells = []
         for column in COLUMNS:
             colour = self._tied if tied and column.tied_color else frozen if column.dim_when_frozen else None
+            if column.dim_when_stale and NUMBERS.stale:
+                colour = self._dim
             check = column.check(doc, item) if column.check is not None else None
             cells.append(
                 Cell(

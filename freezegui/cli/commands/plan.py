@@ -28,6 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gpus", type=int, default=1, metavar="N", help="data-parallel ranks (default 1)")
     p.add_argument("--shard", choices=("none", "fsdp"), default="none", help="fsdp splits the state")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument(
+        "--per-module",
+        action="store_true",
+        help="also every module's output shape, FLOPs and saved activations (--json: a 'modules' list)",
+    )
+    p.add_argument("--depth", type=int, metavar="N", help="--per-module table: modules down to depth N")
+    p.add_argument(
+        "--sort", choices=("activations", "flops"), help="--per-module table: most expensive first"
+    )
     p.set_defaults(run=run)
 
 
@@ -49,12 +58,22 @@ def run(args: argparse.Namespace) -> int:
         gradient_checkpointing=args.gradient_checkpointing,
         gpus=args.gpus,
         shard=args.shard,
+        per_module=args.per_module,
     )
+    modules = result.modules if args.per_module else None
     if args.json:
-        standard_json.dump(result.as_dict(), sys.stdout)
+        out = result.as_dict()
+        if modules is not None:
+            out["modules"] = [m.as_dict() for m in modules.values()]
+        standard_json.dump(out, sys.stdout)
         print()
     else:
         print(result)
+        if modules is not None:
+            from freezegui.core.plan.table import module_table
+
+            print()
+            print("\n".join(module_table(modules, args.depth, args.sort)))
     if not result.step_ran:
         print(f"freezegui: warning: {result.message}", file=sys.stderr)
     return 0

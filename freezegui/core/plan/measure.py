@@ -22,6 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode, _FlopCounterMode
 
 from freezegui.core.plan.attention import ATTENTION_FLOPS
 from freezegui.core.plan.meta_cache import MetaResults
+from freezegui.core.plan.modules import ModuleStats
 from freezegui.core.plan.options import PlanCancelled
 from freezegui.core.plan.shims import meta_shims
 
@@ -52,6 +53,7 @@ class SavedTensors:
         self._exclude = {storage_key(t) for t in (*model.parameters(), *model.buffers())}
         self._seen: dict[int, torch.UntypedStorage] = {}  # kept alive: no address reuse while counting
         self.bytes = 0
+        self.stats: ModuleStats | None = None  # per-module charging, when asked for
 
     @property
     def excluded(self) -> set[int]:
@@ -69,6 +71,8 @@ class SavedTensors:
         if key not in self._exclude and key not in self._seen:
             self._seen[key] = storage
             self.bytes += storage.nbytes()
+            if self.stats is not None:
+                self.stats.add_saved(storage.nbytes())
 
     @contextlib.contextmanager
     def hooks(self) -> Iterator[None]:
@@ -99,9 +103,11 @@ class StepFlopCounter(FlopCounterMode):
         meta: MetaResults | None = None,
         exclude: set[int] | None = None,
         cancel: Callable[[], bool] | None = None,
+        stats: ModuleStats | None = None,
     ) -> None:
         super().__init__(display=False, custom_mapping=dict(ATTENTION_FLOPS))
         self.cancel = cancel
+        self.stats = stats
         self.total = 0
         self.largest_output = 0
         self.meta = meta
@@ -155,7 +161,10 @@ class StepFlopCounter(FlopCounterMode):
                     self._track(t)
         formula = self.flop_registry.get(func_packet)
         if formula is not None:
-            self.total += int(formula(*args, **kwargs, out_val=out))
+            flops = int(formula(*args, **kwargs, out_val=out))
+            self.total += flops
+            if self.stats is not None:
+                self.stats.add_flops(flops)
         return out
 
 
@@ -226,8 +235,11 @@ def measure_step(
     saved: SavedTensors | None = None,
     *,
     cancel: Callable[[], bool] | None = None,
+    stats: ModuleStats | None = None,
 ) -> StepCost:
     """Run ``forward()`` (returning the loss) and its backward on ``model``, counting as it goes.
+
+    ``stats`` (attached here for the step) also charges every op to the module that ran it.
 
     The model's gradients are left as the step made them; callers working on a copy discard it.
     ``temporary_bytes`` is what the step holds at its worst moment beyond the saved activations
@@ -236,13 +248,25 @@ def measure_step(
     """
     saved = saved or SavedTensors(model)
     on_meta = all(p.device.type == "meta" for p in model.parameters())
-    counter = StepFlopCounter(MetaResults() if on_meta else None, exclude=saved.excluded, cancel=cancel)
-    with meta_shims(), counter:
-        with saved.hooks():
-            loss = forward()
-        forward_flops = counter.total
-        if loss.requires_grad:
-            loss.backward()  # type: ignore[no-untyped-call]
+    counter = StepFlopCounter(
+        MetaResults() if on_meta else None, exclude=saved.excluded, cancel=cancel, stats=stats
+    )
+    saved.stats = stats
+    if stats is not None:
+        stats.attach()
+    try:
+        with meta_shims(), counter:
+            with saved.hooks():
+                loss = forward()
+            forward_flops = counter.total
+            if stats is not None:
+                stats.backward = True
+            if loss.requires_grad:
+                loss.backward()  # type: ignore[no-untyped-call]
+    finally:
+        if stats is not None:
+            stats.detach()
+        saved.stats = None
     grads = {
         storage_key(p.grad): p.grad.untyped_storage().nbytes()
         for p in model.parameters()

@@ -23,6 +23,7 @@ from freezegui.core.errors import FreezeguiError
 from freezegui.core.plan.adapters import adapter_state, add_meta_adapters
 from freezegui.core.plan.measure import SavedTensors, StepCost, measure_step
 from freezegui.core.plan.meta import _line, enable_checkpointing, meta_copy
+from freezegui.core.plan.modules import ModuleStats
 from freezegui.core.plan.options import PlanCancelled, PlanError, PlanOptions, Shard
 from freezegui.core.plan.result import Cost, Plan
 from freezegui.core.plan.state import state_cost
@@ -51,6 +52,7 @@ def plan(
     gpus: int = 1,
     shard: str = "none",
     full_finetune: Plan | None = None,
+    per_module: bool = False,
 ) -> Plan:
     """Plan one training step of ``model`` with the selection ``rules`` (or ``selection``) makes.
 
@@ -58,6 +60,8 @@ def plan(
     With neither, the model's own ``requires_grad`` flags are the selection. ``full_finetune`` reuses
     a full fine-tuning plan made with the same options (the app keeps one per setting). The model is
     not changed. Raises :class:`PlanError` for settings no plan can use.
+    ``per_module``: also fill ``Plan.modules`` (every module's output shape, FLOPs and saved bytes,
+    from the same step).
     """
     options = PlanOptions.make(
         batch_size=batch_size,
@@ -71,7 +75,7 @@ def plan(
         shard=shard,
     )
     tree, rs, mask = _selection_of(model, rules, selection)
-    return plan_tree(model, tree, mask, rs, options, full_finetune=full_finetune)
+    return plan_tree(model, tree, mask, rs, options, full_finetune=full_finetune, per_module=per_module)
 
 
 def plan_tree(
@@ -84,6 +88,7 @@ def plan_tree(
     full_finetune: Plan | None = None,
     adapted: np.ndarray | None = None,
     cancel: Callable[[], bool] | None = None,
+    per_module: bool = False,
 ) -> Plan:
     """:func:`plan` for a selection already evaluated on ``tree`` (the app's document).
 
@@ -97,14 +102,22 @@ def plan_tree(
         adapted = rules.lora.adapted(tree)
     if rules.lora is not None and adapted is not None:  # PEFT's `bias` setting trains biases too
         mask = mask | bias_mask(tree, adapted, rules.lora.settings.bias)
-    if full_finetune is None or full_finetune.options != options:
+    if (
+        full_finetune is None
+        or full_finetune.options != options
+        or (per_module and not full_finetune.modules)
+    ):
         full_rules = RuleSet(default="train", batchnorm=rules.batchnorm)
-        full_finetune = _plan_one(model, tree, full_rules, everything, everything, options, cancel=cancel)
+        full_finetune = _plan_one(
+            model, tree, full_rules, everything, everything, options, cancel=cancel, per_module=per_module
+        )
     grads = everything if rules.method == "lr_zero" else mask  # lr_zero: every tensor keeps requires_grad
     if grads.all() and (adapted is None or not adapted.any()):
         mine = _with_counts(full_finetune, tree, mask)
     else:
-        mine = _plan_one(model, tree, rules, mask, grads, options, adapted, cancel=cancel)
+        mine = _plan_one(
+            model, tree, rules, mask, grads, options, adapted, cancel=cancel, per_module=per_module
+        )
     mine.full_finetune = full_finetune
     return mine
 
@@ -130,7 +143,13 @@ def _selection_of(
 def _with_counts(template: Plan, tree: ModuleTree, mask: np.ndarray) -> Plan:
     counts = Counts(trainable=int(tree.numel[mask].sum()), total=tree.total_params)
     return Plan(
-        template.cost, template.per_rank, counts, template.options, template.step_ran, template.message
+        template.cost,
+        template.per_rank,
+        counts,
+        template.options,
+        template.step_ran,
+        template.message,
+        modules=template.modules,
     )
 
 
@@ -144,6 +163,7 @@ def _plan_one(
     adapted: np.ndarray | None = None,
     *,
     cancel: Callable[[], bool] | None = None,
+    per_module: bool = False,
 ) -> Plan:
     state = state_cost(tree, grads, grads, options)
     counts = Counts(trainable=int(tree.numel[mask].sum()), total=tree.total_params)
@@ -154,15 +174,17 @@ def _plan_one(
         counts = counts_with_adapters(tree, mask, adapted, rs.lora.settings)
     step: StepCost | None = None
     message = ""
+    stats: ModuleStats | None = None
     if grads.any() or adapted.any():
         try:
-            step = _meta_step(model, tree, rs, mask, grads, options, adapted, cancel)
+            step, stats = _meta_step(model, tree, rs, mask, grads, options, adapted, cancel, per_module)
         except FreezeguiError as exc:
             message = f"{exc}; only weights, gradients and optimizer state are planned"
     else:  # nothing trains: no backward, nothing saved
         step = StepCost(0, 0, 0, 0)
     total, rank = _layout(state, step, options)
-    return Plan(total, rank, counts, options, step_ran=step is not None, message=message)
+    modules = stats.costs(tree) if stats is not None else None
+    return Plan(total, rank, counts, options, step_ran=step is not None, message=message, modules=modules)
 
 
 def _compute_dtype(options: PlanOptions) -> torch.dtype | None:
@@ -182,9 +204,9 @@ def _meta_step(
     options: PlanOptions,
     adapted: np.ndarray,
     cancel: Callable[[], bool] | None = None,
-) -> StepCost:
-    from freezegui.core.training.config import TrainingConfig
-    from freezegui.core.training.data import synthetic_data
+    per_module: bool = False,
+) -> tuple[StepCost, ModuleStats | None]:
+    from freezegui.core.data.synthetic import describe
 
     copy = meta_copy(model, _compute_dtype(options), cancel)
     copy_tree = build_tree(copy)
@@ -196,16 +218,18 @@ def _meta_step(
     saved = SavedTensors(copy)
     if options.gradient_checkpointing:
         enable_checkpointing(copy, saved)
-    config = TrainingConfig(
+    spec = describe(
+        copy,
         batch_size=options.batch_size,
         seq_len=options.seq_len or DEFAULT_SEQ_LEN,
         image_size=options.image_size,
+        device=torch.device("meta"),
     )
-    data = synthetic_data(copy, config, torch.device("meta"))
-    batch = data.batch(0)
+    batch = spec.meta()  # the batch's own meta tensors: no pool, nothing allocated
     copy.train()
+    stats = ModuleStats(copy, copy_tree) if per_module else None  # after the adapters: theirs run inside
     try:
-        return measure_step(copy, lambda: data.loss(copy, batch), saved, cancel=cancel)
+        return measure_step(copy, lambda: spec.loss(copy, batch), saved, cancel=cancel, stats=stats), stats
     except (FreezeguiError, PlanCancelled):
         raise
     except Exception as exc:
@@ -254,15 +278,3 @@ def _layout(state: Cost, step: StepCost | None, options: PlanOptions) -> tuple[C
         backward_flops=step.backward_flops * n,
     )
     return total, rank
-
-
-def length_kind(model: nn.Module) -> str:
-    """What the plan's length means for this model: ``"tokens"``, ``"pixels"`` or ``""`` (neither)."""
-    from freezegui.core.training.data import _first_leaf, _hf_task, is_transformers_model
-
-    if is_transformers_model(model):
-        return "pixels" if _hf_task(model) == "image_classification" else "tokens"
-    first = _first_leaf(model)
-    if isinstance(first, nn.Embedding):
-        return "tokens"
-    return "pixels" if isinstance(first, (nn.Conv2d, nn.Conv3d)) else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from freezegui.core.plan.modules import ModuleCost
 from freezegui.core.plan.options import PlanOptions
 from freezegui.core.structure.counting import Counts, format_bytes
 
@@ -54,7 +55,9 @@ class Plan:
 
     ``cost`` is the whole job (all ranks); ``per_rank`` what one GPU holds and computes. ``step_ran``
     is False when the forward could not run on the meta device: ``message`` says why, and only the
-    training state (weights, gradients, optimizer) is known.
+    training state (weights, gradients, optimizer) is known. ``modules`` (a plan made with
+    ``per_module=True`` whose step ran): every module's :class:`ModuleCost` by path, in tree order,
+    per GPU; the root's (``""``) equal ``per_rank``'s activations and FLOPs.
     """
 
     cost: Cost
@@ -64,6 +67,7 @@ class Plan:
     step_ran: bool = True
     message: str = ""
     full_finetune: Plan | None = field(default=None, repr=False)
+    modules: dict[str, ModuleCost] | None = field(default=None, repr=False)
 
     weights_bytes = property(lambda self: self.cost.weights_bytes)
     gradients_bytes = property(lambda self: self.cost.gradients_bytes)

@@ -7,17 +7,24 @@ prepared on the training device up front where they fit, so a step does no data 
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Callable, Iterator, Sequence, Sized
+from collections.abc import Callable, Sized
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
+from freezegui.core.data.examples import describe_examples, make_batch
+from freezegui.core.data.examples import mask_tokens as _mask_tokens
+from freezegui.core.data.synthetic import describe
+from freezegui.core.data.tasks import Batch, is_transformers_model
+from freezegui.core.data.tasks import classify_loss as _classify_loss
+from freezegui.core.data.tasks import float_dtype as _float_dtype
+from freezegui.core.data.tasks import hf_label_loss as _hf_label_loss
+from freezegui.core.data.tasks import hf_task as _hf_task
+from freezegui.core.data.tasks import vocab_size as _vocab_size
 from freezegui.core.errors import TrainingError
 from freezegui.core.file_kinds import refuse_special_entries, refuse_special_file
 from freezegui.core.messages import reason
@@ -29,9 +36,6 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _POOL_BATCHES = 8  # synthetic data: this many distinct batches (one epoch), cycled (so the loss can go down)
 _PRELOAD_LIMIT = 512  # image folders up to this size are decoded once, up front
-_MASK_PROB = 0.15
-
-Batch = tuple[Any, torch.Tensor]  # (model inputs: a tensor or a dict of tensors, labels)
 
 
 @dataclass
@@ -80,41 +84,6 @@ def make_data(
     return text_file_data(model, path, config, device, model_dir=model_dir)
 
 
-def is_transformers_model(model: nn.Module) -> bool:
-    config = getattr(model, "config", None)
-    return config is not None and hasattr(config, "model_type") and hasattr(model, "get_input_embeddings")
-
-
-def _hf_task(model: nn.Module) -> str:
-    name = type(model).__name__
-    for suffix, task in (
-        ("ForSequenceClassification", "sequence_classification"),
-        ("ForCausalLM", "causal_lm"),
-        ("LMHeadModel", "causal_lm"),
-        ("ForMaskedLM", "masked_lm"),
-        ("ForImageClassification", "image_classification"),
-    ):
-        if name.endswith(suffix):
-            return task
-    return "features"
-
-
-def _vocab_size(config: Any) -> int:
-    vocab = getattr(config, "vocab_size", None)
-    if vocab is None and hasattr(config, "get_text_config"):
-        vocab = getattr(config.get_text_config(), "vocab_size", None)
-    if not vocab:
-        raise TrainingError(f"{type(config).__name__} has no vocab_size; cannot make token data")
-    return int(vocab)
-
-
-def _float_dtype(model: nn.Module) -> torch.dtype:
-    for p in model.parameters():
-        if p.is_floating_point():
-            return p.dtype
-    return torch.float32
-
-
 # ------------------------------------------------------------------------------------------ pools
 class _Pool:
     """Examples kept on the device, taken in order ``batch_size`` at a time; one pass is an epoch.
@@ -145,240 +114,27 @@ class _Pool:
         return inputs, self._take(self.labels, start)
 
 
-def _logits(out: Any) -> torch.Tensor:
-    if isinstance(out, torch.Tensor):
-        return out
-    logits = getattr(out, "logits", None)
-    if isinstance(logits, torch.Tensor):
-        return logits
-    if isinstance(out, (tuple, list)) and out and isinstance(out[0], torch.Tensor):
-        return out[0]
-    raise TrainingError(f"the model returned {type(out).__name__}; expected logits (a tensor)")
-
-
-def _classify_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
-    x, y = batch
-    out = model(**x) if isinstance(x, dict) else model(x)
-    return F.cross_entropy(_logits(out).float(), y)
-
-
-def _token_lm_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
-    ids, _ = batch
-    logits = _logits(model(ids)).float()
-    return F.cross_entropy(logits[:, :-1].reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
-
-
-def _hf_label_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
-    inputs, labels = batch
-    out = model(**inputs, labels=labels)
-    loss: torch.Tensor = out.loss
-    return loss
-
-
-def _hf_features_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
-    inputs, target = batch
-    out = model(**inputs)
-    hidden = getattr(out, "last_hidden_state", None)
-    if hidden is None:
-        hidden = _logits(out)
-    return F.mse_loss(hidden[:, 0].float(), target)
-
-
 # ------------------------------------------------------------------------------------------ synthetic
 def synthetic_data(model: nn.Module, config: TrainingConfig, device: torch.device) -> TrainingData:
-    """Random but learnable data shaped for the model, made with ``config.seed``.
-
-    Images: class-dependent patterns plus noise (a frozen backbone still separates them). Tokens:
-    ids within the vocabulary; for classification each class draws from its own band of the vocabulary.
-    """
-    gen = torch.Generator().manual_seed(config.seed)
+    """Random but learnable data shaped for the model, made with ``config.seed`` (see
+    :mod:`freezegui.core.data.synthetic`): a pool of ``_POOL_BATCHES`` batches on ``device``."""
+    spec = describe(
+        model,
+        batch_size=config.batch_size,
+        seq_len=config.seq_len,
+        image_size=config.image_size,
+        seed=config.seed,
+        device=device,
+    )
     n = config.batch_size * _POOL_BATCHES
-    if is_transformers_model(model):
-        return _synthetic_hf(model, config, device, gen, n)
-    first = _first_leaf(model)
-    if isinstance(first, nn.Embedding):
-        return _synthetic_tokens(model, first, config, device, gen, n)
-    if isinstance(first, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)):
-        return _synthetic_tensors(model, first, config, device, gen, n)
-    raise TrainingError(
-        f"cannot make synthetic data for {type(model).__name__}: its first layer is "
-        f"{type(first).__name__ if first is not None else 'missing'}; use an image folder or a text file"
+    inputs, labels = make_batch(spec, n, device)
+    return TrainingData(
+        spec.task,
+        describe_examples(spec, n),
+        _Pool(inputs, labels, config.batch_size),
+        spec.loss_fn,
+        num_classes=spec.classes,
     )
-
-
-def _first_leaf(model: nn.Module) -> nn.Module | None:
-    for module in model.modules():
-        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear, nn.Embedding)):
-            return module
-    return None
-
-
-@contextlib.contextmanager
-def _eval_no_grad(model: nn.Module) -> Iterator[None]:
-    """A dry forward pass that changes nothing: eval mode (no BN statistics), no autograd, flags restored."""
-    flags = [m.training for m in model.modules()]
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        for m, flag in zip(model.modules(), flags):
-            m.training = flag
-
-
-def _dry_output(
-    model: nn.Module, shapes: Sequence[tuple[int, ...]], make: Callable[[tuple[int, ...]], Any]
-) -> tuple[tuple[int, ...], torch.Tensor]:
-    """Try input shapes in turn; the first that runs gives the output (and the shape that worked)."""
-    errors = []
-    for shape in shapes:
-        x = make(shape)
-        try:
-            with _eval_no_grad(model):
-                return shape, _logits(model(x))
-        except TrainingError:
-            raise
-        except Exception as exc:  # a shape the model refuses; try the next one
-            errors.append(f"{tuple(shape)}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
-    raise TrainingError(
-        f"cannot make synthetic data for {type(model).__name__}: no input shape worked ({'; '.join(errors)})"
-    )
-
-
-def _image_sizes(config: TrainingConfig, default: int) -> list[int]:
-    sizes = [config.image_size or default]
-    if config.image_size is None:
-        sizes += [s for s in (224, 299) if s not in sizes]
-    return sizes
-
-
-def _synthetic_tensors(
-    model: nn.Module,
-    first: nn.Module,
-    config: TrainingConfig,
-    device: torch.device,
-    gen: torch.Generator,
-    n: int,
-) -> TrainingData:
-    dtype = _float_dtype(model)
-    if isinstance(first, nn.Linear):
-        shapes: list[tuple[int, ...]] = [(first.in_features,)]
-    else:
-        assert isinstance(first, (nn.Conv1d, nn.Conv2d, nn.Conv3d))
-        dims = {nn.Conv1d: 1, nn.Conv2d: 2, nn.Conv3d: 3}[type(first)]
-        shapes = [(first.in_channels, *([s] * dims)) for s in _image_sizes(config, 64)]
-    shape, out = _dry_output(model, shapes, lambda s: torch.zeros(2, *s, dtype=dtype, device=device))
-    if out.dim() != 2:
-        raise TrainingError(
-            f"{type(model).__name__} returns shape {tuple(out.shape)} for a batch; synthetic data supports "
-            "models that return (batch, classes) logits"
-        )
-    classes = int(out.shape[1])
-    labels = torch.randint(0, classes, (n,), generator=gen)
-    protos = torch.randn(classes, *shape, generator=gen)
-    x = 0.5 * torch.randn(n, *shape, generator=gen) + protos[labels]
-    kind = "images" if len(shape) == 3 else "vectors"
-    desc = (
-        f"synthetic {kind} {'x'.join(map(str, shape))}, {classes} classes, {n} examples (seed {config.seed})"
-    )
-    pool = _Pool(x.to(device=device, dtype=dtype), labels.to(device), config.batch_size)
-    return TrainingData("classification", desc, pool, _classify_loss, num_classes=classes)
-
-
-def _synthetic_tokens(
-    model: nn.Module,
-    emb: nn.Embedding,
-    config: TrainingConfig,
-    device: torch.device,
-    gen: torch.Generator,
-    n: int,
-) -> TrainingData:
-    vocab = emb.num_embeddings
-    seq_len = config.seq_len
-    _, out = _dry_output(model, [(seq_len,)], lambda s: torch.zeros(2, *s, dtype=torch.long, device=device))
-    ids = torch.randint(0, vocab, (n, seq_len), generator=gen)
-    if out.dim() == 3 and out.shape[-1] == vocab:
-        desc = f"synthetic token ids, {n} sequences of {seq_len} (vocabulary {vocab}, seed {config.seed})"
-        pool = _Pool(ids.to(device), ids.to(device), config.batch_size)
-        return TrainingData("token_lm", desc, pool, _token_lm_loss)
-    if out.dim() == 2:
-        classes = int(out.shape[1])
-        labels = torch.randint(0, classes, (n,), generator=gen)
-        ids = _banded_ids(ids, labels, vocab, classes)
-        desc = f"synthetic token ids, {n} sequences of {seq_len}, {classes} classes (seed {config.seed})"
-        pool = _Pool(ids.to(device), labels.to(device), config.batch_size)
-        return TrainingData("classification", desc, pool, _classify_loss, num_classes=classes)
-    raise TrainingError(f"{type(model).__name__} returns shape {tuple(out.shape)}; no synthetic task fits it")
-
-
-def _banded_ids(ids: torch.Tensor, labels: torch.Tensor, vocab: int, classes: int) -> torch.Tensor:
-    band = max(1, vocab // max(classes, 1))
-    return (ids % band + labels[:, None] * band).clamp_(max=vocab - 1)
-
-
-def _synthetic_hf(
-    model: nn.Module, config: TrainingConfig, device: torch.device, gen: torch.Generator, n: int
-) -> TrainingData:
-    cfg: Any = model.config  # a transformers PretrainedConfig (untyped here)
-    task = _hf_task(model)
-    seq_len = config.seq_len
-    name = type(model).__name__
-    if task == "image_classification":
-        side = getattr(cfg, "image_size", 224) or 224  # an int, or (height, width) in some configs
-        size = int(side[0] if isinstance(side, (tuple, list)) else side)
-        channels = int(getattr(cfg, "num_channels", 3) or 3)
-        classes = int(cfg.num_labels)
-        labels = torch.randint(0, classes, (n,), generator=gen)
-        protos = torch.randn(classes, channels, size, size, generator=gen)
-        x = (0.5 * torch.randn(n, channels, size, size, generator=gen) + protos[labels]).to(
-            device=device, dtype=_float_dtype(model)
-        )
-        pool = _Pool({"pixel_values": x}, labels.to(device), config.batch_size)
-        desc = (
-            f"synthetic images {channels}x{size}x{size}, {classes} classes, {n} examples (seed {config.seed})"
-        )
-        return TrainingData("image_classification", desc, pool, _classify_loss, num_classes=classes)
-    vocab = _vocab_size(cfg)
-    max_pos = getattr(cfg, "max_position_embeddings", None)
-    if max_pos is not None and seq_len > max_pos:
-        raise TrainingError(f"sequence length {seq_len} exceeds {name}'s max_position_embeddings ({max_pos})")
-    ids = torch.randint(0, vocab, (n, seq_len), generator=gen)
-    if task == "sequence_classification":
-        classes = int(cfg.num_labels)
-        labels = torch.randint(0, classes, (n,), generator=gen)
-        ids = _banded_ids(ids, labels, vocab, classes)
-        pool = _Pool({"input_ids": ids.to(device)}, labels.to(device), config.batch_size)
-        desc = f"synthetic token ids, {n} sequences of {seq_len}, {classes} classes (seed {config.seed})"
-        return TrainingData("sequence_classification", desc, pool, _classify_loss, num_classes=classes)
-    if task == "causal_lm":
-        pool = _Pool({"input_ids": ids.to(device)}, ids.to(device), config.batch_size)
-        desc = f"synthetic token ids, {n} sequences of {seq_len} (vocabulary {vocab}, seed {config.seed})"
-        return TrainingData("causal_lm", desc, pool, _hf_label_loss)
-    if task == "masked_lm":
-        mask_id = getattr(cfg, "mask_token_id", None)
-        inputs, labels = _mask_tokens(ids, vocab - 1 if mask_id is None else int(mask_id), gen)
-        pool = _Pool({"input_ids": inputs.to(device)}, labels.to(device), config.batch_size)
-        desc = f"synthetic token ids, {n} sequences of {seq_len}, 15% masked (seed {config.seed})"
-        return TrainingData("masked_lm", desc, pool, _hf_label_loss)
-    hidden = getattr(cfg, "hidden_size", None)
-    if hidden is None:
-        raise TrainingError(f"{name} has no task head freezegui knows how to train; load a *For...* class")
-    target = torch.randn(n, int(hidden), generator=gen)
-    pool = _Pool({"input_ids": ids.to(device)}, target.to(device), config.batch_size)
-    desc = (
-        f"synthetic token ids, {n} sequences of {seq_len}; {name} has no task head, so the loss fits the first "
-        f"token's hidden state to fixed random targets (seed {config.seed})"
-    )
-    return TrainingData("features", desc, pool, _hf_features_loss)
-
-
-def _mask_tokens(ids: torch.Tensor, mask_id: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """MLM masking: 15% of positions (at least one per sequence) become ``mask_id``; labels elsewhere -100."""
-    chosen = torch.rand(ids.shape, generator=gen) < _MASK_PROB
-    chosen[torch.arange(ids.shape[0]), torch.randint(0, ids.shape[1], (ids.shape[0],), generator=gen)] = True
-    labels = torch.where(chosen, ids, torch.full_like(ids, -100))
-    inputs = torch.where(chosen, torch.full_like(ids, mask_id), ids)
-    return inputs, labels
 
 
 # ------------------------------------------------------------------------------------------ image folder

@@ -1,0 +1,5 @@
+"""Data for a training step: synthetic batches (planned on meta or made for a run) and real data sets.
+
+Below both ``core.plan`` and ``core.training``: the planner and the training engine build their
+synthetic batch from the same description, so what is planned is what trains.
+"""
