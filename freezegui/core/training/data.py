@@ -22,6 +22,7 @@ from freezegui.core.errors import TrainingError
 from freezegui.core.messages import reason
 from freezegui.core.structure.heads import find_head, replace_head
 from freezegui.core.training.config import SYNTHETIC, TrainingConfig
+from freezegui.core.training.heldout import HeldOut
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -48,6 +49,7 @@ class TrainingData:
     loss_fn: Callable[[nn.Module, Batch], torch.Tensor]
     num_classes: int | None = None
     head_replaced: str | None = None
+    val: HeldOut | None = None  # held-out examples (freezegui.core.training.evaluation scores them)
 
     def batch(self, step: int) -> Batch:
         return self.get_batch(step)
