@@ -29,6 +29,7 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _POOL_BATCHES = 8  # synthetic data: this many distinct batches (one epoch), cycled (so the loss can go down)
 _PRELOAD_LIMIT = 512  # image folders up to this size are decoded once, up front
+_PRELOAD_BYTES = 64 * 2**20  # ... and larger ones whose decoded tensors fit in this (small images)
 _MASK_PROB = 0.15
 
 Batch = tuple[Any, torch.Tensor]  # (model inputs: a tensor or a dict of tensors, labels)
@@ -418,7 +419,7 @@ def image_folder_data(
 
     wrap = (lambda x: {"pixel_values": x}) if is_hf else (lambda x: x)
     get_batch: Callable[[int], Batch]
-    if len(ds) <= _PRELOAD_LIMIT:
+    if len(ds) <= _PRELOAD_LIMIT or len(ds) * 3 * size * size * 4 <= _PRELOAD_BYTES:
         items = [load(i) for i in order]
         x = torch.stack([t for t, _ in items]).to(device=device, dtype=dtype)
         y = torch.tensor([c for _, c in items], device=device)
