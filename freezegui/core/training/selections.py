@@ -205,3 +205,33 @@ def format_selections(results: Sequence[SelectionResult]) -> str:
         "loss curve = training loss, first step to last"
     )
     return "\n".join(lines)
+
+
+CSV_COLUMNS = (
+    "rules",
+    "status",
+    "trainable",
+    "val_loss",
+    "val_metric",
+    "metric",
+    "ms_per_step",
+    "peak_bytes",
+    "plan_peak_bytes",
+    "val_examples",
+    "message",
+)
+
+
+def selections_csv(results: Sequence[SelectionResult]) -> str:
+    """The comparison as CSV: one row per selection, the training loss curve as a last column."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([*CSV_COLUMNS, "train_loss"])
+    for r in results:
+        row = r.as_dict()
+        cells = ["" if row[c] is None else row[c] for c in CSV_COLUMNS]
+        writer.writerow([*cells, " ".join(f"{x:.6g}" for x in row["train_loss"])])
+    return out.getvalue()

@@ -17,9 +17,9 @@ from torch import nn
 from freezegui.core.data.disk_dataset import is_disk_dataset, read_disk_dataset
 from freezegui.core.data.images import split_folders
 from freezegui.core.data.records import is_record_file, read_records, sibling_val_file
-from freezegui.core.training import data as base
 from freezegui.core.training.config import SYNTHETIC, TrainingConfig
-from freezegui.core.training.data import TrainingData
+from freezegui.core.training.data import TrainingData, image_folder_data
+from freezegui.core.training.data import make_data as _builtin_data
 from freezegui.core.training.evaluation import held_out_of, hold_out
 from freezegui.core.training.formats import records_data
 
@@ -31,7 +31,7 @@ def make_data(
     source = (config.data or SYNTHETIC).strip()
     path = Path(source).expanduser()
     if source.lower() == SYNTHETIC or not path.exists():
-        return base.make_data(model, config, device, model_dir=model_dir)
+        return _builtin_data(model, config, device, model_dir=model_dir)
     if is_disk_dataset(path):
         train, val = read_disk_dataset(path)
         data = records_data(model, path, train, val, config, device, model_dir=model_dir)
@@ -42,7 +42,7 @@ def make_data(
         val = read_records(val_file) if val_file is not None else None
         data = records_data(model, path, read_records(path), val, config, device, model_dir=model_dir)
     else:
-        data = base.make_data(model, config, device, model_dir=model_dir)
+        data = _builtin_data(model, config, device, model_dir=model_dir)
     return data if data.val is not None else hold_out(data, config.val_fraction, config.seed)
 
 
@@ -50,7 +50,7 @@ def _image_split(
     model: nn.Module, folders: tuple[Path, Path], config: TrainingConfig, device: torch.device
 ) -> TrainingData:
     train_dir, val_dir = folders
-    data = base.image_folder_data(model, train_dir, config, device)
-    val = base.image_folder_data(model, val_dir, config, device)  # same classes (checked), head already fit
+    data = image_folder_data(model, train_dir, config, device)
+    val = image_folder_data(model, val_dir, config, device)  # same classes (checked), head already fit
     held = held_out_of(val.get_batch, f"{val_dir.name}/ ({val.description.split(': ', 1)[-1]})")
     return dataclasses.replace(data, val=held)
