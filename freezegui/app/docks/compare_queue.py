@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -44,6 +44,9 @@ from freezegui.core.training.selections import (
     selections_csv,
 )
 
+if TYPE_CHECKING:
+    from freezegui.app.docks.training_panel import TrainingPanel
+
 CURRENT = "current selection"
 COLUMNS = ("rules", "trainable", "val loss", "metric", "ms/step", "status")
 EMIT_INTERVAL = 0.05
@@ -70,7 +73,7 @@ def comparison_batches(
 class CompareQueue(QGroupBox):
     """Queue, Run / Stop, overall progress with ETA, the overlaid chart, the table, Save."""
 
-    def __init__(self, panel: Any) -> None:
+    def __init__(self, panel: TrainingPanel) -> None:
         super().__init__("Compare selections", panel)
         self.setObjectName("compareQueue")
         self.panel = panel
@@ -187,6 +190,7 @@ class CompareQueue(QGroupBox):
             self.panel._show_error(str(exc))
             return False
         doc = self.panel._document()
+        assert doc is not None  # _start_blocker() said there is a model
         current = doc.to_ruleset()
         entries = [(label, rules if rules is not None else current) for label, rules in self.entries]
         model, spec = doc.model, (str(doc.spec) if doc.spec is not None else None)
@@ -202,17 +206,27 @@ class CompareQueue(QGroupBox):
         def make(stop: threading.Event) -> Comparison:
             return Comparison(model, cfg, entries, spec=spec, stop_event=stop)  # copies made per run, here
 
-        connect = {"yielded": self._on_events, "returned": self._on_returned, "finished": self._on_done}
-        connect["errored"] = lambda exc: self.panel._show_error(str(exc))
+        connect: dict[str, Callable[..., Any] | Sequence[Callable[..., Any]]] = {
+            "yielded": self._on_events,
+            "returned": self._on_returned,
+            "errored": self._on_errored,
+            "finished": self._on_done,
+        }
         worker: GeneratorWorker[Any, Any, Any] = create_worker(
             comparison_batches, make, self._stop, _start_thread=False, _connect=connect
         )
-        worker.finished.connect(self._done.set, Qt.ConnectionType.DirectConnection)
+        # superqt's stub types no-argument signals as taking one None, and no connection type
+        worker.finished.connect(self._done.set, Qt.ConnectionType.DirectConnection)  # type: ignore[arg-type]
         self._worker = worker
         worker.start()
         self.panel._lock(True)
         self._set_running(True)
         return True
+
+    def _on_errored(self, exc: BaseException) -> None:
+        self.panel._show_error(
+            str(exc) if isinstance(exc, FreezeguiError) else f"{type(exc).__name__}: {exc}"
+        )
 
     def stop(self) -> None:
         if self._worker is not None:

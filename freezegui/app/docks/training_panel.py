@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QMessageBox,
+    QVBoxLayout,
 )
 from superqt.utils import GeneratorWorker, create_worker
 
@@ -62,7 +63,9 @@ class TrainingPanel(TrainingDockWidgets):
         self.error_box: QMessageBox | None = None
         self._build()
         self.queue = CompareQueue(self)  # compare selections: its own module, below the single run
-        self.widget().layout().addWidget(self.queue, 1)
+        body = self.widget().layout()
+        assert isinstance(body, QVBoxLayout)  # TrainingDockWidgets._build's
+        body.addWidget(self.queue, 1)
         self.trainButton.clicked.connect(self.start)
         self.stopButton.clicked.connect(self.stop)
         self.saveButton.clicked.connect(self._save_clicked)
