@@ -22,6 +22,7 @@ COMMANDS = {
     "rules": "rules",
     "models": "models",
     "train": "train",
+    "compare": "compare",
     "export": "export",
     "import": "import_",
     "plan": "plan",

@@ -22,9 +22,11 @@ from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
     QMessageBox,
+    QVBoxLayout,
 )
 from superqt.utils import GeneratorWorker, create_worker
 
+from freezegui.app.docks.compare_queue import CompareQueue
 from freezegui.app.docks.training_widgets import TrainingDockWidgets, duration, proof_text
 from freezegui.app.docks.training_worker import training_batches
 from freezegui.app.messages import message_box
@@ -60,6 +62,10 @@ class TrainingPanel(TrainingDockWidgets):
         self._stages = 0  # stages in the schedule of the run (the status says "stage 2 of 3")
         self.error_box: QMessageBox | None = None
         self._build()
+        self.queue = CompareQueue(self)  # compare selections: its own module, below the single run
+        body = self.widget().layout()
+        assert isinstance(body, QVBoxLayout)  # TrainingDockWidgets._build's
+        body.addWidget(self.queue, 1)
         self.trainButton.clicked.connect(self.start)
         self.stopButton.clicked.connect(self.stop)
         self.saveButton.clicked.connect(self._save_clicked)
@@ -135,7 +141,7 @@ class TrainingPanel(TrainingDockWidgets):
     # ------------------------------------------------------------------------------------- run
     def start(self) -> bool:
         """Start a run on a copy of the document's model; returns False (with a message) if it cannot."""
-        if self.is_running:
+        if self.is_running or self.queue.is_running:
             return False
         blocker = self._start_blocker()
         if blocker:
@@ -204,6 +210,7 @@ class TrainingPanel(TrainingDockWidgets):
 
     def shutdown(self) -> None:
         """Stop the run and wait for the worker (the window calls this when it closes)."""
+        self.queue.shutdown()
         if self._worker is None:
             return
         self._stop.set()

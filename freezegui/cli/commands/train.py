@@ -17,6 +17,7 @@ from freezegui.cli.common import (
     load_from_args,
     refuse_overwriting_inputs,
 )
+from freezegui.cli.data_args import add_data_args, data_config
 from freezegui.core import standard_json
 from freezegui.core.errors import TrainingError
 from freezegui.core.rules.apply import as_ruleset
@@ -36,6 +37,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_model_args(p)
     p.add_argument("--rules", metavar="FILE", help="rule file saying what trains (default: everything)")
+    p.add_argument("--save", metavar="DIR", help="write model.safetensors and rules.yaml to DIR")
+    p.add_argument("--force", action="store_true", help="--save: replace a checkpoint already in DIR")
+    p.add_argument(
+        "--compare-methods",
+        action="store_true",
+        help="run full fine-tune, method 1 and method 2 on the same data; compare time and memory",
+    )
+    add_run_args(p)
+    p.set_defaults(run=run)
+
+
+def add_run_args(p: argparse.ArgumentParser) -> None:
+    """The settings of one run (steps, data, optimizer, device...), shared with ``compare``."""
     p.add_argument(
         "--steps", type=int_at_least(1), default=30, metavar="N", help="training steps (default 30)"
     )
@@ -50,7 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--data",
         default=SYNTHETIC,
         metavar="synthetic|PATH",
-        help="synthetic (default), an ImageFolder directory, or a text file (transformers models)",
+        help="synthetic (default), an image folder (with train/ + val/ or not), a CSV or JSON Lines file, "
+        "a datasets save_to_disk folder, or a text file (transformers models)",
     )
     p.add_argument(
         "--image-size",
@@ -64,13 +79,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tokenizer", metavar="DIR", help="tokenizer folder (default: the model's folder)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
     p.add_argument("--seed", type=int, default=0, help="seed for data and new layers (default 0)")
-    p.add_argument("--save", metavar="DIR", help="write model.safetensors and rules.yaml to DIR")
-    p.add_argument("--force", action="store_true", help="--save: replace a checkpoint already in DIR")
-    p.add_argument(
-        "--compare-methods",
-        action="store_true",
-        help="run full fine-tune, method 1 and method 2 on the same data; compare time and memory",
-    )
     p.add_argument(
         "--log-every", type=int_at_least(1), metavar="N", help="without a terminal: a line every N steps"
     )
@@ -78,10 +86,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--no-plan", action="store_true", help="skip the cost planner's prediction made before the first step"
     )
     p.add_argument("--json", action="store_true", help="print the final report as JSON")
-    p.set_defaults(run=run)
+    add_data_args(p)
 
 
-def _config(args: argparse.Namespace) -> TrainingConfig:
+def config_from_args(args: argparse.Namespace) -> TrainingConfig:
+    """The run's settings from the arguments ``train`` and ``compare`` share."""
     return TrainingConfig(
         steps=args.steps,
         batch_size=args.batch_size,
@@ -96,11 +105,12 @@ def _config(args: argparse.Namespace) -> TrainingConfig:
         seq_len=args.seq_len,
         tokenizer=args.tokenizer,
         predict=not args.no_plan,
+        **data_config(args),
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    config = _config(args)
+    config = config_from_args(args)
     config.validate()
     if args.save:
         for name in (WEIGHTS_NAME, RULES_NAME):
@@ -123,7 +133,7 @@ def run(args: argparse.Namespace) -> int:
     progress_stream = sys.stderr if args.json else sys.stdout
     if args.compare_methods:
         assert rules is not None
-        with _Progress(progress_stream, args.steps, args.log_every) as bar:
+        with StepProgress(progress_stream, args.steps, args.log_every) as bar:
             results = compare_methods(model, config, rules=rules, spec=args.spec, on_step=bar.update)
         if args.json:
             standard_json.dump([r.as_dict() for r in results], out)
@@ -133,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
         bad = [r for r in results if not r.report.ok]
         return 1 if bad else 0
     train = TrainingRun(model, config, rules=rules, spec=args.spec)
-    with _Progress(progress_stream, args.steps, args.log_every) as bar:
+    with StepProgress(progress_stream, args.steps, args.log_every) as bar:
         report = train.run(lambda r: bar.update("", r))
     if args.save and report.status == TrainingStatus.COMPLETED and report.ok:
         train.save(args.save, force=args.force)
@@ -149,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
     return 130 if report.status == TrainingStatus.STOPPED else 1
 
 
-class _Progress(AbstractContextManager):
+class StepProgress(AbstractContextManager):
     """A rich progress bar on a terminal; otherwise a plain line every N steps."""
 
     def __init__(self, stream: TextIO, steps: int, every: int | None) -> None:
@@ -177,7 +187,7 @@ class _Progress(AbstractContextManager):
             self._cm = self._bar
             self.update = self._rich
 
-    def __enter__(self) -> _Progress:
+    def __enter__(self) -> StepProgress:
         self._cm.__enter__()
         return self
 

@@ -7,10 +7,11 @@
 from freezegui.core.training.checkpoint import save_checkpoint
 from freezegui.core.training.compare import MethodResult, compare_methods, format_comparison
 from freezegui.core.training.config import TrainingConfig, available_devices, resolve_device
-from freezegui.core.training.data import TrainingData, make_data
+from freezegui.core.training.data import TrainingData
 from freezegui.core.training.engine import TrainingRun
 from freezegui.core.training.proof import FrozenSnapshot, ProofReport
 from freezegui.core.training.report import MemoryStats, StepResult, TrainingReport, TrainingStatus
+from freezegui.core.training.sources import make_data
 
 __all__ = [
     "FrozenSnapshot",

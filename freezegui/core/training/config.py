@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import torch
 
+from freezegui.core.data.split import DEFAULT_VAL_FRACTION
 from freezegui.core.errors import TrainingError
 from freezegui.core.rules.ruleset import Method
 
@@ -42,6 +43,11 @@ class TrainingConfig:
     predict: bool = (
         True  # plan the run's cost once before the first step (freezegui.plan), reported beside the measured
     )
+    val_fraction: float = DEFAULT_VAL_FRACTION  # held out when the data has no val/ split of its own
+    eval_every: int | None = None  # also score the held-out part every N steps (always after the last)
+    text_column: str = "text"  # CSV / JSON Lines text classification columns
+    label_column: str = "label"
+    classes: tuple[str, ...] | None = None  # the class list (default: the training rows' labels)
 
     def validate(self) -> None:
         """Raise :class:`TrainingError` for settings no run can use (before anything is built)."""
@@ -65,6 +71,10 @@ class TrainingConfig:
             raise TrainingError(f"sequence length must be at least 2, got {self.seq_len}")
         if self.image_size is not None and self.image_size < 8:
             raise TrainingError(f"image size must be at least 8, got {self.image_size}")
+        if not math.isfinite(self.val_fraction) or not 0 <= self.val_fraction < 1:
+            raise TrainingError(f"the validation fraction must be >= 0 and < 1, got {self.val_fraction}")
+        if self.eval_every is not None and self.eval_every < 1:
+            raise TrainingError(f"evaluate every N steps needs N >= 1, got {self.eval_every}")
         resolve_device(self.device)
 
     def as_dict(self) -> dict[str, Any]:

@@ -30,12 +30,14 @@ from freezegui.core.file_kinds import refuse_special_entries, refuse_special_fil
 from freezegui.core.messages import reason
 from freezegui.core.structure.heads import find_head, replace_head
 from freezegui.core.training.config import SYNTHETIC, TrainingConfig
+from freezegui.core.training.heldout import HeldOut
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _POOL_BATCHES = 8  # synthetic data: this many distinct batches (one epoch), cycled (so the loss can go down)
 _PRELOAD_LIMIT = 512  # image folders up to this size are decoded once, up front
+_PRELOAD_BYTES = 64 * 2**20  # ... and larger ones whose decoded tensors fit in this (small images)
 
 
 @dataclass
@@ -53,6 +55,7 @@ class TrainingData:
     loss_fn: Callable[[nn.Module, Batch], torch.Tensor]
     num_classes: int | None = None
     head_replaced: str | None = None
+    val: HeldOut | None = None  # held-out examples (freezegui.core.training.evaluation scores them)
 
     def batch(self, step: int) -> Batch:
         return self.get_batch(step)
@@ -174,7 +177,7 @@ def image_folder_data(
 
     wrap = (lambda x: {"pixel_values": x}) if is_hf else (lambda x: x)
     get_batch: Callable[[int], Batch]
-    if len(ds) <= _PRELOAD_LIMIT:
+    if len(ds) <= _PRELOAD_LIMIT or len(ds) * 3 * size * size * 4 <= _PRELOAD_BYTES:
         items = [load(i) for i in order]
         x = torch.stack([t for t, _ in items]).to(device=device, dtype=dtype)
         y = torch.tensor([c for _, c in items], device=device)

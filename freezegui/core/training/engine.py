@@ -38,10 +38,18 @@ from freezegui.core.training.adapters import (
 )
 from freezegui.core.training.checkpoint import save_checkpoint
 from freezegui.core.training.config import TrainingConfig, resolve_device
-from freezegui.core.training.data import TrainingData, make_data
+from freezegui.core.training.data import TrainingData
+from freezegui.core.training.evaluation import evaluate
 from freezegui.core.training.prediction import Prediction, predict
 from freezegui.core.training.proof import FrozenSnapshot
-from freezegui.core.training.report import MemoryStats, StepResult, TrainingReport, TrainingStatus
+from freezegui.core.training.report import (
+    Evaluation,
+    MemoryStats,
+    StepResult,
+    TrainingReport,
+    TrainingStatus,
+)
+from freezegui.core.training.sources import make_data
 from freezegui.core.training.staging import Schedule, epoch_of, start_schedule
 
 
@@ -90,6 +98,7 @@ class TrainingRun:
         self.schedule: Schedule | None = None
         self.plan: Any = None  # freezegui.core.plan.Plan made before the first step (None if it failed)
         self.prediction: Prediction | None = None
+        self.evaluations: list[Evaluation] = []
         self._prepared = False
         self.adapters = False  # the rules' `lora:` adapters wrap the model: self.model is a PeftModel
 
@@ -226,7 +235,14 @@ class TrainingRun:
                 eta = (n - i - 1) * (sum(recent) / len(recent))
                 stage = self.schedule.current if self.schedule is not None else 0
                 epoch = epoch_of(i, per_epoch)
-                yield StepResult(i + 1, n, value, (i + 1) * bs / train_time, now - t0, eta, stage, epoch)
+                try:
+                    scored = self._evaluate_due(i + 1)  # not in the step's time
+                except _RunEnded as end:
+                    status, message = end.status, end.message
+                    break
+                yield StepResult(
+                    i + 1, n, value, (i + 1) * bs / train_time, now - t0, eta, stage, epoch, scored
+                )
         except GeneratorExit:
             status, message = TrainingStatus.STOPPED, f"the caller stopped after {len(losses)} of {n} steps"
             raise
@@ -266,6 +282,27 @@ class TrainingRun:
             msg = f"the loss became {value} at step {i + 1}; that step was not applied"
             raise _RunEnded(TrainingStatus.DIVERGED, msg)
         return value
+
+    def _evaluate_due(self, done: int) -> Evaluation | None:
+        """Score the held-out part after step ``done`` when due: every ``eval_every`` steps and after the last."""
+        every, data = self.config.eval_every, self.data
+        assert data is not None
+        if data.val is None or not (done == self.config.steps or (every and done % every == 0)):
+            return None
+        try:
+            result = evaluate(self.model, data, done)
+        except (torch.OutOfMemoryError, MemoryError) as exc:
+            needs = allocation_message(exc, self.config.batch_size) or "out of memory"
+            raise _RunEnded(TrainingStatus.FAILED, f"evaluation after step {done}: {needs}") from None
+        except Exception as exc:  # the model's own code failing on a held-out batch
+            from freezegui.core.messages import error_line
+
+            raise _RunEnded(
+                TrainingStatus.FAILED,
+                f"evaluation after step {done} raised {error_line(exc)}",
+            ) from None
+        self.evaluations.append(result)
+        return result
 
     def _apply_stages(self, done: int) -> None:
         """Apply the schedule's stages due before step ``done + 1``; the proof checks what they unfreeze."""
@@ -326,6 +363,9 @@ class TrainingRun:
             steps_per_epoch=self.data.steps_per_epoch,
             stages_not_reached=self._stages_not_reached(),
             prediction=self.prediction,
+            evaluations=list(self.evaluations),
+            val_description=self.data.val.description if self.data.val is not None else None,
+            val_digest=self.data.val.digest if self.data.val is not None else None,
         )
 
     def _stages_not_reached(self) -> list[str]:

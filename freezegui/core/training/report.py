@@ -38,6 +38,30 @@ class StepResult:
     eta: float
     stage: int = 0  # schedule stages applied before this step (a loss chart marks where it grows)
     epoch: int = 0  # epochs completed before this step (0 in the first), as Lightning's current_epoch
+    evaluation: Evaluation | None = None  # the held-out score after this step, when one was due
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The held-out score after ``step``: loss (per example, or per target token) and the task's metric."""
+
+    step: int
+    loss: float
+    metric: str | None  # "accuracy" | "perplexity" | None (a task without one)
+    value: float | None
+    examples: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def text(self) -> str:
+        """``val loss 0.412 · accuracy 87.2 %`` (perplexity as a plain number)."""
+        out = f"val loss {self.loss:.4f}"
+        if self.metric == "accuracy" and self.value is not None:
+            out += f" · accuracy {self.value * 100:.1f} %"
+        elif self.metric is not None and self.value is not None:
+            out += f" · {self.metric} {self.value:.2f}"
+        return out
 
 
 @dataclass
@@ -84,6 +108,13 @@ class TrainingReport:
     steps_per_epoch: int | None = None  # one pass over the data; None when it has no length
     stages_not_reached: list[str] = field(default_factory=list)  # "stage 2 at epoch 3" labels
     prediction: Prediction | None = None  # the cost planner's forecast, made before the first step
+    evaluations: list[Evaluation] = field(default_factory=list)  # held-out scores, in step order
+    val_description: str | None = None  # what was held out (None: no validation data)
+    val_digest: str | None = None  # identifies the held-out examples (equal across compared runs)
+
+    @property
+    def final_evaluation(self) -> Evaluation | None:
+        return self.evaluations[-1] if self.evaluations else None
 
     @property
     def ok(self) -> bool:
@@ -129,6 +160,19 @@ class TrainingReport:
             "steps_per_epoch": self.steps_per_epoch,
             "stages_not_reached": self.stages_not_reached,
             "prediction": self.prediction.as_dict() if self.prediction is not None else None,
+            **self._validation_dict(),
+        }
+
+    def _validation_dict(self) -> dict[str, Any]:
+        last = self.final_evaluation
+        return {
+            "val_loss": last.loss if last else None,
+            "val_metric": last.value if last else None,
+            "metric": last.metric if last else None,
+            "val_examples": last.examples if last else None,
+            "val_digest": self.val_digest,
+            "val_data": self.val_description,
+            "evaluations": [e.as_dict() for e in self.evaluations],
         }
 
     def lines(self) -> list[str]:
@@ -146,6 +190,9 @@ class TrainingReport:
         )
         if self.losses:
             out.append(f"loss: {self.losses[0]:.4f} → {self.losses[-1]:.4f}")
+        last = self.final_evaluation
+        if last is not None:
+            out.append(f"validation after step {last.step}: {last.text()} on {self.val_description}")
         tps = self.time_per_step
         if tps is not None:
             out.append(
