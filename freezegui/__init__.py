@@ -22,13 +22,13 @@ if TYPE_CHECKING:
         SpecError,
         TrainingError,
     )
-    from freezegui.core.lr.schedule import Schedule
     from freezegui.core.models.loading import Spec, SpecKind, load_model, parse_spec
     from freezegui.core.models.options import LoadOptions
     from freezegui.core.plan import Plan, plan
-    from freezegui.core.rules.apply import ApplyReport, apply_rules, evaluate_rules, param_groups
-    from freezegui.core.rules.from_model import rules_from_model
     from freezegui.core.rules.ruleset import Method, NormPolicy, Rule, RuleSet
+    from freezegui.core.runtime.apply import ApplyReport, apply_rules, evaluate_rules, param_groups
+    from freezegui.core.runtime.from_model import rules_from_model
+    from freezegui.core.runtime.schedule import Schedule
     from freezegui.core.structure.counting import Counts, count_parameters
     from freezegui.core.structure.tree import ModuleNode, ModuleTree, build_tree
     from freezegui.core.training import (
@@ -48,8 +48,8 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "plan": "plan",
     "Plan": "plan",
-    **dict.fromkeys(("ApplyReport", "apply_rules", "evaluate_rules", "param_groups"), "rules.apply"),
-    "rules_from_model": "rules.from_model",
+    **dict.fromkeys(("ApplyReport", "apply_rules", "evaluate_rules", "param_groups"), "runtime.apply"),
+    "rules_from_model": "runtime.from_model",
     **dict.fromkeys(("Counts", "count_parameters"), "structure.counting"),
     **dict.fromkeys(
         (
@@ -66,7 +66,7 @@ _EXPORTS = {
     **dict.fromkeys(("Spec", "SpecKind", "load_model", "parse_spec"), "models.loading"),
     "LoadOptions": "models.options",
     **dict.fromkeys(("Method", "NormPolicy", "Rule", "RuleSet"), "rules.ruleset"),
-    "Schedule": "lr.schedule",
+    "Schedule": "runtime.schedule",
     "Selection": "editing.selection",
     **dict.fromkeys(
         (

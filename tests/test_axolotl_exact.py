@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from freezegui.core.errors import FreezeguiWarning
 from freezegui.core.interop.axolotl import from_axolotl
-from freezegui.core.rules.apply import apply_rules
 from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.runtime.apply import apply_rules
 
 
 def axolotl_reference(model: torch.nn.Module, patterns: list[str]) -> set[str]:

@@ -1,4 +1,5 @@
-"""No import cycles inside freezegui.core, counting imports inside functions and under TYPE_CHECKING.
+"""No import cycles inside freezegui.core, between modules or between folders, counting imports inside
+functions and under TYPE_CHECKING (and a package's ``__init__``).
 
 A cycle hidden in a function-level import (as checkpoint.py and engine.py had) still couples the two
 modules: neither can be read, tested or typed without the other.
@@ -62,6 +63,35 @@ def test_the_graph_sees_the_training_modules() -> None:
 
 def test_core_has_no_import_cycle() -> None:
     cycle = _cycle(_graph())
+    assert cycle is None, " -> ".join(cycle or [])
+
+
+def _package_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The same imports between the core's folders (and its top-level modules): a cycle between two
+    folders couples them even when no two modules import each other."""
+
+    def folder(module: str) -> str:
+        return ".".join(module.split(".")[:3])
+
+    out: dict[str, set[str]] = {}
+    for module, deps in graph.items():
+        out.setdefault(folder(module), set()).update(folder(d) for d in deps if folder(d) != folder(module))
+    return out
+
+
+def test_the_package_graph_sees_folder_edges() -> None:
+    packages = _package_graph(_graph())
+    assert "freezegui.core.rules" in packages["freezegui.core.runtime"]
+    assert "freezegui.core.data" in packages["freezegui.core.plan"]
+    assert _cycle(_package_graph({"x.y.a.m": {"x.y.b.n"}, "x.y.b.n": {"x.y.a.k"}})) == [
+        "x.y.a",
+        "x.y.b",
+        "x.y.a",
+    ]
+
+
+def test_core_folders_have_no_import_cycle() -> None:
+    cycle = _cycle(_package_graph(_graph()))
     assert cycle is None, " -> ".join(cycle or [])
 
 

@@ -31,7 +31,7 @@ def test_core_sources_import_no_qt() -> None:
 
 def test_importing_library_loads_no_qt() -> None:
     code = (
-        "import sys, freezegui, freezegui.core.rules.apply, freezegui.core.models.loading, freezegui.cli.main;"
+        "import sys, freezegui, freezegui.core.runtime.apply, freezegui.core.models.loading, freezegui.cli.main;"
         "import pkgutil, importlib, freezegui.core as c;"
         "[importlib.import_module(m.name) for m in pkgutil.walk_packages(c.__path__, 'freezegui.core.')];"
         "bad=[m for m in sys.modules if m.split('.')[0] in ('PySide6','PyQt5','PyQt6','shiboken6','qtpy','superqt')];"

@@ -12,10 +12,10 @@ from hypothesis import strategies as st
 from freezegui.core.editing.document import Document
 from freezegui.core.errors import FreezeguiError, RuleError
 from freezegui.core.lr.evaluate import evaluate_stage, evaluate_stages
-from freezegui.core.rules.apply import apply_rules, evaluate_rules
 from freezegui.core.rules.lora import LoraSettings, adaptable_mask
 from freezegui.core.rules.problems import ProblemKind
 from freezegui.core.rules.ruleset import Method, NormPolicy, RuleSet
+from freezegui.core.runtime.apply import apply_rules, evaluate_rules
 from freezegui.core.structure.tree import build_tree
 from tests import models
 
@@ -215,7 +215,7 @@ def _flag(model: torch.nn.Module) -> None:
 
 @pytest.mark.parametrize("wrap", ["compile", "data_parallel", "ddp_like"])
 def test_rules_from_model_round_trips_through_module_wrappers(wrap: str) -> None:
-    from freezegui.core.rules.from_model import rules_from_model
+    from freezegui.core.runtime.from_model import rules_from_model
 
     def wrapped(model: torch.nn.Module) -> torch.nn.Module:
         if wrap == "compile":
@@ -234,7 +234,7 @@ def test_rules_from_model_round_trips_through_module_wrappers(wrap: str) -> None
 
 def test_rules_from_model_round_trips_through_peft() -> None:
     peft = pytest.importorskip("peft")
-    from freezegui.core.rules.from_model import rules_from_model
+    from freezegui.core.runtime.from_model import rules_from_model
 
     def make():  # type: ignore[no-untyped-def]
         cfg = peft.LoraConfig(r=4, target_modules=["q_proj", "v_proj"], modules_to_save=["model.norm"])
@@ -258,8 +258,8 @@ def test_rules_from_model_round_trips_through_peft() -> None:
 # ------------------------------------------------------------------------------ dead code
 def test_dead_and_test_only_code_is_gone() -> None:
     from freezegui.core.editing.selection import Selection
-    from freezegui.core.lr.schedule import Schedule
     from freezegui.core.rules import ruleset
+    from freezegui.core.runtime.schedule import Schedule
 
     assert not hasattr(Schedule, "trainable_at") and not hasattr(Schedule, "scales_at")
     assert not hasattr(Selection, "training_memory_bytes")
@@ -270,7 +270,7 @@ def test_one_lora_count_and_one_norm_test() -> None:
     from pathlib import Path
 
     from freezegui.core.editing import presets
-    from freezegui.core.rules import apply
+    from freezegui.core.runtime import apply
     from freezegui.core.structure import norms
 
     assert not hasattr(apply, "lora_counts")  # rules.lora.counts_with_adapters, the planner's too

@@ -16,7 +16,7 @@ from torch import nn
 
 from freezegui.core.errors import FreezeguiWarning, RuleError
 from freezegui.core.interop.axolotl import from_axolotl, import_axolotl
-from freezegui.core.rules.apply import apply_rules
+from freezegui.core.runtime.apply import apply_rules
 from freezegui.core.structure.tree import build_tree
 from tests import peer_cases
 from tests.models import TiedLM

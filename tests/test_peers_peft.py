@@ -191,7 +191,7 @@ def test_counts_with_modules_to_save_state_both_readings() -> None:
     tree = _tree("llama-seq-cls")
     config = {"task_type": "SEQ_CLS", "target_modules": ["q_proj", "v_proj"], "r": 2, "lora_alpha": 4}
     imported = from_peft(config, tree)
-    from freezegui.core.rules.apply import evaluate_rules
+    from freezegui.core.runtime.apply import evaluate_rules
 
     _, _, report = evaluate_rules(tree, imported.rules)
     copies = saved_copy_elements(tree, imported.saved)

@@ -15,8 +15,8 @@ from freezegui.core.editing.selection import MIXED, Selection
 from freezegui.core.errors import FreezeguiWarning, RuleError
 from freezegui.core.lr.evaluate import stage_problems
 from freezegui.core.lr.scales import apply_layer_decay
-from freezegui.core.lr.schedule import Schedule
 from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.runtime.schedule import Schedule
 from freezegui.core.training.proof import same_bits
 from tests import models
 
@@ -223,7 +223,7 @@ def test_ddp_refuses_a_requires_grad_schedule_and_runs_an_lr_zero_one() -> None:
 
 def test_several_ranks_warn_about_a_requires_grad_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
     """A process group of 2 ranks and a bare model (DDP may wrap it later): a warning, not an error."""
-    import freezegui.core.lr.schedule as schedule_mod
+    import freezegui.core.runtime.schedule as schedule_mod
 
     monkeypatch.setattr(schedule_mod, "_world_size", lambda: 2)
     for method in ("requires_grad", "lr_zero"):

@@ -109,7 +109,7 @@ def test_a_stage_that_freezes_is_not_the_one_predicted() -> None:
     cfg = TrainingConfig(steps=3, batch_size=4, device="cpu")
     both = {"default": "freeze", "rules": [{"train": "fc2"}, {"train": "fc1"}]}
     expected = plan(copy.deepcopy(model), both, batch_size=cfg.batch_size, seq_len=cfg.seq_len)
-    from freezegui.core.rules.apply import as_ruleset
+    from freezegui.core.runtime.apply import as_ruleset
 
     _, p = predict(model, as_ruleset(staged), cfg)
     assert p.peak_bytes == expected.per_rank.peak_bytes

@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from freezegui.core.errors import RuleError
-from freezegui.core.rules.apply import apply_rules
 from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.runtime.apply import apply_rules
 from tests import models
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,7 +60,7 @@ DDP_SCRIPT = textwrap.dedent(
     import json, os, sys
     import torch, torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
-    from freezegui.core.rules.apply import apply_rules
+    from freezegui.core.runtime.apply import apply_rules
     from freezegui.core.rules.ruleset import RuleSet
     from tests import models
 
@@ -136,7 +136,7 @@ def test_peft_model_base_tensors_follow_the_bare_rules_adapters_untouched() -> N
 
 
 def test_peft_model_rule_file_with_the_bare_fingerprint() -> None:
-    from freezegui.core.rules.from_model import rules_from_model
+    from freezegui.core.runtime.from_model import rules_from_model
 
     bare = models.tiny_llama()
     apply_rules(bare, RuleSet.loads(RULES))

@@ -22,8 +22,8 @@ from typing import Any
 from torch import nn
 
 from freezegui.core.errors import FreezeguiWarning, MissingDependencyError, RuleError
-from freezegui.core.lr.schedule import Schedule, check_data_parallel
-from freezegui.core.rules.apply import ApplyReport, RulesLike, apply_rules, as_ruleset
+from freezegui.core.runtime.apply import ApplyReport, RulesLike, apply_rules, as_ruleset
+from freezegui.core.runtime.schedule import Schedule, check_data_parallel
 from freezegui.core.structure.norms import is_stats_frozen
 
 try:

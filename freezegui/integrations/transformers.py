@@ -23,8 +23,8 @@ from torch import nn
 
 from freezegui.core.errors import MissingDependencyError, RuleError
 from freezegui.core.lr.groups import NoDecay
-from freezegui.core.lr.schedule import Schedule, StageChange, check_data_parallel
-from freezegui.core.rules.apply import ApplyReport, RulesLike, apply_rules, as_ruleset, param_groups
+from freezegui.core.runtime.apply import ApplyReport, RulesLike, apply_rules, as_ruleset, param_groups
+from freezegui.core.runtime.schedule import Schedule, StageChange, check_data_parallel
 
 try:
     from transformers import TrainerCallback

@@ -23,8 +23,8 @@ from freezegui.core.models.options import LoadOptions
 if TYPE_CHECKING:
     from freezegui.app.commands.rule_loader import RuleLoader
     from freezegui.core.editing.document import Document
-    from freezegui.core.rules.apply import ApplyReport
     from freezegui.core.rules.ruleset import RuleSet
+    from freezegui.core.runtime.apply import ApplyReport
 
 RULE_SUFFIXES = (".yaml", ".yml")
 ADAPTER_CONFIG = "adapter_config.json"

@@ -34,8 +34,8 @@ from freezegui.app.docks.compare_chart import CompareChart
 from freezegui.app.docks.training_widgets import duration
 from freezegui.core.atomic import atomic_write_text
 from freezegui.core.errors import FreezeguiError
-from freezegui.core.rules.apply import as_ruleset
 from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.runtime.apply import as_ruleset
 from freezegui.core.training.selections import (
     CompareEvent,
     Comparison,

@@ -6,9 +6,9 @@ import argparse
 import sys
 
 from freezegui.cli.common import add_model_args, load_from_args
-from freezegui.core.rules.apply import evaluate_rules
 from freezegui.core.rules.matching import match_params
 from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.runtime.apply import evaluate_rules
 from freezegui.core.structure.tree import ModuleTree
 
 

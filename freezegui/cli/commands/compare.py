@@ -8,7 +8,7 @@ import sys
 
 from freezegui.cli.commands.train import StepProgress, add_run_args, config_from_args
 from freezegui.cli.common import add_model_args, load_from_args
-from freezegui.core.rules.apply import as_ruleset
+from freezegui.core.runtime.apply import as_ruleset
 from freezegui.core.training.selections import Comparison, Entry, SelectionResult, format_selections
 
 FULL = "full"

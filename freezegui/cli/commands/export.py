@@ -24,9 +24,9 @@ from freezegui.core.interop.names import to_names
 from freezegui.core.interop.python import to_python
 from freezegui.core.interop.python_staged import to_python_staged
 from freezegui.core.models.loading import load_model
-from freezegui.core.rules.apply import ApplyReport, evaluate_rules
 from freezegui.core.rules.problems import ProblemKind, of_kind
 from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.runtime.apply import ApplyReport, evaluate_rules
 from freezegui.core.structure.tree import ModuleTree
 
 FORMATS = ("axolotl", "llamafactory", "python", "names", "peft")

@@ -20,10 +20,10 @@ from freezegui.core.interop.llamafactory import from_llamafactory
 from freezegui.core.interop.names import from_names, parse_names
 from freezegui.core.interop.peft import from_peft, read_peft_config
 from freezegui.core.interop.peft_defaults import peft_count_line, saved_copy_elements
-from freezegui.core.rules.apply import evaluate_rules
 from freezegui.core.rules.problems import ProblemKind, of_kind
 from freezegui.core.rules.ruleset import RuleSet
 from freezegui.core.rules.yaml_reader import read_limited
+from freezegui.core.runtime.apply import evaluate_rules
 from freezegui.core.structure.tree import ModuleTree, build_tree
 
 FORMATS = ("axolotl", "llamafactory", "names", "peft")

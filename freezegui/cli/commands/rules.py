@@ -13,10 +13,10 @@ from freezegui.cli.common import (
     spec_file,
 )
 from freezegui.core.errors import RuleError
-from freezegui.core.rules.apply import evaluate_rules
 from freezegui.core.rules.lora import LoraBias, LoraSettings, LoraSpec, targets_from_adapted
 from freezegui.core.rules.patterns import Pattern
 from freezegui.core.rules.ruleset import Rule, RuleSet, rules_from_selection
+from freezegui.core.runtime.apply import evaluate_rules
 
 
 class _Ordered(argparse.Action):

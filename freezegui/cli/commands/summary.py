@@ -14,9 +14,9 @@ from freezegui.core.editing.document import Document
 from freezegui.core.editing.selection import Selection
 from freezegui.core.errors import RuleError
 from freezegui.core.models.loading import parse_spec
-from freezegui.core.rules.apply import apply_report
 from freezegui.core.rules.lora import LoraConflictError
 from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.runtime.apply import apply_report
 from freezegui.core.structure.counting import format_count
 from freezegui.core.structure.tree import ModuleNode, build_tree
 

@@ -20,8 +20,8 @@ from freezegui.cli.common import (
 from freezegui.cli.data_args import add_data_args, data_config
 from freezegui.core import standard_json
 from freezegui.core.errors import TrainingError
-from freezegui.core.rules.apply import as_ruleset
 from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.runtime.apply import as_ruleset
 from freezegui.core.training.checkpoint import RULES_NAME, WEIGHTS_NAME, check_target
 from freezegui.core.training.compare import compare_methods, format_comparison
 from freezegui.core.training.config import OPTIMIZERS, SYNTHETIC, TRAIN_METHODS, TrainingConfig

@@ -22,9 +22,9 @@ from freezegui.core.plan.options import PlanOptions, Shard
 from freezegui.core.plan.planner import plan_tree
 from freezegui.core.plan.result import Plan
 from freezegui.core.plan.state import state_cost
-from freezegui.core.rules.apply import evaluate_rules
 from freezegui.core.rules.lora import LoraSpec
 from freezegui.core.rules.ruleset import ModelInfo, RuleSet, rules_from_selection
+from freezegui.core.runtime.apply import evaluate_rules
 from freezegui.core.structure.counting import format_bytes
 from freezegui.core.structure.tree import ModuleTree, build_tree
 

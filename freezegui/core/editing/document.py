@@ -16,9 +16,9 @@ from freezegui.core.editing.selection import Selection
 from freezegui.core.errors import RuleError
 from freezegui.core.models.loading import load_model, parse_spec
 from freezegui.core.models.options import LoadOptions
-from freezegui.core.rules.apply import ApplyReport, apply_report, as_ruleset
 from freezegui.core.rules.keys import Stage
 from freezegui.core.rules.ruleset import Method, NormPolicy, RuleSet
+from freezegui.core.runtime.apply import ApplyReport, apply_report, as_ruleset
 from freezegui.core.structure.tree import ModuleTree, build_tree
 
 

@@ -27,9 +27,9 @@ from freezegui.core.plan.modules import ModuleStats
 from freezegui.core.plan.options import PlanCancelled, PlanError, PlanOptions, Shard
 from freezegui.core.plan.result import Cost, Plan
 from freezegui.core.plan.state import state_cost
-from freezegui.core.rules.apply import apply_norm_policy, as_ruleset, evaluate_rules
 from freezegui.core.rules.lora import bias_mask, counts_with_adapters
 from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.runtime.apply import apply_norm_policy, as_ruleset, evaluate_rules
 from freezegui.core.structure.counting import Counts
 from freezegui.core.structure.tree import ModuleTree, build_tree
 

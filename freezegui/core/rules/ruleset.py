@@ -120,7 +120,9 @@ class RuleSet:
     source: str | None = None
     lora: LoraSpec | None = None  # the `lora:` section: adapted modules and their settings
     layer_decay: float | None = None  # scales by depth (see freezegui.core.lr.scales)
-    schedule: list[Stage] = field(default_factory=list)  # gradual unfreezing (see freezegui.core.lr.schedule)
+    schedule: list[Stage] = field(
+        default_factory=list
+    )  # gradual unfreezing (see freezegui.core.runtime.schedule)
 
     @property
     def has_scales(self) -> bool:

@@ -19,8 +19,8 @@ import numpy as np
 from torch import nn
 
 from freezegui.core.errors import FreezeguiError, TrainingError
-from freezegui.core.rules.apply import ApplyReport
 from freezegui.core.rules.ruleset import Method, RuleSet
+from freezegui.core.runtime.apply import ApplyReport
 from freezegui.core.structure.tree import build_tree
 
 

@@ -19,8 +19,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from freezegui.core.rules.apply import RulesLike, as_ruleset
 from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.runtime.apply import RulesLike, as_ruleset
 from freezegui.core.structure.counting import format_bytes
 from freezegui.core.training.config import TrainingConfig
 from freezegui.core.training.engine import TrainingRun

@@ -26,8 +26,8 @@ from torch import nn
 from freezegui.core.editing.selection import Selection
 from freezegui.core.errors import FreezeguiError, TrainingError
 from freezegui.core.models.loading import SpecKind, parse_spec
-from freezegui.core.rules.apply import RulesLike, apply_rules, as_ruleset, param_groups
 from freezegui.core.rules.ruleset import Method, RuleSet
+from freezegui.core.runtime.apply import RulesLike, apply_rules, as_ruleset, param_groups
 from freezegui.core.structure.counting import Counts
 from freezegui.core.structure.tree import build_tree
 from freezegui.core.training.adapters import (

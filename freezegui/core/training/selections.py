@@ -20,7 +20,7 @@ from torch import nn
 from freezegui.core.editing.selection import Selection
 from freezegui.core.errors import FreezeguiError
 from freezegui.core.messages import reason
-from freezegui.core.rules.apply import RulesLike
+from freezegui.core.runtime.apply import RulesLike
 from freezegui.core.structure.counting import format_bytes
 from freezegui.core.training.config import TrainingConfig
 from freezegui.core.training.engine import TrainingRun

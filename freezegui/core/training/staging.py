@@ -12,8 +12,8 @@ import torch
 from torch import nn
 
 from freezegui.core.errors import RuleError, TrainingError
-from freezegui.core.lr.schedule import Schedule
 from freezegui.core.rules.ruleset import RuleSet
+from freezegui.core.runtime.schedule import Schedule
 
 __all__ = ["Schedule", "epoch_of", "start_schedule"]
 

@@ -25,9 +25,9 @@ from freezegui.core.errors import FreezeguiWarning, RuleError
 from freezegui.core.lr.evaluate import stage_problems
 from freezegui.core.lr.groups import GroupPlan, NoDecay, plan_groups, stage_states
 from freezegui.core.models.wrappers import unwrap
-from freezegui.core.rules.apply import RulesLike, apply_norm_policy, as_ruleset, bare_model
 from freezegui.core.rules.keys import Stage
 from freezegui.core.rules.ruleset import Method, RuleSet
+from freezegui.core.runtime.apply import RulesLike, apply_norm_policy, as_ruleset, bare_model
 from freezegui.core.structure.norms import has_running_stats
 from freezegui.core.structure.tree import build_tree
 
