@@ -315,11 +315,6 @@ class MainWindow(QMainWindow):
         self.search_bar.set_editable(state.editable)
 
     # ================================================================================ menus, help
-    def show_rule_help(self) -> None:
-        from freezegui.app.dialogs.rule_help import show_rule_help
-
-        show_rule_help(self)
-
     def show_about(self) -> None:
         from freezegui import __version__
 

@@ -69,6 +69,12 @@ def _refit(w: MainWindow, _edit_result: object) -> None:
     w.tree_pane.fit_columns()
 
 
+def _rule_help(w: MainWindow) -> object:
+    from freezegui.app.dialogs.rule_help import show_rule_help
+
+    return show_rule_help(w)
+
+
 def _lora_settings(w: MainWindow) -> object:
     from freezegui.app.dialogs.lora_settings import show_lora_settings
 
@@ -152,7 +158,7 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("fitColumns", "Fit columns", lambda w: w.tree_pane.fit_columns(), "View",
                tip="Size the tree's columns to their content", separator_before=True, enabled_when=_doc),
     # Help
-    ActionSpec("ruleHelp", "Rule syntax", lambda w: w.show_rule_help(), "Help"),
+    ActionSpec("ruleHelp", "Rule syntax", _rule_help, "Help"),
     ActionSpec("about", "About freezegui", lambda w: w.show_about(), "Help"),
 )  # fmt: skip
 MENUS = ("&File", "&Edit", "&LoRA", "&Learning rates", "&View", "&Help")
