@@ -16,6 +16,7 @@ from freezegui.core.rules.patterns import Pattern
 
 MAX_DEPTH = 2  # prefixes of one or two segments: `bert.`, `model.`, `base_model.model.`
 MAX_PREFIXES = 200  # prefixes tried at most (a 10^5-module tree stays quick)
+MAX_SPELLING = 5000  # paths compared by spelling at most
 
 
 def suggest_pattern(pattern: str, paths: Sequence[str]) -> str | None:
@@ -31,7 +32,9 @@ def suggest_pattern(pattern: str, paths: Sequence[str]) -> str | None:
     prefixed = _under_a_prefix(text, paths)
     if prefixed is not None:
         return prefixed
-    close = difflib.get_close_matches(text, [p for p in paths if p], n=1, cutoff=0.8)
+    depth = text.count(".")  # a typo keeps the number of segments; difflib is slow on 10^5 paths
+    same = [p for p in paths if p and p.count(".") == depth][:MAX_SPELLING]
+    close = difflib.get_close_matches(text, same, n=1, cutoff=0.8)
     return close[0] if close and close[0] != text else None
 
 
