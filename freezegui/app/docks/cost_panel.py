@@ -92,15 +92,14 @@ class CostPanel(QDockWidget):
         from freezegui.app.commands.loader import abandon_worker
 
         self._closed = True
-        self._stop_running()  # nobody will read it: it stops at its next op (a stale one sleeps until then)
+        if self._stale is not None and self._stale.is_set():
+            self._stop_running()  # a stale plan sleeps until stopped; a current one may run on
         self._timer.stop()
         self._generation += 1
         worker, self._worker = self._worker, None
-        if self._running:  # running: listed until its plan ends (told to stop above, it ends at its next op);
-            ended = self._ended  # one still waiting for a pool thread never starts once the loop has ended
-            abandon_worker(
-                worker, lambda: worker is not None and bool(worker.is_running) and not ended.is_set()
-            )
+        if self._running:  # queued or running: listed until its plan ends
+            ended = self._ended
+            abandon_worker(worker, lambda: not ended.is_set())
 
     # ------------------------------------------------------------------------------------- widgets
     def _build(self) -> None:
