@@ -33,8 +33,8 @@ from freezegui.app.commands.loader import Progress, Stage
 from freezegui.app.commands.lr_edits import LrCommands
 from freezegui.app.docks.details import DetailsPane
 from freezegui.app.docks.late_training import LateTrainingDock
+from freezegui.app.docks.scroll import scrolled
 from freezegui.app.docks.totals import TotalsBar
-from freezegui.app.messages import RULE_HELP
 from freezegui.app.prompt import Prompt, QtPrompt
 from freezegui.app.schedule.stage_bar import StageBar
 from freezegui.app.tree.pane import TreePane
@@ -119,6 +119,7 @@ class MainWindow(QMainWindow):
         in the View menu, its place restored from the saved window state."""
         if isinstance(widget, QDockWidget):
             dock = widget
+            scrolled(dock)  # a tall dock scrolls instead of making the window taller than a laptop
         else:
             dock = QDockWidget(title, self)
             dock.setWidget(widget)
@@ -143,6 +144,8 @@ class MainWindow(QMainWindow):
         from freezegui.app.tree.cost_columns import install  # View → Cost columns (issue 23)
 
         self.cost_columns_action = install(self)
+        if self.settings.value("window/state") is None:  # first run: Cost in front, not Details
+            QTimer.singleShot(0, self.cost_panel.raise_)  # the dock tabs exist once laid out
 
     @property
     def training_panel(self) -> TrainingPanel | None:
@@ -163,6 +166,7 @@ class MainWindow(QMainWindow):
         )
         self.tree_pane.currentItemChanged.connect(lambda item: self.details.show_item(self.document, item))
         self.tree_pane.lrEditRequested.connect(self.lr.set_row_scale)
+        self.tree_pane.readOnly.connect(lambda why: self.statusBar().showMessage(why, 6000))
 
     def _ensure_core(self) -> None:
         if not self._core_ready:
@@ -232,7 +236,7 @@ class MainWindow(QMainWindow):
     def _on_progress(self, progress: Progress) -> None:
         if progress.stage is Stage.CORE_READY:
             self._ensure_core()
-        elif progress.text:
+        elif progress.text and self.busy.isVisible():  # a late progress signal never outlives the load
             self.busy_label.setText(progress.text)
             if self.document is None:
                 self.tree_pane.set_busy(progress.text)
@@ -314,9 +318,6 @@ class MainWindow(QMainWindow):
         self.search_bar.set_editable(state.editable)
 
     # ================================================================================ menus, help
-    def show_rule_help(self) -> None:
-        self.prompt.information("Rule syntax", RULE_HELP)
-
     def show_about(self) -> None:
         from freezegui import __version__
 

@@ -44,12 +44,14 @@ def show_message(
     message_box(parent, title, text, icon).exec()
 
 
-RULE_HELP = (
+RULE_HELP = (  # shown in a fixed-pitch font (Help ▸ Rule syntax): the columns line up
     "Search and rule patterns address dotted module paths by whole segments:\n\n"
-    "  fc                     fc.weight, fc.bias — never fc1 or head.fc\n"
-    "  encoder.layer.1[01]    layers 10 and 11\n"
+    "  fc                          fc.weight, fc.bias — never fc1 or head.fc\n"
+    "  encoder.layer.1[01]         layers 10 and 11\n"
     "  encoder.layer.*.attention   * = one segment\n"
-    "  **.bn*                 ** = any number of segments\n"
-    "  re:layer[12]\\..*       a regular expression on the whole path\n\n"
+    "  **.bn*                      ** = any number of segments\n"
+    "  re:layer[12]\\..*            a regular expression on the whole path\n\n"
+    "Paths start at the model's root, as named_parameters() names them:\n"
+    "BERT's encoder is bert.encoder, not encoder.\n\n"
     "In a rule file every parameter starts at `default`; the last matching rule wins."
 )

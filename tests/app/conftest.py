@@ -88,6 +88,11 @@ def window(qtbot, settings, dialogs):
     yield win
     if win.document is not None:
         win.document.selection.mark_saved()
+    panel = win.cost_panel  # Cost is in front: a plan may be in flight; the next test inherits none
+    if panel is not None and panel._running:
+        ended = panel._ended
+        panel.shutdown()
+        qtbot.waitUntil(ended.is_set, timeout=60_000)
 
 
 def load(qtbot, win, spec: str, **kwargs) -> bool:

@@ -290,6 +290,8 @@ def test_details_repaint_only_the_trainable_column_on_a_change(qtbot, window) ->
     """With the root current, the details table lists 500 parameters; a toggle rewrites their
     Trainable cells, and only that column of the table is repainted (and shows the new value)."""
     assert load(qtbot, window, "torchvision:resnet18", num_classes=10)
+    window.details_dock.raise_()  # Cost is in front on a first run
+    qtbot.waitUntil(lambda: window.details.table.viewport().height() > 100, timeout=5000)
     table = window.details.table
     model = table.model()
     column = COLUMNS.index("Trainable")

@@ -150,6 +150,7 @@ def test_double_click_accepts(dialog, qtbot):
 def test_hf_hub_id_and_folder_picker(dialog, tmp_path, monkeypatch):
     dialog.tabs.setCurrentIndex(TAB_HF)
     assert not dialog.okButton.isEnabled()
+    monkeypatch.setattr("freezegui.core.models.hub.is_cached", lambda repo_id: True)  # as if downloaded
     dialog.hfEdit.setText("bert-base-uncased")
     assert dialog.options() == LoadOptions("hf:bert-base-uncased")
 

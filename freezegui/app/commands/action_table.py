@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QMenu, QToolBar
 
+from freezegui.app.commands.exports import FORMATS as EXPORT_FORMATS
+
 if TYPE_CHECKING:
     from freezegui.app.main_window import MainWindow
 
@@ -62,6 +64,17 @@ def _unlocked_core(s: UiState) -> bool:
     return s.core_ready and not s.locked
 
 
+def _refit(w: MainWindow, _edit_result: object) -> None:
+    """After a LoRA suggestion: the LoRA and count columns hold new, wider numbers."""
+    w.tree_pane.fit_columns()
+
+
+def _rule_help(w: MainWindow) -> object:
+    from freezegui.app.dialogs.rule_help import show_rule_help
+
+    return show_rule_help(w)
+
+
 def _lora_settings(w: MainWindow) -> object:
     from freezegui.app.dialogs.lora_settings import show_lora_settings
 
@@ -95,12 +108,9 @@ ACTIONS: tuple[ActionSpec, ...] = (
                enabled_when=_doc),
     ActionSpec("saveAs", "Save Rules &As…", lambda w: w.controller.save_rules_as(), "File", (SK.SaveAs,),
                enabled_when=_doc),
-    ActionSpec("exportPython1", "Python snippet — requires_grad (method 1)…", _export("python1"),
-               "File/&Export", enabled_when=_doc),
-    ActionSpec("exportPython2", "Python snippet — lr 0 param groups (method 2)…", _export("python2"),
-               "File/&Export", enabled_when=_doc),
-    ActionSpec("exportNames", "Trainable parameter names…", _export("names"), "File/&Export",
-               enabled_when=_doc),
+    *(ActionSpec(f"export_{kind}", text, _export(kind), "File/&Export", enabled_when=_doc,
+                 separator_before=kind in ("peft_json", "axolotl"))
+      for kind, (text, _) in EXPORT_FORMATS.items()),
     ActionSpec("quit", "&Quit", lambda w: w.close(), "File", (SK.Quit,), separator_before=True),
     # Edit
     ActionSpec("undo", "&Undo", lambda w: w.edits.undo(), "Edit", (SK.Undo,), toolbar=2,
@@ -132,14 +142,14 @@ ACTIONS: tuple[ActionSpec, ...] = (
                enabled_when=_editable),
     ActionSpec("find", "&Find", lambda w: w.search_bar.focus(), "Edit", (SK.Find,), separator_before=True),
     # LoRA
-    ActionSpec("loraAttention", "Suggest: attention projections", lambda w: w.edits.suggest_attention(), "LoRA",
+    ActionSpec("loraAttention", "Suggest: attention projections", lambda w: _refit(w, w.edits.suggest_attention()), "LoRA",
                tip="Adapters on every linear layer inside attention (q/k/v/o projections)",
                enabled_when=_editable),
-    ActionSpec("loraAllLinear", "Suggest: all linear layers except the head", lambda w: w.edits.suggest_all_linear(),
+    ActionSpec("loraAllLinear", "Suggest: all linear layers except the head", lambda w: _refit(w, w.edits.suggest_all_linear()),
                "LoRA", tip="PEFT's all-linear: every Linear/Conv1D but the output head", enabled_when=_editable),
     ActionSpec("loraLastBlocks", "Suggest: attention + MLP of the last N blocks…",
-               lambda w: w.edits.suggest_last_blocks(), "LoRA", enabled_when=_editable),
-    ActionSpec("loraRemove", "Remove all adapters", lambda w: w.edits.remove_adapters(), "LoRA",
+               lambda w: _refit(w, w.edits.suggest_last_blocks()), "LoRA", enabled_when=_editable),
+    ActionSpec("loraRemove", "Remove all adapters", lambda w: _refit(w, w.edits.remove_adapters()), "LoRA",
                separator_before=True, enabled_when=_editable),
     ActionSpec("loraSettings", "LoRA settings…", _lora_settings, "LoRA",
                tip="Rank r, lora_alpha, dropout, DoRA and bias", separator_before=True, enabled_when=_editable),
@@ -157,8 +167,10 @@ ACTIONS: tuple[ActionSpec, ...] = (
     ActionSpec("expandAll", "Expand all", lambda w: w.tree_view.expandAll(), "View", enabled_when=_doc),
     ActionSpec("collapseAll", "Collapse all", lambda w: w.tree_pane.collapse_to_root(), "View",
                enabled_when=_doc),
+    ActionSpec("fitColumns", "Fit columns", lambda w: w.tree_pane.fit_columns(), "View",
+               tip="Size the tree's columns to their content", separator_before=True, enabled_when=_doc),
     # Help
-    ActionSpec("ruleHelp", "Rule syntax", lambda w: w.show_rule_help(), "Help"),
+    ActionSpec("ruleHelp", "Rule syntax", _rule_help, "Help"),
     ActionSpec("about", "About freezegui", lambda w: w.show_about(), "Help"),
 )  # fmt: skip
 MENUS = ("&File", "&Edit", "&LoRA", "&Learning rates", "&View", "&Help")

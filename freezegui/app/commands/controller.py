@@ -31,7 +31,6 @@ ADAPTER_CONFIG = "adapter_config.json"
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors", ".torchscript", ".jit")
 MAX_RECENT = 10
 RULES_FILTER = "Rule files (*.yaml *.yml);;All files (*)"
-EXPORT_SUFFIXES = {"python1": "_freeze.py", "python2": "_param_groups.py", "names": "_trainable.txt"}
 LOCKED = "A training run is using the selection: {what} when it has ended (or press Stop)."
 UNSAVED = "The freeze selection has changes that are not saved in a rule file. Save them?"
 
@@ -209,14 +208,22 @@ class DocumentController(QObject):
         return True
 
     def open_rules_dialog(self) -> None:
+        """Ask about unsaved edits first, then for the file (not after one was picked)."""
         doc = self.doc
-        start = str(doc.rules_path.parent) if doc and doc.rules_path else str(Path.cwd())
+        if doc is None or not self.may_replace("open a rule file"):
+            return
+        start = str(doc.rules_path.parent) if doc.rules_path else str(Path.cwd())
         path = self.prompt.open_file("Open rules", start, RULES_FILTER)
         if path:
-            self.open_rules(path)
+            self.open_rules(path, ask=False)
 
     def _report_rules(self, name: str, report: ApplyReport) -> None:
+        from freezegui.app.commands.hints import did_you_mean
+
         problems = report.problems()
+        if self.doc is not None:  # the unmatched rules come first, in order: each gets its suggestion
+            for i, match in enumerate(report.unmatched):
+                problems[i] += did_you_mean(self.doc.tree, match.rule.pattern.text)
         if problems:
             self.prompt.warning(
                 "Rule file applied with problems",
@@ -257,21 +264,26 @@ class DocumentController(QObject):
     def export_dialog(self, kind: str) -> bool:
         if self.doc is None:
             return False
-        suggested = str(Path.cwd() / f"{self.doc.display_name}{EXPORT_SUFFIXES[kind]}")
+        from freezegui.app.commands.exports import SUFFIXES
+
+        suggested = str(Path.cwd() / f"{self.doc.display_name}{SUFFIXES[kind]}")
         path = self.prompt.save_file("Export", suggested, "All files (*)")
         return bool(path) and self.export(kind, Path(path))
 
     def export(self, kind: str, path: Path) -> bool:
-        """Write the selection as a Python snippet (method 1 or 2) or a names list, atomically (lr scales
-        and a schedule go into the Python snippet; the names list says it drops them)."""
+        """Write the selection in a format of :data:`~freezegui.app.commands.exports.FORMATS`, atomically
+        (lr scales and a schedule go into the Python snippet; the other formats say they drop them)."""
+        from freezegui.app.commands.exports import export_text
+
         assert self.doc is not None
-        doc = self.doc
         try:
-            text = doc.export_text(kind)
+            text, warnings = export_text(self.doc, kind)
             atomic_write_text(path, text)
         except (OSError, FreezeguiError) as exc:
             self.prompt.error("Could not export", f"{path}\n\n{exc}")
             return False
+        if warnings:
+            self.prompt.warning("Exported, with warnings", "\n".join(f"• {w}" for w in warnings))
         self.status.emit(f"Exported {path}", 5000)
         return True
 

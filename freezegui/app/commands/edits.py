@@ -177,14 +177,15 @@ class EditCommands:
         self._suggest(lambda t: presets.last_blocks_lora_mask(t, last), f"LoRA on the last {last} blocks")
 
     def _suggest(self, mask: Callable[[Any], Any], label: str) -> None:
-        """Adapt exactly the modules ``mask(tree)`` picks (their own tensors freeze in the same edit)."""
-        from freezegui.core.editing import presets
+        """Adapt exactly the modules ``mask(tree)`` picks and freeze the base model in the same edit,
+        as LoRA users mean it (a small classification head keeps training: PEFT's modules_to_save)."""
+        from freezegui.core.editing.lora_base import lora_base_mask
 
         def run(d: Document) -> None:
             modules = mask(d.tree)
             if not modules.any():
                 raise ValueError(f"{label}: this model has no such modules")
-            presets.suggest_adapters(d.selection, modules, label=label)
+            d.selection.set_adapted_mask(modules, label=label, trainable=lora_base_mask(d.tree, modules))
 
         self._edit(run)
 

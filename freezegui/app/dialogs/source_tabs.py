@@ -308,6 +308,11 @@ class SourceTabs(_DialogBase):
         if self.hfConfigOnlyCheck.isChecked():
             _require_path(source, "config folder")
             return LoadOptions(f"hf-config:{source}")
+        from freezegui.core.models.hub import hub_problem
+
+        problem = hub_problem(source)  # a missing folder, or a hub id not in the local cache
+        if problem:
+            raise SpecError(problem)
         return LoadOptions(f"hf:{source}")
 
     def _python_source(self) -> LoadOptions:

@@ -15,16 +15,13 @@ import functools
 import threading
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QRectF, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPen
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
-    QComboBox,
     QDockWidget,
     QFormLayout,
     QLabel,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -33,23 +30,22 @@ from superqt.utils import create_worker
 
 from freezegui.app.dialogs.fit_dialog import fit_button
 from freezegui.app.dialogs.form_widgets import combo, spin
+from freezegui.app.docks.cost_bar import GIB, gpu_field, parse_gpu_gib
+from freezegui.app.docks.cost_display import CostResults
 from freezegui.app.docks.cost_stage import StagePicker
 from freezegui.app.docks.cost_worker import plan_stage, stop_check
+from freezegui.app.docks.pin import PinBox, Pinned
 from freezegui.core.plan.options import PlanCancelled
-from freezegui.core.plan.result import format_flops
-from freezegui.core.structure.counting import format_bytes
 
-GIB = 1024**3
-GPU_PRESETS = ("24", "40", "80", "141")
 DEBOUNCE_MS = 300
 MAX_BATCH = 65_536  # examples per GPU; a larger number is a typo, not a plan (it would still plan on meta)
-SEGMENTS = (  # (attribute of Cost, legend, colour)
-    ("weights_bytes", "weights", "#5b7fbf"),
-    ("gradients_bytes", "gradients", "#d08a3c"),
-    ("optimizer_bytes", "optimizer", "#8c6bb1"),
-    ("activations_bytes", "activations", "#4e9a5b"),
-    ("temporary_bytes", "temporary", "#9e9e9e"),
-)
+FORM_TIPS = {  # a tooltip on every input of the dock
+    "Batch": "Examples per step on one GPU",
+    "Length": "Tokens per example (text models) or image side in pixels (vision models)",
+    "Dtype": "The dtype the weights train in (model's: as loaded)",
+    "Optimizer": "AdamW keeps 2 moments per trained parameter, SGD with momentum 1, SGD none",
+    "GPU": "Memory of one GPU: a named GPU or any number of GiB",
+}
 
 if TYPE_CHECKING:
     from superqt.utils import FunctionWorker
@@ -57,46 +53,6 @@ if TYPE_CHECKING:
     from freezegui.app.main_window import MainWindow
     from freezegui.core.editing.document import Document
     from freezegui.core.plan import Plan
-
-
-class CostBar(QWidget):
-    """A stacked bar of one rank's memory, with the GPU size as a vertical line."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("costBar")
-        self.setMinimumHeight(28)
-        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.parts: list[tuple[int, str]] = []
-        self.gpu_bytes = 0.0
-        self.stale = False
-
-    def sizeHint(self) -> QSize:
-        return QSize(300, 28)
-
-    def set_parts(self, parts: list[tuple[int, str]], gpu_bytes: float, stale: bool) -> None:
-        self.parts, self.gpu_bytes, self.stale = parts, gpu_bytes, stale
-        self.update()
-
-    def paintEvent(self, event: QPaintEvent) -> None:
-        painter = QPainter(self)
-        rect = QRectF(self.rect()).adjusted(1, 4, -1, -4)
-        painter.fillRect(rect, QColor("#eeeeee"))
-        total = sum(n for n, _ in self.parts)
-        scale = max(total, self.gpu_bytes, 1)
-        x = rect.left()
-        for n, colour in self.parts:
-            w = rect.width() * n / scale
-            c = QColor(colour)
-            if self.stale:
-                c.setAlpha(90)
-            painter.fillRect(QRectF(x, rect.top(), w, rect.height()), c)
-            x += w
-        if self.gpu_bytes:
-            gx = rect.left() + rect.width() * self.gpu_bytes / scale
-            painter.setPen(QPen(QColor("#c62828"), 2))
-            painter.drawLine(int(gx), int(rect.top()) - 3, int(gx), int(rect.bottom()) + 3)
-        painter.end()
 
 
 class CostPanel(QDockWidget):
@@ -162,38 +118,45 @@ class CostPanel(QDockWidget):
         )
         self.amp = QCheckBox("mixed precision (fp32 master weights, moments)")
         self.amp.setObjectName("costAmp")
+        self.amp.setToolTip("Autocast to bf16 with fp32 master weights and optimizer moments")
         self.optimizer = combo(
             "costOptimizer", [("AdamW", "adamw"), ("SGD momentum", "sgd-momentum"), ("SGD", "sgd")]
         )
         self.checkpointing = QCheckBox("gradient checkpointing (transformers)")
         self.checkpointing.setObjectName("costCheckpointing")
-        self.gpu = QComboBox()
-        self.gpu.setObjectName("costGpu")
-        self.gpu.setEditable(True)
-        self.gpu.addItems(GPU_PRESETS)
-        self.gpu.setCurrentText("80")
-        self.gpu.setToolTip("GPU memory in GiB: a preset or any number")
-        form.addRow("Batch", self.batch)
-        form.addRow(self.length_label, self.length)
-        form.addRow("Dtype", self.dtype)
-        form.addRow("", self.amp)
-        form.addRow("Optimizer", self.optimizer)
-        form.addRow("", self.checkpointing)
-        form.addRow("GPU (GiB)", self.gpu)
+        self.checkpointing.setToolTip(
+            "Recompute each block in backward: fewer saved activations, more compute"
+        )
+        self.gpu = gpu_field()
+        rows = (
+            ("Batch", self.batch),
+            (self.length_label, self.length),
+            ("Dtype", self.dtype),
+            ("", self.amp),
+            ("Optimizer", self.optimizer),
+            ("", self.checkpointing),
+            ("GPU", self.gpu),
+        )
         self.stage = StagePicker(QLabel("Stage"))  # the stage of a schedule planned (hidden without one)
+        for caption, field in rows:
+            tip = FORM_TIPS.get(caption if isinstance(caption, str) else "Length", "")
+            if tip and not field.toolTip():
+                field.setToolTip(tip)
+            form.addRow(caption, field)
+            if isinstance(caption, QLabel):
+                caption.setToolTip(tip)
+            elif caption:
+                form.labelForField(field).setToolTip(tip)
         form.addRow(self.stage.label, self.stage)
-        self.bar = CostBar()
-        self.verdict = _label("costVerdict", "font-weight: 600; font-size: 14px;")
-        self.breakdown = _label("costBreakdown", "")
-        self.flops = _label("costFlops", "")
-        self.ratio = _label("costRatio", "")
-        self.status = _label("costStatus", "color: #666;")
-        self.status.setWordWrap(True)
-        self.breakdown.setWordWrap(True)
+        self.results = CostResults()
+        self.compare = PinBox()
+        r = self.results  # the parts tests and the window read, by their old names
+        self.bar, self.verdict, self.missing, self.breakdown = r.bar, r.verdict, r.missing, r.breakdown
+        self.flops, self.ratio, self.status = r.flops, r.ratio, r.status
         layout = QVBoxLayout(body)
         layout.addLayout(form)
-        for w in (self.bar, self.verdict, self.breakdown, self.flops, self.ratio, self.status):
-            layout.addWidget(w)
+        layout.addWidget(self.results)
+        layout.addWidget(self.compare)
         layout.addWidget(fit_button(self))
         layout.addStretch(1)
         self.setWidget(body)
@@ -204,16 +167,14 @@ class CostPanel(QDockWidget):
         for box in (self.amp, self.checkpointing):
             box.toggled.connect(self.schedule)
         self.gpu.currentTextChanged.connect(self._show)
+        self.compare.pinRequested.connect(self.pin)
+        self.compare.restoreRequested.connect(self.restore_pinned)
+        self.compare.unpinRequested.connect(self.unpin)
 
     # ------------------------------------------------------------------------------------- inputs
     def gpu_bytes(self) -> float:
-        """The GPU size typed or picked, in bytes (0 when the text is not a positive number)."""
-        text = self.gpu.currentText().strip().lower().removesuffix("gib").strip()
-        try:
-            value = float(text)
-        except ValueError:
-            return 0.0
-        return value * GIB if value > 0 else 0.0
+        """The GPU size typed or picked, in bytes (0 when the text does not start with a positive number)."""
+        return parse_gpu_gib(self.gpu.currentText()) * GIB
 
     def options(self) -> dict[str, Any]:
         """The planner's keyword arguments from the inputs."""
@@ -246,6 +207,7 @@ class CostPanel(QDockWidget):
         kind = length_kind(self._doc.model)
         self.length_label.setText({"tokens": "Tokens", "pixels": "Image px"}.get(kind, "Length"))
         self.length_label.setProperty("kind", kind)
+        self.length.setSpecialValueText(default_length_text(self._doc.model, kind))
         self.length.setEnabled(bool(kind))
         self._doc.selection.changed.connect(self.schedule)
         self.stage.follow(self._doc.schedule)
@@ -346,51 +308,59 @@ class CostPanel(QDockWidget):
         elif self._doc is not None and not self._timer.isActive():
             self._timer.start(0)
 
+    # ------------------------------------------------------------------------------------- pin
+    pinned: Pinned | None = None
+
+    def pin(self) -> None:
+        """Pin the current selection as A (its plan, when the one on screen is current)."""
+        if self._doc is None:
+            return
+        self.pinned = Pinned.take(self._doc, self._generation, self.plan if self.is_current else None)
+        self._show()
+
+    def unpin(self) -> None:
+        self.pinned = None
+        self._show()
+
+    def restore_pinned(self) -> None:
+        """Selection A back, as one undoable edit (refused while a training run uses the selection)."""
+        if self.pinned is None or self.pinned.doc is not self._doc:
+            return
+        if getattr(getattr(self.window_, "controller", None), "locked", False):
+            return
+        self.pinned.restore()
+
     # ------------------------------------------------------------------------------------- display
     def _show(self, *_: Any) -> None:
         plan, gpu = self.plan, self.gpu_bytes()
         stale = not self.is_current
         if plan is None:
-            self.bar.set_parts([], gpu, stale)
-            for label in (self.verdict, self.breakdown, self.flops, self.ratio):
-                label.setText("")
-            self.status.setText("Open a model to plan its cost." if self._doc is None else "Planning…")
-            return
-        rank = plan.per_rank
-        self.bar.set_parts([(getattr(rank, a), c) for a, _, c in SEGMENTS], gpu, stale)
-        fits = gpu > 0 and plan.fits(gpu)
-        verdict = "fits" if fits else "does not fit"
-        colour = "#999999" if stale else ("#1b7f3b" if fits else "#c62828")
-        self.verdict.setText(
-            f"Peak {format_bytes(rank.peak_bytes)} — {verdict}" + (" (stale)" if stale else "")
-        )
-        self.verdict.setStyleSheet(f"font-weight: 600; font-size: 14px; color: {colour};")
-        self.verdict.setProperty("fits", fits)
-        self.breakdown.setText(
-            " · ".join(
-                f'<span style="color:{c}">■</span> {name} {format_bytes(getattr(rank, a))}'
-                for a, name, c in SEGMENTS
-                if getattr(rank, a)
-            )
-        )
-        self.flops.setText(
-            f"Step: {format_flops(plan.step_flops)}FLOPs" if plan.step_ran else "Step FLOPs: unknown"
-        )
-        ratio = plan.ratio("step_flops")
-        peak_ratio = plan.ratio("peak_bytes")
-        self.ratio.setText(
-            f"× of full fine-tuning: compute {ratio:.2f}×"
-            + (f", memory {peak_ratio:.2f}×" if peak_ratio else "")
-            if ratio is not None
-            else ""
-        )
-        self.status.setText("Updating…" if stale else (plan.message or "Current."))
+            text = "Open a model to plan its cost." if self._doc is None else "Planning…"
+            self.results.clear(gpu, stale, text)
+        else:
+            self.results.show_plan(plan, gpu, stale)
+        self._show_compare()
+
+    def _show_compare(self) -> None:
+        pinned = self.pinned
+        if pinned is not None and pinned.doc is not self._doc:
+            self.pinned = pinned = None
+        counts = self._doc.selection.counts() if self._doc is not None else None
+        if pinned is not None and pinned.plan is None and self.plan_generation == pinned.generation:
+            pinned.plan = self.plan if self.is_current else None
+        self.compare.show_pair(pinned, counts, self.plan if self.is_current else None)
+        totals = getattr(self.window_, "totals", None)
+        if totals is not None and hasattr(totals, "show_pinned"):
+            totals.show_pinned(pinned.counts if pinned is not None else None)
 
 
-def _label(name: str, style: str) -> QLabel:
-    label = QLabel("")
-    label.setObjectName(name)
-    if style:
-        label.setStyleSheet(style)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    return label
+def default_length_text(model: Any, kind: str) -> str:
+    """What "default" means for this model, said: "default (32 tokens)", "default (224 px)"."""
+    from freezegui.core.plan.planner import DEFAULT_SEQ_LEN
+
+    if kind == "tokens":
+        return f"default ({DEFAULT_SEQ_LEN} tokens)"
+    if kind == "pixels":
+        side = getattr(getattr(model, "config", None), "image_size", None)
+        return f"default ({side if isinstance(side, int) else 64} px)"
+    return "default"

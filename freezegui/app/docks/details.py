@@ -14,7 +14,8 @@ if TYPE_CHECKING:  # the core's tree imports torch; this pane is built before to
     from freezegui.core.editing.document import Document
     from freezegui.core.structure.tree import ModuleNode, ParamEntry
 
-MAX_ROWS = 500  # a subtree can hold 10^5 tensors; the table lists the first ones
+MAX_ROWS = 500
+MIN_NAME_WIDTH = 90  # a subtree can hold 10^5 tensors; the table lists the first ones
 # What decides a freeze first: the name and whether it trains, then the size; the dock is narrow.
 COLUMNS = ("Parameter", "Trainable", "Count", "Shape", "dtype", "Tied with")
 COL_NAME, COL_TRAINS, COL_COUNT, COL_SHAPE, COL_DTYPE, COL_TIED = range(len(COLUMNS))
@@ -128,9 +129,12 @@ class DetailsPane(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(COL_NAME, QHeaderView.ResizeMode.Stretch)  # the names take the room left
+        header.setMinimumSectionSize(MIN_NAME_WIDTH // 2)
         header.setResizeContentsPrecision(40)  # size columns from the first rows, not all 500
         layout.addWidget(self.table, 1)
         self.note = QLabel("")
@@ -152,7 +156,16 @@ class DetailsPane(QWidget):
             self.model.set_entries(doc, [item])
         else:
             self.model.set_entries(doc, self._entries_under(item), under=item.path)
-        self.table.resizeColumnsToContents()  # once per module (<= MAX_ROWS rows), not per refresh
+        self.fit_columns()  # once per module (<= MAX_ROWS rows), not per refresh
+
+    def fit_columns(self) -> None:
+        """Columns sized to their content; "Tied with" only when a tensor is tied; when that is wider
+        than the dock, the names give way (cut in the middle, whole in the tooltip), so the table
+        never needs a horizontal scroll bar."""
+        table = self.table
+        table.setColumnHidden(COL_TIED, not any(e.aliases for e in self.model._entries))
+        for col in range(COL_NAME + 1, len(COLUMNS)):
+            table.resizeColumnToContents(col)
 
     def refresh(self) -> None:
         """The selection changed: update the title and the Trainable column (cheap)."""

@@ -92,8 +92,19 @@ class TrainingPanel(TrainingDockWidgets):
         policy = getattr(doc, "batchnorm", None) if doc is not None else None
         self.normLabel.setText(f"{policy} (from the rules)" if policy else "-")
         self.normLabel.setToolTip(NORM_TIPS.get(str(policy), "Set in the rules"))
+        self._show_length_rows(doc)
         if not self.is_running:
             self._set_running(False)
+
+    def _show_length_rows(self, doc: Any) -> None:
+        """Image size for a vision model, Sequence length for a text model (both when unknown)."""
+        kind = ""
+        if doc is not None and getattr(doc, "model", None) is not None:
+            from freezegui.core.plan import length_kind
+
+            kind = length_kind(doc.model)
+        self.settingsForm.setRowVisible(self.imageSizeSpin, kind != "tokens")
+        self.settingsForm.setRowVisible(self.seqLenSpin, kind != "pixels")
 
     def _start_blocker(self) -> str:
         doc = self._document()

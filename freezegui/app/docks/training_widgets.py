@@ -6,8 +6,8 @@ import math
 from typing import TYPE_CHECKING
 
 from PySide6.QtCharts import QChart, QChartView, QLineSeries, QScatterSeries, QValueAxis
-from PySide6.QtCore import QMargins, QPointF, Qt
-from PySide6.QtGui import QColor, QDoubleValidator, QPainter, QPen
+from PySide6.QtCore import QEvent, QMargins, QPointF, Qt
+from PySide6.QtGui import QColor, QDoubleValidator, QPainter, QPalette, QPen
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -89,6 +89,22 @@ class LossChart(QChartView):
         self.setMinimumHeight(160)
         self.marks: list[StageMark] = []
         self.reset(1)
+        self.follow_palette()
+
+    def follow_palette(self) -> None:
+        """The chart's background and words from the palette (a dark palette gets a dark chart)."""
+        pal, chart = self.palette(), self.chart()
+        chart.setBackgroundBrush(pal.brush(QPalette.ColorRole.Base))
+        chart.setTitleBrush(pal.brush(QPalette.ColorRole.Text))
+        for axis in (self.x_axis, self.y_axis):
+            axis.setLabelsBrush(pal.brush(QPalette.ColorRole.Text))
+            axis.setTitleBrush(pal.brush(QPalette.ColorRole.Text))
+        self.setBackgroundBrush(pal.brush(QPalette.ColorRole.Window))
+
+    def changeEvent(self, event: QEvent) -> None:  # Qt override
+        if event.type() == QEvent.Type.PaletteChange:
+            self.follow_palette()
+        super().changeEvent(event)
 
     def reset(self, steps: int) -> None:
         self.series.clear()
@@ -175,7 +191,7 @@ class TrainingDockWidgets(QDockWidget):
         self.normLabel.setToolTip(
             "Set in the rules: frozen BatchNorm layers keep (or update) their statistics"
         )
-        form = QFormLayout()
+        form = self.settingsForm = QFormLayout()
         for label, field in (
             ("Steps", self.stepsSpin),
             ("Batch size", self.batchSpin),

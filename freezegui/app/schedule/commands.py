@@ -14,6 +14,7 @@ from freezegui.app.commands.edits import EditCommands
 if TYPE_CHECKING:  # the core imports torch: the window paints before that
     from freezegui.core.editing.document import Document
     from freezegui.core.rules.keys import Unit
+    from freezegui.core.rules.ruleset import Rule
     from freezegui.core.structure.tree import ModuleNode, ParamEntry
 
 
@@ -27,6 +28,7 @@ class ScheduleCommands(EditCommands):
 
         def run(d: Document) -> bool:
             rules = se.parse_stage_rules(text, lr_scale)
+            _check_matches(d, rules)
             return d.set_schedule(se.insert_stage(d.schedule, unit, at, rules), label=f"Stage at {unit} {at}")
 
         return bool(self._edit(run))
@@ -37,6 +39,7 @@ class ScheduleCommands(EditCommands):
 
         def run(d: Document) -> bool:
             rules = se.parse_stage_rules(text, lr_scale)
+            _check_matches(d, rules)
             return d.set_schedule(se.replace_stage(d.schedule, k, unit, at, rules), label=f"Edit stage {k}")
 
         return bool(self._edit(run))
@@ -79,3 +82,12 @@ class ScheduleCommands(EditCommands):
 
 
 __all__ = ["ScheduleCommands"]
+
+
+def _check_matches(doc: Document, rules: list[Rule]) -> None:
+    """A typed rule that matches nothing is refused with a suggestion ("did you mean bert.encoder…?")."""
+    from freezegui.app.commands.hints import unmatched_hint
+
+    hint = unmatched_hint(doc.tree, rules)
+    if hint:
+        raise ValueError(hint)

@@ -84,6 +84,7 @@ class ModuleTreeModel(QAbstractItemModel):
     wide_change = Signal()
     # An edit the core refused (str: why), for the window to say; nothing changed.
     refused = Signal(str)
+    readOnly = Signal()  # Space on a box that cannot change now (a stage shown, a training run)
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
@@ -292,6 +293,9 @@ class ModuleTreeModel(QAbstractItemModel):
         text = custom(doc, item) if custom is not None else None
         return text if text is not None else row_tooltip(doc, item)
 
+    # Why the boxes cannot change now: "stage", "run", or "" when they can.
+    read_only = property(lambda self: "stage" if self._stage is not None else "run" if self._locked else "")
+
     def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
         column = index.column()
         if (
@@ -315,9 +319,11 @@ class ModuleTreeModel(QAbstractItemModel):
             return False
 
     def toggle(self, index: QModelIndex) -> None:
-        """Space on a row: partial or frozen -> train, trained -> freeze (its LoRA box instead
-        when the LoRA column has the focus)."""
+        """Space: partial or frozen -> train, trained -> freeze (the LoRA box in the LoRA column)."""
         if not index.isValid():
+            return
+        if self.read_only:
+            self.readOnly.emit()
             return
         index = index.siblingAtColumn(COL_LORA if index.column() == COL_LORA else COL_NAME)
         state = self.data(index, Qt.ItemDataRole.CheckStateRole)

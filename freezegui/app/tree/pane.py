@@ -17,7 +17,13 @@ if TYPE_CHECKING:
     from freezegui.core.structure.tree import ModuleNode, ParamEntry
 
 COLUMN_WIDTHS = (230, 140, 80, 80, 62, 48, 140)  # name, type, parameters, trainable, LoRA, LR ×, shape
-EXPAND_ALL_LIMIT = 2000  # a search shows its matches expanded when this few rows are visible
+MAX_FIT_WIDTH = 420  # a fitted column never takes more than this (a very long name elides)
+EXPAND_ALL_LIMIT = 2000
+READ_ONLY = {  # why a click on a box changed nothing (the model's read_only)
+    "stage": "The tree shows a stage of the schedule (read-only): press Back to editing to change it.",
+    "run": "A training run is using the selection: it can change when the run has ended.",
+    "": "",
+}  # a search shows its matches expanded when this few rows are visible
 
 
 class TreePane(QStackedWidget):
@@ -26,6 +32,7 @@ class TreePane(QStackedWidget):
     currentItemChanged = Signal(object)
     # A double-click on a row's LR × cell (its core node): the window asks for the new scale.
     lrEditRequested = Signal(object)
+    readOnly = Signal(str)  # a click on a box that cannot change now: why
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -38,6 +45,8 @@ class TreePane(QStackedWidget):
         self.view.setAccessibleName("Module tree: tick a row to train it, untick to freeze it")
         self.view.header().setStretchLastSection(True)
         self.view.doubleClicked.connect(self._on_double_clicked)
+        self.view.expanded.connect(self._widen_names)
+        self.view.clicked.connect(self._on_clicked)
         self._model: ModuleTreeModel | None = None
         self._proxy: SearchFilterModel | None = None
         self._doc: Document | None = None
@@ -57,6 +66,7 @@ class TreePane(QStackedWidget):
             # proxy maps every dataChanged it hears, building row mappings for each parent.
             self._proxy = SearchFilterModel(self)
             self._model.wide_change.connect(self.view.viewport().update)
+            self._model.readOnly.connect(lambda: self.readOnly.emit(READ_ONLY[self.model.read_only]))
             self._set_view_model(self._model)
             for col, width in enumerate(COLUMN_WIDTHS):
                 self.view.header().resizeSection(col, width)
@@ -91,8 +101,26 @@ class TreePane(QStackedWidget):
             root = self.view_index(doc.tree.root)
             self.view.expand(root)
             self.view.setCurrentIndex(root)
+            self.fit_columns()
         else:
             self.currentItemChanged.emit(None)
+
+    def fit_columns(self) -> None:
+        """Each column as wide as its header and the rows on screen (on load, and View ▸ Fit columns),
+        so no count or name is cut while the tree has room; the last column takes what is left."""
+        model, header = self.view.model(), self.view.header()
+        last = model.columnCount() - 1
+        for col in range(last):
+            if not header.isSectionHidden(col):
+                width = max(self.view.sizeHintForColumn(col), header.sectionSizeHint(col))
+                header.resizeSection(col, min(width + 8, MAX_FIT_WIDTH))
+
+    def _widen_names(self, *_: object) -> None:
+        """An expanded row shows deeper, longer names: the name column grows to them (never shrinks)."""
+        header = self.view.header()
+        width = min(self.view.sizeHintForColumn(0) + 8, MAX_FIT_WIDTH)
+        if width > header.sectionSize(0):
+            header.resizeSection(0, width)
 
     def set_locked(self, locked: bool) -> None:
         self.model.set_locked(locked)
@@ -153,6 +181,13 @@ class TreePane(QStackedWidget):
     def current_item(self) -> ModuleNode | ParamEntry | None:
         source = self.source_index(self.view.currentIndex())
         return source.internalPointer() if source.isValid() else None
+
+    def _on_clicked(self, index: QModelIndex) -> None:
+        from freezegui.app.tree.columns import COL_LORA
+
+        why = self._model.read_only if self._model is not None else ""
+        if why and index.column() in (0, COL_LORA):
+            self.readOnly.emit(READ_ONLY[why])
 
     def _on_double_clicked(self, index: QModelIndex) -> None:
         from freezegui.app.tree.columns import COL_LR

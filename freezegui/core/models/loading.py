@@ -263,6 +263,10 @@ def _load_hf(spec: Spec, structure_only: bool, num_classes: int | None, kwargs: 
                 spec.target, trust_remote_code=kwargs.pop("trust_remote_code", False)
             )
         except (OSError, ValueError) as exc:
+            from freezegui.core.models.hub import is_cached, not_cached_message
+
+            if not Path(spec.target).expanduser().exists() and is_cached(spec.target) is False:
+                raise LoadError(not_cached_message(spec.target)) from None
             raise LoadError(
                 f"cannot read the transformers config of {spec.target!r}: {_first_line(exc)}"
             ) from None

@@ -184,10 +184,7 @@ class TrainingReport:
         )
         per_epoch = f" ({self.steps_per_epoch} steps per epoch)" if self.steps_per_epoch else ""
         out.append(f"data: {self.data}{per_epoch}")
-        out.append(
-            f"parameters: trainable {self.counts.trainable:,} ({format_count(self.counts.trainable)}) · "
-            f"frozen {self.counts.frozen:,} ({format_count(self.counts.frozen)})"
-        )
+        out.append(self._parameters_line())
         if self.losses:
             out.append(f"loss: {self.losses[0]:.4f} → {self.losses[-1]:.4f}")
         last = self.final_evaluation
@@ -195,9 +192,7 @@ class TrainingReport:
             out.append(f"validation after step {last.step}: {last.text()} on {self.val_description}")
         tps = self.time_per_step
         if tps is not None:
-            out.append(
-                f"time: {self.elapsed:.2f} s · {tps * 1000:.1f} ms/step · {self.examples_per_s:.1f} examples/s"
-            )
+            out.append(self._time_line(tps))
         mem = self.memory
         line = (
             f"training state: {format_bytes(mem.state_bytes)} (weights {format_bytes(mem.params_bytes)}, "
@@ -216,6 +211,37 @@ class TrainingReport:
         ]
         out += [f"saved: {p}" for p in self.saved]
         return out
+
+    def _parameters_line(self) -> str:
+        """Trainable and frozen counts; with a schedule, at the start and after the last stage reached
+        (what the proof's "trainable parameters changed" counts), so the two lines agree."""
+        c = self.counts
+        unfrozen = sum(s.unfrozen_elements for s in self.proof.stages) if self.proof is not None else 0
+        if not unfrozen:
+            return (
+                f"parameters: trainable {c.trainable:,} ({format_count(c.trainable)}) · "
+                f"frozen {c.frozen:,} ({format_count(c.frozen)})"
+            )
+        assert self.proof is not None
+        end, last = c.trainable + unfrozen, self.proof.stages[-1].stage
+        return (
+            f"parameters: trainable {c.trainable:,} at the start, {end:,} ({format_count(end)}) after "
+            f"stage {last} (the schedule unfroze {unfrozen:,}) · frozen {c.total - end:,} at the end"
+        )
+
+    def _time_line(self, median: float) -> str:
+        """Mean ms/step and examples/s are one number said two ways (batch / rate); the median leaves
+        the first (warm-up) step out, which is why it can be much lower."""
+        batch = int(self.config.get("batch_size") or 0)
+        mean = (
+            f"{1000 * batch / self.examples_per_s:.1f} ms/step mean, "
+            if batch and self.examples_per_s
+            else ""
+        )
+        return (
+            f"time: {self.elapsed:.2f} s · {mean}{self.examples_per_s:.1f} examples/s · "
+            f"{median * 1000:.1f} ms/step median after the first step"
+        )
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
