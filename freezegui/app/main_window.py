@@ -42,7 +42,7 @@ from freezegui.app.tree.search_bar import SearchBar
 from freezegui.core.models.options import DEFAULT_SPEC, LoadOptions
 
 if TYPE_CHECKING:
-    from freezegui.app.docks.cost_panel import CostPanel
+    from freezegui.app.docks.cost.panel import CostPanel
     from freezegui.app.docks.training_panel import TrainingPanel
     from freezegui.app.schedule.dialog import ScheduleDialog
     from freezegui.app.tree.model import ModuleTreeModel
@@ -137,7 +137,7 @@ class MainWindow(QMainWindow):
     def _add_core_panels(self) -> None:
         """The Cost dock, once the core is ready (before the model shows); the Training dock (QtCharts
         and the training engine, ~0.3 s of imports) waits until the first tree is on screen."""
-        from freezegui.app.docks.cost_panel import CostPanel
+        from freezegui.app.docks.cost.panel import CostPanel
 
         self.cost_panel = CostPanel(self)
         self.add_dock(self.cost_panel, "Cost", "costPanel")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
-from freezegui.app.docks.cost_panel import MAX_BATCH
+from freezegui.app.docks.cost.panel import MAX_BATCH
 from tests.app.test_cost_panel import _show_cost
 from tests.plan_models import ARCHS
 

@@ -125,7 +125,7 @@ def test_an_edit_cancels_the_running_plan(qtbot, window, monkeypatch) -> None:
 def test_edits_wait_the_debounce_even_after_the_dock_was_shown(qtbot, window) -> None:
     """Showing the dock over a stale plan plans at once (start(0)); that must not leave the
     debounce at 0 ms, or every later click would start a plan."""
-    from freezegui.app.docks.cost_panel import DEBOUNCE_MS
+    from freezegui.app.docks.cost.panel import DEBOUNCE_MS
 
     model = next(a for a in ARCHS if a.name == "convnet").make()
     panel = _show_cost(qtbot, window, model)

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:
-    from freezegui.app.docks.cost_panel import CostPanel
+    from freezegui.app.docks.cost.panel import CostPanel
     from freezegui.app.main_window import MainWindow
     from freezegui.core.editing.document import Document
 

@@ -80,6 +80,7 @@ class ProbeJob:
         self.progress.setLabelText(f"Probing: batch {step.batch} of {step.batches}, loss {step.loss:.4f}")
 
     def _done(self, result: Any) -> None:
+        from freezegui.app.tree.columns import COL_RGN
         from freezegui.app.tree.probe_values import set_probe
 
         if self.worker is None:
@@ -88,6 +89,7 @@ class ProbeJob:
         self.progress.reset()
         set_probe(self.doc.tree, result.for_tree(self.doc.tree))
         self.window.tree_model.invalidate()
+        self.window.tree_view.header().showSection(COL_RGN)  # hidden until a probe has filled it
         self.window.statusBar().showMessage(
             f"Probe: RGN of {len(result.paths)} modules over {result.batches} batches ({result.device})", 6000
         )

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QAction
 
-from freezegui.app.tree.columns import COST_COLUMNS
+from freezegui.app.tree.columns import COL_RGN, COST_COLUMNS
 from freezegui.app.tree.plan_columns import NUMBERS
 
 if TYPE_CHECKING:
@@ -18,7 +18,7 @@ def install(window: MainWindow) -> QAction:
     """Hide the cost columns, add the View menu's toggle, and follow the Cost dock's plans."""
     panel, header = window.cost_panel, window.tree_view.header()
     assert panel is not None  # installed right after the Cost dock is made
-    for col in COST_COLUMNS:
+    for col in (*COST_COLUMNS, COL_RGN):  # RGN: shown once a probe has filled it
         header.hideSection(col)
     action = QAction("Cost columns (shape, FLOPs, activations)", window)
     action.setObjectName("costColumns")

@@ -234,14 +234,9 @@ class ModuleTreeModel(QAbstractItemModel):
         return None if row is None else row[index.column()]
 
     def multiData(self, index: Index, roleDataSpan: Any) -> None:
-        """Every role a view asks of a cell (Qt's item delegate asks seven), in one call.
-
-        Measured with PySide6 6.11: each element of the span costs about as much as a data()
-        call (a Python wrapper per element), so a repaint is no faster than with data() alone
-        (see benchmarks/bench_tree.py); both read the same formatted row. Every role is set,
-        None included (an invalid QVariant): the delegate reuses one span for all cells, so a
-        role left alone would keep the previous cell's value.
-        """
+        """Every role a view asks of a cell, in one call. Every role is set, None included: the
+        delegate reuses one span for all cells, so a role left alone would keep the previous value
+        (each element costs about a data() call; benchmarks/bench_tree.py)."""
         cell = self.cell(index)
         for role_data in roleDataSpan:
             role_data.setData(role_value(cell, role_data.role()))

@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
-from freezegui.app.docks.cost_bar import SEGMENTS, CostBar, palette_is_dark, percent_words
+from freezegui.app.docks.cost.bar import SEGMENTS, CostBar, palette_is_dark, percent_words
 
 GREEN, RED, AMBER, GREY = "#1b7f3b", "#c62828", "#b26a00", "#888888"
 DARK = {GREEN: "#5fd38a", RED: "#ff6b6b", AMBER: "#ffb74d", GREY: "#9a9a9a"}

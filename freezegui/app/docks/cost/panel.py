@@ -30,11 +30,11 @@ from superqt.utils import create_worker
 
 from freezegui.app.dialogs.fit_dialog import fit_button
 from freezegui.app.dialogs.form_widgets import combo, spin
-from freezegui.app.docks.cost_bar import GIB, gpu_field, parse_gpu_gib
-from freezegui.app.docks.cost_display import CostResults
-from freezegui.app.docks.cost_stage import StagePicker
-from freezegui.app.docks.cost_worker import plan_stage, stop_check
-from freezegui.app.docks.pin import PinBox, Pinned
+from freezegui.app.docks.cost.bar import GIB, gpu_field, parse_gpu_gib
+from freezegui.app.docks.cost.display import CostResults
+from freezegui.app.docks.cost.pin import PinBox, Pinned
+from freezegui.app.docks.cost.stage import StagePicker
+from freezegui.app.docks.cost.worker import plan_stage, stop_check
 from freezegui.core.plan.options import PlanCancelled
 
 DEBOUNCE_MS = 300
@@ -138,15 +138,7 @@ class CostPanel(QDockWidget):
             ("GPU", self.gpu),
         )
         self.stage = StagePicker(QLabel("Stage"))  # the stage of a schedule planned (hidden without one)
-        for caption, field in rows:
-            tip = FORM_TIPS.get(caption if isinstance(caption, str) else "Length", "")
-            if tip and not field.toolTip():
-                field.setToolTip(tip)
-            form.addRow(caption, field)
-            if isinstance(caption, QLabel):
-                caption.setToolTip(tip)
-            elif caption:
-                form.labelForField(field).setToolTip(tip)
+        _add_rows(form, rows)
         form.addRow(self.stage.label, self.stage)
         self.results = CostResults()
         self.compare = PinBox()
@@ -364,3 +356,18 @@ def default_length_text(model: Any, kind: str) -> str:
         side = getattr(getattr(model, "config", None), "image_size", None)
         return f"default ({side if isinstance(side, int) else 64} px)"
     return "default"
+
+
+def _add_rows(form: QFormLayout, rows: tuple[tuple[str | QLabel, QWidget], ...]) -> None:
+    """The form's rows, each input and its label with a tooltip."""
+    for caption, field in rows:
+        tip = FORM_TIPS.get(caption if isinstance(caption, str) else "Length", "")
+        if tip and not field.toolTip():
+            field.setToolTip(tip)
+        form.addRow(caption, field)
+        if isinstance(caption, QLabel):
+            caption.setToolTip(tip)
+        elif caption:
+            label = form.labelForField(field)
+            if label is not None:
+                label.setToolTip(tip)
