@@ -10,7 +10,8 @@ check``, the Cost dock and the training prediction all read stages through this 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +31,15 @@ class StageState:
     scales: np.ndarray
     adapted: np.ndarray | None = None
     matched: list[tuple[int, int]] = field(default_factory=list)  # per rule in force: (tensors, elements)
+
+
+@contextmanager
+def _located(source: str | None) -> Iterator[None]:
+    """A pattern over its budget names the rule file it came from (fold_rules adds the line)."""
+    try:
+        yield
+    except PatternBudgetError as exc:
+        raise exc.located(exc.source or source, exc.line) from None
 
 
 def base_scales(tree: ModuleTree, layer_decay: float | None) -> np.ndarray:
@@ -78,7 +88,8 @@ def evaluate_stage(tree: ModuleTree, rules: RuleSet, k: int = 0) -> StageState:
     in_force = rules.at_stage(k)
     base = base_scales(tree, rules.layer_decay)
     start = np.full(len(tree.params), rules.default == "train", dtype=bool)
-    trainable, scales, matched = fold_rules(tree, in_force.rules, start, base, base)
+    with _located(rules.source):
+        trainable, scales, matched = fold_rules(tree, in_force.rules, start, base, base)
     scales[~trainable] = 0.0
     adapted = rules.lora.adapted(tree) if rules.lora is not None else None
     return StageState(trainable, scales, adapted, matched)
@@ -95,12 +106,14 @@ def evaluate_stages(tree: ModuleTree, rules: RuleSet) -> list[StageState]:
     matched once, and each stage folds its own rules onto the state the one before left (the same
     result as :func:`evaluate_stage` for each k: the last matching rule decides)."""
     base = base_scales(tree, rules.layer_decay)
-    hits = occurrence_hits(tree, [r.pattern for r in (*rules.rules, *all_stage_rules(rules))])
+    with _located(rules.source):
+        hits = occurrence_hits(tree, [r.pattern for r in (*rules.rules, *all_stage_rules(rules))])
     trainable = np.full(len(tree.params), rules.default == "train", dtype=bool)
     scales, adapted = base, rules.lora.adapted(tree) if rules.lora is not None else None
     out = []
     for chunk in (rules.rules, *(stage.rules for stage in rules.schedule)):
-        trainable, scales, matched = fold_rules(tree, chunk, trainable, scales, base, hits=hits)
+        with _located(rules.source):
+            trainable, scales, matched = fold_rules(tree, chunk, trainable, scales, base, hits=hits)
         out.append(StageState(trainable, np.where(trainable, scales, 0.0), adapted, matched))
     return out
 
