@@ -113,3 +113,17 @@ def load_from_args(args: argparse.Namespace, **extra: Any) -> nn.Module:
 
     options = load_options(args)
     return load_model(options.spec, **{**options.load_kwargs(), **extra})
+
+
+def add_plan_arguments(p: argparse.ArgumentParser, *, count: Callable[[str], int] = int) -> None:
+    """The planner's settings, as ``freezegui plan`` and ``freezegui fit`` take them (``count``: the
+    type of --batch-size and --gpus; ``plan`` leaves their range to the planner's own message)."""
+    p.add_argument("--batch-size", type=count, default=8, metavar="N", help="examples per GPU (default 8)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--seq-len", type=int, metavar="L", help="tokens per sequence (default 32)")
+    size.add_argument("--image-size", type=int, metavar="S", help="image side in pixels")
+    p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), help="weights dtype (default: the model's)")
+    p.add_argument("--amp", action="store_true", help="mixed precision: fp32 master weights and moments")
+    p.add_argument("--optimizer", choices=("adamw", "sgd", "sgd-momentum"), default="adamw")
+    p.add_argument("--gpus", type=count, default=1, metavar="N", help="data-parallel ranks (default 1)")
+    p.add_argument("--shard", choices=("none", "fsdp"), default="none", help="fsdp splits the state")

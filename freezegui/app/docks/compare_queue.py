@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QFileDialog,
     QGroupBox,
@@ -28,10 +27,11 @@ from PySide6.QtWidgets import (
     QTableWidgetItem,
     QVBoxLayout,
 )
-from superqt.utils import GeneratorWorker, create_worker
+from superqt.utils import GeneratorWorker
 
 from freezegui.app.docks.compare_chart import CompareChart
 from freezegui.app.docks.training_widgets import duration
+from freezegui.app.docks.training_worker import Slots, start_worker
 from freezegui.core.atomic import atomic_write_text
 from freezegui.core.errors import FreezeguiError
 from freezegui.core.rules.ruleset import RuleSet
@@ -206,19 +206,13 @@ class CompareQueue(QGroupBox):
         def make(stop: threading.Event) -> Comparison:
             return Comparison(model, cfg, entries, spec=spec, stop_event=stop)  # copies made per run, here
 
-        connect: dict[str, Callable[..., Any] | Sequence[Callable[..., Any]]] = {
+        connect: Slots = {
             "yielded": self._on_events,
             "returned": self._on_returned,
             "errored": self._on_errored,
             "finished": self._on_done,
         }
-        worker: GeneratorWorker[Any, Any, Any] = create_worker(
-            comparison_batches, make, self._stop, _start_thread=False, _connect=connect
-        )
-        # superqt's stub types no-argument signals as taking one None, and no connection type
-        worker.finished.connect(self._done.set, Qt.ConnectionType.DirectConnection)  # type: ignore[arg-type]
-        self._worker = worker
-        worker.start()
+        self._worker = start_worker(comparison_batches, make, self._stop, self._done, connect)
         self.panel._lock(True)
         self._set_running(True)
         return True

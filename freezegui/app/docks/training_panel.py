@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +24,11 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QVBoxLayout,
 )
-from superqt.utils import GeneratorWorker, create_worker
+from superqt.utils import GeneratorWorker
 
 from freezegui.app.docks.compare_queue import CompareQueue
 from freezegui.app.docks.training_widgets import TrainingDockWidgets, duration, proof_text
-from freezegui.app.docks.training_worker import training_batches
+from freezegui.app.docks.training_worker import Slots, start_worker, training_batches
 from freezegui.app.messages import message_box
 from freezegui.core.errors import FreezeguiError
 from freezegui.core.training.config import SYNTHETIC, TrainingConfig
@@ -196,21 +196,13 @@ class TrainingPanel(TrainingDockWidgets):
 
     def _start_worker(self, make_run: Callable[[threading.Event], TrainingRun]) -> None:
         self._stop, self._done = threading.Event(), threading.Event()
-        connect: dict[
-            str, Callable[..., Any] | Sequence[Callable[..., Any]]
-        ] = {  # bound methods of this dock: delivered queued, in the UI thread
+        connect: Slots = {  # bound methods of this dock: delivered queued, in the UI thread
             "yielded": self._on_steps,
             "returned": self._on_returned,
             "errored": self._on_errored,  # connected: superqt does not re-raise it
             "finished": self._on_worker_done,
         }
-        worker: GeneratorWorker[Any, Any, Any] = create_worker(
-            training_batches, make_run, self._stop, _start_thread=False, _connect=connect
-        )
-        # for shutdown(); superqt's stub types no-argument signals as taking one None, and no connection type
-        worker.finished.connect(self._done.set, Qt.ConnectionType.DirectConnection)  # type: ignore[arg-type]
-        self._worker = worker
-        worker.start()
+        self._worker = start_worker(training_batches, make_run, self._stop, self._done, connect)
 
     def stop(self) -> None:
         """Ask the run to end after the current step."""

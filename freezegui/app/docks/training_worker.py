@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt
+from superqt.utils import GeneratorWorker, create_worker
 
 from freezegui.core.errors import TrainingError
 from freezegui.core.training.engine import TrainingRun
@@ -42,4 +46,26 @@ def training_batches(
         raise TrainingError(f"the run stopped with {error_line(exc)}") from None
 
 
-__all__ = ["EMIT_INTERVAL", "training_batches"]
+Slots = dict[str, Callable[..., Any] | Sequence[Callable[..., Any]]]
+
+
+def start_worker(
+    steps: Callable[..., Generator[Any, None, Any]],
+    make: Callable[[threading.Event], Any],
+    stop: threading.Event,
+    done: threading.Event,
+    connect: Slots,
+) -> GeneratorWorker[Any, Any, Any]:
+    """Start ``steps(make, stop)`` in a superqt worker whose slots (bound methods of a dock) are
+    delivered queued, in the UI thread; ``done`` is set in the worker's thread when it ends, so a
+    shutdown can wait for it without the event loop."""
+    worker: GeneratorWorker[Any, Any, Any] = create_worker(
+        steps, make, stop, _start_thread=False, _connect=connect
+    )
+    # superqt's stub types no-argument signals as taking one None, and no connection type
+    worker.finished.connect(done.set, Qt.ConnectionType.DirectConnection)  # type: ignore[arg-type]
+    worker.start()
+    return worker
+
+
+__all__ = ["EMIT_INTERVAL", "start_worker", "training_batches"]

@@ -9,6 +9,7 @@ import sys
 from freezegui.cli.common import (
     add_model_args,
     add_output_arguments,
+    add_plan_arguments,
     finite_float,
     int_at_least,
     load_from_args,
@@ -29,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--gpu-memory", type=finite_float, required=True, metavar="GIB", help="memory of one GPU in GiB"
     )
     p.add_argument("--rules", metavar="START", help="a rule file whose trained tensors and settings are kept")
-    add_plan_arguments(p)
+    add_plan_arguments(p, count=int_at_least(1))
     p.add_argument(
         "--lora", action="store_true", help="fit LoRA adapters (attention / all linear, rank r) instead"
     )
@@ -41,21 +42,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_output_arguments(p, "write the chosen selection as a rule file")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(run=run)
-
-
-def add_plan_arguments(p: argparse.ArgumentParser) -> None:
-    """The planner's settings, as ``freezegui plan`` takes them."""
-    p.add_argument(
-        "--batch-size", type=int_at_least(1), default=8, metavar="N", help="examples per GPU (default 8)"
-    )
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--seq-len", type=int, metavar="L", help="tokens per sequence (default 32)")
-    size.add_argument("--image-size", type=int, metavar="S", help="image side in pixels")
-    p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), help="weights dtype (default: the model's)")
-    p.add_argument("--amp", action="store_true", help="mixed precision: fp32 master weights and moments")
-    p.add_argument("--optimizer", choices=("adamw", "sgd", "sgd-momentum"), default="adamw")
-    p.add_argument("--gpus", type=int_at_least(1), default=1, metavar="N", help="data-parallel ranks")
-    p.add_argument("--shard", choices=("none", "fsdp"), default="none", help="fsdp splits the state")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from freezegui.cli.common import add_model_args, load_from_args
+from freezegui.cli.common import add_model_args, add_plan_arguments, load_from_args
 from freezegui.core import standard_json
 
 
@@ -15,18 +15,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_model_args(p)
     p.add_argument("--rules", metavar="FILE", help="the selection (default: the model's own flags)")
-    p.add_argument("--batch-size", type=int, default=8, metavar="N", help="examples per GPU (default 8)")
-    size = p.add_mutually_exclusive_group()
-    size.add_argument("--seq-len", type=int, metavar="L", help="tokens per sequence (default 32)")
-    size.add_argument("--image-size", type=int, metavar="S", help="image side in pixels")
-    p.add_argument("--dtype", choices=("fp32", "bf16", "fp16"), help="weights dtype (default: the model's)")
-    p.add_argument("--amp", action="store_true", help="mixed precision: fp32 master weights and moments")
-    p.add_argument("--optimizer", choices=("adamw", "sgd", "sgd-momentum"), default="adamw")
+    add_plan_arguments(p)
     p.add_argument(
         "--gradient-checkpointing", action="store_true", help="the transformers model's own switch"
     )
-    p.add_argument("--gpus", type=int, default=1, metavar="N", help="data-parallel ranks (default 1)")
-    p.add_argument("--shard", choices=("none", "fsdp"), default="none", help="fsdp splits the state")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument(
         "--per-module",
