@@ -95,6 +95,23 @@ def window(qtbot, settings, dialogs):
         qtbot.waitUntil(ended.is_set, timeout=60_000)
 
 
+def wait_for_workers(qtbot, timeout: int = 60_000) -> None:
+    """Until no background worker runs: a dropped one stops at its next step, and must not outlive
+    the objects its test made (a worker calling into a deleted QObject crashes the process)."""
+    from PySide6.QtCore import QThreadPool
+
+    pool = QThreadPool.globalInstance()
+    qtbot.waitUntil(lambda: pool.activeThreadCount() == 0, timeout=timeout)
+
+
+@pytest.fixture(autouse=True)
+def _no_worker_outlives_its_test(qtbot):
+    """Torn down before qtbot closes the test's widgets: a worker still running then would call into
+    objects being deleted (a segfault, once in a few hundred runs)."""
+    yield
+    wait_for_workers(qtbot)
+
+
 def load(qtbot, win, spec: str, **kwargs) -> bool:
     """Open a model through the real (threaded) loading path and wait for it."""
     with qtbot.waitSignal(win.loadFinished, timeout=120_000) as blocker:

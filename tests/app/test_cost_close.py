@@ -4,7 +4,8 @@ Before the fix the plan's superqt worker outlived the interpreter's finalisation
 signal object under it ("RuntimeError: Signal source has been deleted" on stderr) whenever the plan
 ended during that finalisation. The app runs in a subprocess because the failure only shows when
 the process ends (a race: about one run in four here), so the test also checks that the closed
-window lists the running plan for the entry point, which then ends the process at once.
+window lists the running plan for the entry point, which then ends the process at once. The plan is
+slowed down so that it is still running at the close on any machine.
 """
 
 from __future__ import annotations
@@ -25,7 +26,15 @@ SCRIPT = textwrap.dedent(
     from freezegui.core.editing.document import Document
     from tests.app.conftest import FakePrompt
     from tests.plan_models import ARCHS
+    import freezegui.app.docks.cost.panel as cost_panel
 
+    planned = cost_panel.plan_stage
+
+    def slow_plan(*args, **kwargs):  # still planning when the window closes, however fast the machine
+        time.sleep(3)
+        return planned(*args, **kwargs)
+
+    cost_panel.plan_stage = slow_plan
     app = QApplication([])
     win = MainWindow(settings=QSettings(sys.argv[1], QSettings.Format.IniFormat), prompt=FakePrompt())
     win.show()

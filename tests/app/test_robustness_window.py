@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication, QLabel, QPushButton
 from freezegui.app.commands.rule_loader import RuleLoader
 from freezegui.app.messages import message_box, split_message
 from freezegui.core.rules.ruleset import RuleSet
-from tests.app.conftest import drop_rules, open_rules
+from tests.app.conftest import drop_rules, open_rules, wait_for_workers
 from tests.test_robustness import laughs, million_rules
 
 
@@ -73,7 +73,8 @@ def test_rule_loader_cancel_drops_the_result(qtbot, tmp_path: Path) -> None:
         loader.start(path)
         loader.cancel()
     assert not loader.running
-    qtbot.wait(200)
+    wait_for_workers(qtbot)  # the dropped worker stops at its next step and ends
+    qtbot.wait(50)
     assert results == []
 
 
@@ -97,6 +98,7 @@ def test_rule_loader_progress_dialog_cancel(qtbot, tmp_path: Path) -> None:
     with qtbot.waitSignal(loader.cancelled, timeout=5_000):
         dialog.findChild(QPushButton).click()  # the user presses Cancel
     assert not loader.running and loader._dialog is None
+    wait_for_workers(qtbot)
 
 
 def test_long_messages_fit_with_details(qtbot) -> None:

@@ -61,13 +61,12 @@ class RuleLoader(QObject):
         """Start reading ``path`` (a load already running is cancelled first)."""
         self.cancel()
         self._path = str(path)
-        worker = create_worker(
-            _steps,
-            self._path,
-            _connect={"yielded": self._on_progress, "returned": self._on_done, "errored": self._on_error},
-        )
-        worker.aborted.connect(self._on_aborted)
+        # connected here, not through _connect, so that cancel() can disconnect the same slots
+        worker = create_worker(_steps, self._path, _start_thread=False, _ignore_errors=True)
+        for name, slot in self._slots():
+            getattr(worker, name).connect(slot)
         self._worker = worker
+        worker.start()
         if self._use_dialog:
             self._dialog = self._make_dialog()
 
@@ -75,11 +74,20 @@ class RuleLoader(QObject):
         """Stop the running load (its result, if it still arrives, is dropped)."""
         worker, self._worker = self._worker, None
         if worker is not None:
+            for name, slot in self._slots():  # a dropped worker never calls back, even after we are gone
+                getattr(worker, name).disconnect(slot)
             worker.quit()
             self._close_dialog()
             self.cancelled.emit(self._path)
 
     # ------------------------------------------------------------------------------------------ slots
+    def _slots(self) -> tuple[tuple[str, Any], ...]:
+        return (
+            ("yielded", self._on_progress),
+            ("returned", self._on_done),
+            ("errored", self._on_error),
+        )
+
     def _on_progress(self, percent: int) -> None:
         if self._worker is None:
             return
@@ -106,9 +114,6 @@ class RuleLoader(QObject):
 
         text = error_line(exc) if isinstance(exc, FreezeguiError) else f"{self._path}: {error_line(exc)}"
         self.failed.emit(text, self._path)
-
-    def _on_aborted(self, *_: object) -> None:
-        self._close_dialog()
 
     # ----------------------------------------------------------------------------------------- dialog
     def _make_dialog(self) -> QProgressDialog:
