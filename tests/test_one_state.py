@@ -197,6 +197,22 @@ def test_error_line_is_the_one_formatter() -> None:
     assert isinstance(RuleError("x"), FreezeguiError)
 
 
+def test_first_line_is_error_line_without_the_type() -> None:
+    """The "cannot do X: WHY" messages of the loader and the adapters use it; nothing else splits lines."""
+    import re
+    from pathlib import Path
+
+    from freezegui.core.messages import first_line
+
+    assert first_line(RuntimeError("\x1b[1mbad\x1b[0m\nsecond")) == "bad"
+    assert first_line(RuntimeError()) == "RuntimeError"
+    assert len(first_line(ValueError("x" * 1000))) <= 300
+    core = Path(__file__).resolve().parents[1] / "freezegui" / "core"
+    split = re.compile(r"str\(exc\)[^\n]*splitlines\(\)")
+    found = [p.name for p in core.rglob("*.py") if p.name != "messages.py" and split.search(p.read_text())]
+    assert found == ["yaml_reader.py"]  # PyYAML's own problem text, not an exception for a person
+
+
 # --------------------------------------------------------------------- 4. round trips, wrappers
 class _Module(torch.nn.Module):
     """A DDP-like wrapper (``module.``) that needs no process group."""

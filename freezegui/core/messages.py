@@ -36,6 +36,18 @@ def reason(exc: BaseException, limit: int = MAX_CHARS) -> str:
     return shorten(str(exc), limit) or type(exc).__name__
 
 
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's first line, short (no colour codes, long lists cut), or its type name when it
+    has no text: for "cannot do X: WHY" messages where the type name would be noise."""
+    text = _first(exc, limit)
+    return text if text is not None else type(exc).__name__
+
+
+def _first(exc: BaseException, limit: int) -> str | None:
+    lines = strip_ansi(str(exc)).strip().splitlines()
+    return shorten(lines[0], limit) if lines else None
+
+
 def error_line(exc: BaseException, limit: int = 300) -> str:
     """The one way to turn any exception into one line for a person (GUI, CLI, reports).
 
@@ -54,5 +66,5 @@ def error_line(exc: BaseException, limit: int = 300) -> str:
         why = exc.strerror or str(exc) or type(exc).__name__
         paths = [str(p) for p in (exc.filename, exc.filename2) if p is not None]
         return shorten(f"cannot use {' -> '.join(paths)}: {why}" if paths else why)
-    lines = strip_ansi(str(exc)).strip().splitlines()
-    return f"{type(exc).__name__}: {shorten(lines[0], limit)}" if lines else type(exc).__name__
+    text = _first(exc, limit)
+    return f"{type(exc).__name__}: {text}" if text is not None else type(exc).__name__

@@ -21,6 +21,7 @@ from torch import nn
 from freezegui.core.data import tasks
 from freezegui.core.data.tasks import Batch
 from freezegui.core.errors import TrainingError
+from freezegui.core.messages import error_line
 from freezegui.core.structure.counting import format_bytes
 
 MASK_PROB = 0.15
@@ -165,7 +166,7 @@ def _dry_output(
         except TrainingError:
             raise
         except Exception as exc:  # a shape the model refuses; try the next one
-            errors.append(f"{tuple(shape)}: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}")
+            errors.append(f"{tuple(shape)}: {error_line(exc, 200)}")
     raise TrainingError(
         f"cannot make synthetic data for {type(model).__name__}: no input shape worked ({'; '.join(errors)})"
     )

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from freezegui.core.errors import TrainingError
+from freezegui.core.messages import first_line
 from freezegui.core.structure.tree import ModuleTree, build_tree
 from freezegui.core.training.config import SYNTHETIC, TrainingConfig, resolve_device
 from freezegui.core.training.data import TrainingData, make_data
@@ -207,9 +208,7 @@ def _copy_to(model: nn.Module, device: torch.device) -> nn.Module:
     try:
         return copy.deepcopy(model).to(device)
     except (RuntimeError, MemoryError) as exc:
-        raise TrainingError(
-            f"cannot copy the model to {device} to probe it: {str(exc).splitlines()[0]}"
-        ) from None
+        raise TrainingError(f"cannot copy the model to {device} to probe it: {first_line(exc)}") from None
 
 
 def _pass(work: nn.Module, source: TrainingData, k: int, tensors: list[torch.Tensor]) -> float:

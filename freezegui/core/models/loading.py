@@ -35,7 +35,7 @@ from torch import nn
 
 from freezegui.core.errors import FreezeguiError, LoadError, MissingDependencyError, SpecError
 from freezegui.core.file_kinds import refuse_special_entries, refuse_special_file
-from freezegui.core.messages import cut_list, error_line, reason, shorten, strip_ansi
+from freezegui.core.messages import cut_list, error_line, first_line, reason
 from freezegui.core.models.options import (
     DEFAULT_SPEC as DEFAULT_SPEC,  # re-exported: the spec default lives with LoadOptions
 )
@@ -268,7 +268,7 @@ def _load_hf(spec: Spec, structure_only: bool, num_classes: int | None, kwargs: 
             if not Path(spec.target).expanduser().exists() and is_cached(spec.target) is False:
                 raise LoadError(not_cached_message(spec.target)) from None
             raise LoadError(
-                f"cannot read the transformers config of {spec.target!r}: {_first_line(exc)}"
+                f"cannot read the transformers config of {spec.target!r}: {first_line(exc)}"
             ) from None
     if num_classes is not None:
         config.num_labels = num_classes
@@ -287,7 +287,7 @@ def _load_hf(spec: Spec, structure_only: bool, num_classes: int | None, kwargs: 
                 spec.target, config=config, ignore_mismatched_sizes=num_classes is not None, **kwargs
             )
         except OSError as exc:
-            raise LoadError(f"cannot load the weights of {spec.target!r}: {_first_line(exc)}") from None
+            raise LoadError(f"cannot load the weights of {spec.target!r}: {first_line(exc)}") from None
     if num_classes is not None:
         from freezegui.core.structure.heads import find_head
 
@@ -401,9 +401,7 @@ def _load_file(path: Path, trust_pickle: bool) -> nn.Module:
                 scripted: nn.Module = torch.jit.load(str(path), map_location="cpu")  # type: ignore[no-untyped-call]
                 return scripted
         except Exception as exc:
-            raise LoadError(
-                f"{path} is a TorchScript archive but failed to load: {_first_line(exc)}"
-            ) from exc
+            raise LoadError(f"{path} is a TorchScript archive but failed to load: {first_line(exc)}") from exc
     obj = _torch_load(path, trust_pickle)
     if isinstance(obj, nn.Module):
         return obj
@@ -468,7 +466,7 @@ def read_state_dict(path: str | os.PathLike[str], *, trust_pickle: bool = False)
         try:
             return load_file(str(p))
         except (SafetensorError, OSError, ValueError) as exc:
-            raise LoadError(f"{p} is not a readable safetensors file: {_first_line(exc)}") from None
+            raise LoadError(f"{p} is not a readable safetensors file: {first_line(exc)}") from None
     obj = _torch_load(p, trust_pickle)
     sd = _state_dict_of(obj)
     if sd is None:
@@ -484,12 +482,7 @@ def load_weights(model: nn.Module, path: str | os.PathLike[str], *, trust_pickle
     try:
         model.load_state_dict(sd, strict=True)
     except RuntimeError as exc:
-        raise LoadError(f"{path} does not fit this architecture: {_summarise_load_error(exc)}") from None
-
-
-def _summarise_load_error(exc: RuntimeError) -> str:
-    text = str(exc).strip().splitlines()
-    return " ".join(line.strip() for line in text[:4])[:600]
+        raise LoadError(f"{path} does not fit this architecture: {reason(exc, 600)}") from None
 
 
 def _require(module: str, what: str) -> Any:
@@ -520,9 +513,3 @@ def _not_pytorch(path: Path) -> str:
 def _looks_local(target: str) -> bool:
     """A path rather than a Hub id (``org/name``): starts like a path or has more than one slash."""
     return target.startswith((".", "/", "~", "\\")) or target.count("/") > 1 or ":" in target[1:3]
-
-
-def _first_line(exc: BaseException) -> str:
-    """The exception's first line, short (colour codes stripped, long lists cut)."""
-    lines = strip_ansi(str(exc)).strip().splitlines()
-    return shorten(lines[0], 300) if lines else type(exc).__name__

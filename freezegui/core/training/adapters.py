@@ -19,6 +19,7 @@ import numpy as np
 from torch import nn
 
 from freezegui.core.errors import FreezeguiError, TrainingError
+from freezegui.core.messages import first_line
 from freezegui.core.rules.ruleset import Method, RuleSet
 from freezegui.core.runtime.apply import ApplyReport
 from freezegui.core.structure.tree import build_tree
@@ -53,7 +54,7 @@ def wrap_with_adapters(model: nn.Module, rules: RuleSet, report: ApplyReport) ->
             warnings.filterwarnings("ignore", "`is_gradient_checkpointing` is deprecated", FutureWarning)
             return peft.get_peft_model(model, peft.LoraConfig(**config))
     except (ValueError, TypeError, RuntimeError) as exc:
-        raise TrainingError(f"PEFT cannot wrap the model: {_first_line(exc)}") from None
+        raise TrainingError(f"PEFT cannot wrap the model: {first_line(exc)}") from None
 
 
 def trainable_flags(tensors: list[Any]) -> np.ndarray:
@@ -70,7 +71,7 @@ def adapter_writer(model: nn.Module) -> Any:
         try:
             model.save_pretrained(str(folder))  # type: ignore[operator]
         except (ValueError, RuntimeError, TypeError) as exc:
-            raise TrainingError(f"PEFT cannot save the adapter: {_first_line(exc)}") from None
+            raise TrainingError(f"PEFT cannot save the adapter: {first_line(exc)}") from None
         return sorted(p for p in folder.iterdir() if p not in before)
 
     return write
@@ -84,8 +85,3 @@ def _refuse_unsupported(rules: RuleSet, report: ApplyReport) -> None:
             "a run with LoRA adapters trains with method requires_grad, without lr_scale, layer_decay "
             "or a schedule (not supported together yet): remove them from the rule file"
         )
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
