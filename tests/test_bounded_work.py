@@ -38,6 +38,31 @@ def test_check_of_60000_stages_finishes(tmp_path: Path, capsys: pytest.CaptureFi
     assert elapsed < 120  # was quadratic: 1,000 stages took 24 s, 60,000 never finished
 
 
+@pytest.mark.parametrize("was_on", [True, False])
+def test_reading_rules_gives_the_collector_back_however_it_ends(was_on: bool) -> None:
+    """The reader pauses the cyclic collector (half the time of a large file); it is back as it was
+    after a read, a refused file and a read dropped half-way, and never off while none reads."""
+    import gc
+
+    from freezegui.core.errors import RuleError
+    from freezegui.core.rules.ruleset import RuleSet
+
+    (gc.enable if was_on else gc.disable)()
+    try:
+        seen: list[bool] = []
+        steps = RuleSet.loads_steps(schedule_text(9_000))
+        next(steps)
+        seen.append(gc.isenabled())  # suspended mid-read: paused
+        steps.close()  # the Cancel button
+        assert gc.isenabled() is was_on
+        assert len(RuleSet.loads(schedule_text(3)).schedule) == 3 and gc.isenabled() is was_on
+        with pytest.raises(RuleError):
+            RuleSet.loads(HEAD + "schedule:\n- at: {step: 1}\n  rules: [" + "[" * 100)
+        assert gc.isenabled() is was_on and seen == [False]
+    finally:
+        gc.enable()
+
+
 def test_arg_with_30000_nested_brackets_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     start = time.monotonic()
     rc, _, err = run_cli(capsys, "summary", "py:tests.models:MLP", "--arg", "x=" + "[" * 30_000)

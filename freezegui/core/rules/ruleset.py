@@ -27,7 +27,7 @@ from freezegui.core.rules.lora import LoraSpec, parse_lora_section
 from freezegui.core.rules.matching import evaluate_patterns
 from freezegui.core.rules.patterns import Pattern
 from freezegui.core.rules.regex import PatternBudgetError
-from freezegui.core.rules.yaml_reader import compose_steps, read_limited, read_scalar
+from freezegui.core.rules.yaml_reader import collector_paused, compose_steps, read_limited, read_scalar
 from freezegui.core.strenum import StrEnum
 from freezegui.core.structure.tree import ModuleNode, ModuleTree
 
@@ -192,17 +192,18 @@ class RuleSet:
         """:meth:`loads` as a generator (see :meth:`load_steps`). Bounded: over 4 MB, YAML aliases
         expanding beyond a million values, nesting deeper than 64 levels or more than
         :data:`MAX_RULES` rules are refused with a :class:`RuleError`."""
-        composing = compose_steps(text, source=source, max_items=MAX_RULES)
-        while True:
-            try:
-                fraction = next(composing)
-            except StopIteration as done:
-                node = done.value
-                break
-            yield 0.8 * fraction
-        if node is None:
-            raise RuleError("the rule file is empty", source=source)
-        return (yield from _parse_document(node, source))
+        with collector_paused():  # the rules built from the nodes hold no cycles either
+            composing = compose_steps(text, source=source, max_items=MAX_RULES)
+            while True:
+                try:
+                    fraction = next(composing)
+                except StopIteration as done:
+                    node = done.value
+                    break
+                yield 0.8 * fraction
+            if node is None:
+                raise RuleError("the rule file is empty", source=source)
+            return (yield from _parse_document(node, source))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"version": FORMAT_VERSION}
