@@ -78,6 +78,22 @@ def test_rule_loader_cancel_drops_the_result(qtbot, tmp_path: Path) -> None:
     assert results == []
 
 
+def test_a_cancelled_read_gives_the_garbage_collector_back(qtbot, tmp_path: Path) -> None:
+    """The reader pauses the collector while it reads; the worker dropped mid-read must not keep it off."""
+    import gc
+    import time
+
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n" + "  - train: fc\n" * 90_000)
+    loader = RuleLoader(dialog=False)
+    loader.start(path)
+    qtbot.waitUntil(lambda: not gc.isenabled(), timeout=10_000)  # the read is under way
+    time.sleep(0.05)
+    loader.cancel()
+    wait_for_workers(qtbot)
+    qtbot.waitUntil(gc.isenabled, timeout=5_000)
+
+
 def test_rule_loader_reports_a_hostile_file(qtbot, tmp_path: Path) -> None:
     path = tmp_path / "laughs.yaml"
     path.write_text(laughs())
