@@ -309,7 +309,7 @@ def test_summary_rules_builds_the_tree_once_and_matches_once(tmp_path, monkeypat
     from freezegui.core.structure.tree import ModuleTree
 
     calls = {"tree": 0, "match": 0}
-    init, decide = ModuleTree.__init__, matching.deciding_patterns
+    init, decide = ModuleTree.__init__, matching.pattern_params
 
     def counting_init(self, *a, **k):  # type: ignore[no-untyped-def]
         calls["tree"] += 1
@@ -320,8 +320,8 @@ def test_summary_rules_builds_the_tree_once_and_matches_once(tmp_path, monkeypat
         return decide(*a, **k)
 
     monkeypatch.setattr(ModuleTree, "__init__", counting_init)
-    monkeypatch.setattr(matching, "deciding_patterns", counting_decide)
-    monkeypatch.setattr(evaluate, "deciding_patterns", counting_decide)
+    monkeypatch.setattr(matching, "pattern_params", counting_decide)
+    monkeypatch.setattr(evaluate, "pattern_params", counting_decide)
     rules = tmp_path / "r.yaml"
     rules.write_text("default: freeze\nrules:\n- train: fc2\n")
     assert main(["summary", "py:tests.models:MLP", "--rules", str(rules), "--json"]) == 0

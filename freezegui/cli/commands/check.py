@@ -44,7 +44,7 @@ def scale_and_stage_lines(tree: ModuleTree, rs: RuleSet) -> list[str]:
                 where = f"line {rule.line}: " if rule.line else ""
                 lines.append(f"  {where}{rule}  ->  {counted[text]}")
         if scaled or k:
-            trained = sorted({round(s, 12) for s in scales[mask].tolist()})
+            trained = sorted({round(s, 12) for s in set(scales[mask].tolist())})
             shown = ", ".join(f"{s:g}" for s in trained[:8]) + (" ..." if len(trained) > 8 else "")
             label = "before any stage" if rs.schedule and not k else f"stage {k}" if k else "all"
             lines.append(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from freezegui.core.rules.matching import deciding_patterns, occurrence_hits
+from freezegui.core.rules.matching import occurrence_hits, pattern_params
 from freezegui.core.rules.regex import PatternBudgetError
 from freezegui.core.rules.ruleset import Rule, RuleSet
 from freezegui.core.structure.tree import ModuleTree
@@ -59,27 +59,43 @@ def fold_rules(
     base: np.ndarray,
     *,
     matched: tuple[np.ndarray, list[tuple[int, int]]] | None = None,
-    hits: dict[str, np.ndarray] | None = None,
+    params: dict[str, tuple[np.ndarray, tuple[int, int]]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
     """``rules`` applied on top of a state (new arrays): the last matching rule decides a tensor's flag
     and scale. Also returns, per rule, the (tensors, elements) it matches. ``matched``: what
     :func:`~freezegui.core.rules.matching.deciding_patterns` gave for these rules' patterns before;
-    ``hits``: :func:`~freezegui.core.rules.matching.occurrence_hits` of (at least) their patterns."""
+    ``params``: :func:`~freezegui.core.rules.matching.pattern_params` of (at least) their patterns."""
     trainable, scales = np.array(trainable, dtype=bool), np.array(scales, dtype=np.float64)
     if not rules:
         return trainable, scales, []
+    if matched is not None:
+        deciding, counts = matched
+        hit = deciding >= 0
+        which = deciding[hit]
+        flags = np.asarray([r.trainable for r in rules], dtype=bool)
+        given = np.asarray([np.nan if r.lr_scale is None else r.lr_scale for r in rules], dtype=np.float64)
+        trainable[hit] = flags[which]
+        scales[hit] = np.where(np.isnan(given[which]), base[hit], given[which])
+        return trainable, scales, counts
+    if params is None:
+        params = _rule_params(tree, rules)
+    counts = []
+    for rule in rules:  # in order: the last rule that matches a tensor is the one left in force
+        found, count = params[rule.pattern.text]
+        counts.append(count)
+        if found.size:
+            trainable[found] = rule.trainable
+            scales[found] = base[found] if rule.lr_scale is None else rule.lr_scale
+    return trainable, scales, counts
+
+
+def _rule_params(tree: ModuleTree, rules: Sequence[Rule]) -> dict[str, tuple[np.ndarray, tuple[int, int]]]:
+    """The matcher's answer for these rules' patterns; a pattern over its budget names its rule's line."""
     try:
-        deciding, counts = matched or deciding_patterns(tree, [r.pattern for r in rules], hits=hits)
-    except PatternBudgetError as exc:  # refused, naming the rule's line
+        return pattern_params(tree, [r.pattern for r in rules])
+    except PatternBudgetError as exc:
         line = next((r.line for r in rules if r.pattern.text == exc.pattern), None)
         raise exc.located(exc.source, line if exc.line is None else exc.line) from None
-    hit = deciding >= 0
-    which = deciding[hit]
-    flags = np.asarray([r.trainable for r in rules], dtype=bool)
-    given = np.asarray([np.nan if r.lr_scale is None else r.lr_scale for r in rules], dtype=np.float64)
-    trainable[hit] = flags[which]
-    scales[hit] = np.where(np.isnan(given[which]), base[hit], given[which])
-    return trainable, scales, counts
 
 
 def evaluate_stage(tree: ModuleTree, rules: RuleSet, k: int = 0) -> StageState:
@@ -106,15 +122,14 @@ def evaluate_stages(tree: ModuleTree, rules: RuleSet) -> list[StageState]:
     matched once, and each stage folds its own rules onto the state the one before left (the same
     result as :func:`evaluate_stage` for each k: the last matching rule decides)."""
     base = base_scales(tree, rules.layer_decay)
-    with _located(rules.source):
-        hits = occurrence_hits(tree, [r.pattern for r in (*rules.rules, *all_stage_rules(rules))])
     trainable = np.full(len(tree.params), rules.default == "train", dtype=bool)
     scales, adapted = base, rules.lora.adapted(tree) if rules.lora is not None else None
     out = []
-    for chunk in (rules.rules, *(stage.rules for stage in rules.schedule)):
-        with _located(rules.source):
-            trainable, scales, matched = fold_rules(tree, chunk, trainable, scales, base, hits=hits)
-        out.append(StageState(trainable, np.where(trainable, scales, 0.0), adapted, matched))
+    with _located(rules.source):
+        params = _rule_params(tree, [*rules.rules, *all_stage_rules(rules)])
+        for chunk in (rules.rules, *(stage.rules for stage in rules.schedule)):
+            trainable, scales, matched = fold_rules(tree, chunk, trainable, scales, base, params=params)
+            out.append(StageState(trainable, np.where(trainable, scales, 0.0), adapted, matched))
     return out
 
 

@@ -115,32 +115,37 @@ class _Trie:
         return hits
 
 
+def pattern_params(
+    tree: ModuleTree, patterns: Sequence[Pattern], *, hits: dict[str, np.ndarray] | None = None
+) -> dict[str, tuple[np.ndarray, tuple[int, int]]]:
+    """For each distinct pattern text, the unique parameters it matches (by any name of a tied tensor;
+    sorted indices) and their count as (tensors, elements).
+
+    This is the one matcher: a rule list's mask, its lr scales and the counts per rule all come from
+    it. ``hits``: the :func:`occurrence_hits` of a superset of these patterns, matched once for many
+    calls (every stage of a schedule)."""
+    occ_param = np.asarray(tree.occ_param, dtype=np.int64)
+    numel = tree.numel
+    if hits is None:
+        hits = occurrence_hits(tree, patterns)
+    out: dict[str, tuple[np.ndarray, tuple[int, int]]] = {}
+    for p in patterns:
+        if p.text not in out:
+            params = np.unique(occ_param[hits[p.text]])
+            out[p.text] = (params, (int(params.size), int(numel[params].sum())))
+    return out
+
+
 def deciding_patterns(
     tree: ModuleTree, patterns: Sequence[Pattern], *, hits: dict[str, np.ndarray] | None = None
 ) -> tuple[np.ndarray, list[tuple[int, int]]]:
-    """Per unique parameter, the index of the LAST pattern that matches it (by any name of a tied
-    tensor; -1: none), and for each pattern how many unique parameters (tensors, elements) it matches.
-
-    This is the one matcher: a rule list's mask, its lr scales and the counts per rule all come from
-    it. Work is proportional to the number of hits, in plain Python lists: per-pattern numpy calls
-    would cost more than the matching for the usual short literal rules. ``hits``: the
-    :func:`occurrence_hits` of a superset of these patterns, matched once for many calls (every
-    stage of a schedule)."""
-    occ_param: list[int] = np.asarray(tree.occ_param, dtype=np.int64).tolist()
-    numel: list[int] = tree.numel.tolist()
-    last_index: dict[str, int] = {p.text: i for i, p in enumerate(patterns)}
-    if hits is None:
-        hits = occurrence_hits(tree, patterns)
-    deciding = [-1] * len(numel)
-    counts: dict[str, tuple[int, int]] = {}
-    for text, rule in last_index.items():
-        occ = hits[text]
-        params = {occ_param[o] for o in occ.tolist()}
-        for p in params:
-            if deciding[p] < rule:
-                deciding[p] = rule
-        counts[text] = (len(params), sum(numel[p] for p in params))
-    return np.asarray(deciding, dtype=np.int64), [counts[p.text] for p in patterns]
+    """Per unique parameter, the index of the LAST pattern that matches it (-1: none), and for each
+    pattern the (tensors, elements) of :func:`pattern_params`."""
+    found = pattern_params(tree, patterns, hits=hits)
+    deciding = np.full(len(tree.params), -1, dtype=np.int64)
+    for i, p in enumerate(patterns):
+        deciding[found[p.text][0]] = i
+    return deciding, [found[p.text][1] for p in patterns]
 
 
 def evaluate_patterns(

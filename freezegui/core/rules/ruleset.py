@@ -203,7 +203,9 @@ class RuleSet:
                 yield 0.8 * fraction
             if node is None:
                 raise RuleError("the rule file is empty", source=source)
-            return (yield from _parse_document(node, source))
+            rules = yield from _parse_document(node, source)
+            del node  # before the collector is back: its first pass need not walk the node graph
+            return rules
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"version": FORMAT_VERSION}
