@@ -16,11 +16,11 @@ import numpy as np
 from freezegui.core.editing.selection import Selection
 from freezegui.core.errors import RuleError
 from freezegui.core.rules.keys import Stage, Unit, stage_order_problems
-from freezegui.core.rules.matching import deciding_patterns
+from freezegui.core.rules.matching import pattern_params
 from freezegui.core.rules.ruleset import Rule, RuleSet
 from freezegui.core.structure.tree import ModuleTree
 
-_Matched = tuple[np.ndarray, list[tuple[int, int]]]
+_Matched = dict[str, tuple[np.ndarray, tuple[int, int]]]
 _MATCHED: weakref.WeakKeyDictionary[ModuleTree, dict[tuple[str, ...], _Matched]] = weakref.WeakKeyDictionary()
 _MATCHED_SIZE = 64  # stage prefixes kept per tree
 _ACTION = re.compile(r"^\s*(train|freeze)\s*:\s*(.*)$")
@@ -115,7 +115,7 @@ def stage_selection(selection: Selection, k: int) -> Selection:
         selection.trainable,
         selection.scales,
         base,
-        matched=_matched(selection.tree, stage_rules),
+        params=_matched(selection.tree, stage_rules),
     )
     view = selection.copy()
     view.trainable, view.scales = trainable, scales
@@ -134,7 +134,7 @@ def _matched(tree: ModuleTree, rules: list[Rule]) -> _Matched | None:
     if found is None:
         if len(cache) >= _MATCHED_SIZE:
             cache.clear()
-        found = cache[key] = deciding_patterns(tree, [r.pattern for r in rules])
+        found = cache[key] = pattern_params(tree, [r.pattern for r in rules])
     return found
 
 

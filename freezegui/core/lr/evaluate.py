@@ -58,25 +58,14 @@ def fold_rules(
     scales: np.ndarray,
     base: np.ndarray,
     *,
-    matched: tuple[np.ndarray, list[tuple[int, int]]] | None = None,
     params: dict[str, tuple[np.ndarray, tuple[int, int]]] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
     """``rules`` applied on top of a state (new arrays): the last matching rule decides a tensor's flag
-    and scale. Also returns, per rule, the (tensors, elements) it matches. ``matched``: what
-    :func:`~freezegui.core.rules.matching.deciding_patterns` gave for these rules' patterns before;
-    ``params``: :func:`~freezegui.core.rules.matching.pattern_params` of (at least) their patterns."""
+    and scale. Also returns, per rule, the (tensors, elements) it matches. ``params``:
+    :func:`~freezegui.core.rules.matching.pattern_params` of (at least) their patterns, found before."""
     trainable, scales = np.array(trainable, dtype=bool), np.array(scales, dtype=np.float64)
     if not rules:
         return trainable, scales, []
-    if matched is not None:
-        deciding, counts = matched
-        hit = deciding >= 0
-        which = deciding[hit]
-        flags = np.asarray([r.trainable for r in rules], dtype=bool)
-        given = np.asarray([np.nan if r.lr_scale is None else r.lr_scale for r in rules], dtype=np.float64)
-        trainable[hit] = flags[which]
-        scales[hit] = np.where(np.isnan(given[which]), base[hit], given[which])
-        return trainable, scales, counts
     if params is None:
         params = _rule_params(tree, rules)
     counts = []
