@@ -81,10 +81,10 @@ import tempfile
 from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QSettings, QTimer
 from PySide6.QtWidgets import QApplication, QLabel
 app = QApplication([])
-from freezegui.app.commands.loader import Stage
 from freezegui.app.main import configure_interpreter
+configure_interpreter()  # where run_app calls it: before the window's modules
+from freezegui.app.commands.loader import Stage
 from freezegui.app.main_window import MainWindow
-configure_interpreter()
 from freezegui.core.models.options import LoadOptions
 settings = QSettings(tempfile.mkdtemp() + "/s.ini", QSettings.Format.IniFormat)
 window = MainWindow(settings=settings)
