@@ -3,6 +3,7 @@ fills afterwards, quitting never waits for a load, and a factory that kills its 
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -138,3 +139,48 @@ def test_a_factory_raising_base_exception_is_a_load_error(qtbot, window, dialogs
     assert message in dialogs.texts("critical")[-1]
     assert not window.tree_pane.is_busy and window.busy.isHidden() and window.document is None
     assert load(qtbot, window, "py:tests.models:MLP")  # the app still works
+
+
+LOAD_GC = textwrap.dedent(
+    """
+    import gc, json, sys
+    if sys.argv[2] == "missing":
+        sys.modules[sys.argv[1].split(":")[0]] = None  # the library is not installed
+    from freezegui.app.commands.loader import load_steps
+    from freezegui.core.models.options import LoadOptions
+
+    steps, seen = load_steps(LoadOptions(sys.argv[1])), []
+    try:
+        while True:
+            seen.append((next(steps).stage.value, gc.isenabled(), gc.get_freeze_count()))
+    except StopIteration:
+        end = "loaded"
+    except Exception as exc:
+        end = type(exc).__name__
+    print(json.dumps({"seen": seen, "end": end, "after": gc.isenabled()}))
+    """
+)
+
+
+def test_the_loader_imports_with_the_collector_paused_and_keeps_what_they_made() -> None:
+    """No collection walks torch while it imports, nor right after (its objects are frozen); the
+    collector is on again at every step the UI sees."""
+    out = run_fresh(LOAD_GC, "torchvision:resnet18", "installed")
+    assert out.returncode == 0, out.stderr
+    run = json.loads(out.stdout)
+    stages = [stage for stage, _, _ in run["seen"]]
+    assert stages == ["importing", "importing", "core-ready", "building"] and run["end"] == "loaded"
+    assert all(enabled for _, enabled, _ in run["seen"]) and run["after"]
+    frozen = [count for _, _, count in run["seen"]]
+    assert frozen[0] == 0 and frozen[1] > 100_000 and frozen[2] > frozen[1]  # torch, then torchvision
+
+
+def test_a_missing_library_leaves_the_collector_on() -> None:
+    out = run_fresh(LOAD_GC, "timm:resnet18", "missing")
+    assert out.returncode == 0, out.stderr
+    run = json.loads(out.stdout)
+    assert (
+        run["end"] == "MissingDependencyError"
+        and run["after"]
+        and all(enabled for _, enabled, _ in run["seen"])
+    )

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import yaml
 
+from freezegui.core import collector
 from freezegui.core.atomic import atomic_write_text
 from freezegui.core.errors import RuleError
 from freezegui.core.rules.keys import Stage, parse_layer_decay, parse_schedule, rule_to_dict, split_rule_item
@@ -27,7 +28,7 @@ from freezegui.core.rules.lora import LoraSpec, parse_lora_section
 from freezegui.core.rules.matching import evaluate_patterns
 from freezegui.core.rules.patterns import Pattern
 from freezegui.core.rules.regex import PatternBudgetError
-from freezegui.core.rules.yaml_reader import collector_paused, compose_steps, read_limited, read_scalar
+from freezegui.core.rules.yaml_reader import compose_steps, read_limited, read_scalar
 from freezegui.core.strenum import StrEnum
 from freezegui.core.structure.tree import ModuleNode, ModuleTree
 
@@ -192,7 +193,7 @@ class RuleSet:
         """:meth:`loads` as a generator (see :meth:`load_steps`). Bounded: over 4 MB, YAML aliases
         expanding beyond a million values, nesting deeper than 64 levels or more than
         :data:`MAX_RULES` rules are refused with a :class:`RuleError`."""
-        with collector_paused():  # the rules built from the nodes hold no cycles either
+        with collector.paused():  # the rules built from the nodes hold no cycles either
             composing = compose_steps(text, source=source, max_items=MAX_RULES)
             while True:
                 try:

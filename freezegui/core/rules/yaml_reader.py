@@ -9,10 +9,7 @@ that expands to more than :data:`MAX_NODES` nodes, and yields its progress so a 
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
-import threading
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from freezegui.core import collector
 from freezegui.core.errors import RuleError
 from freezegui.core.file_kinds import special_file_problem
 
@@ -178,35 +176,12 @@ def compose_steps(
     composer = _Composer(source, max_items)
     size = max(1, len(text))
     feed = composer.feed
-    with collector_paused():  # until the end, an error, or close() (a dropped generator is closed)
+    with collector.paused():  # until the end, an error, or close() (a dropped generator is closed)
         for count, event in enumerate(_events(text, source), start=1):
             feed(event)
             if count % PROGRESS_EVERY == 0:
                 yield min(1.0, event.start_mark.index / size)
     return composer.root
-
-
-_PAUSE_LOCK = threading.Lock()
-_paused = [0, False]  # how many threads compose now, whether the collector ran before the first
-
-
-@contextlib.contextmanager
-def collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while nodes are built (nested and in several threads: on again
-    when the last one ends): the graph holds no cycles, and collections walking its growing
-    generations took half the time of reading a 60,000-stage file."""
-    with _PAUSE_LOCK:
-        if _paused[0] == 0:
-            _paused[1] = gc.isenabled()
-            gc.disable()
-        _paused[0] += 1
-    try:
-        yield
-    finally:
-        with _PAUSE_LOCK:
-            _paused[0] -= 1
-            if _paused[0] == 0 and _paused[1]:
-                gc.enable()
 
 
 def compose(text: str, *, source: str | None) -> yaml.Node | None:
